@@ -64,3 +64,21 @@ func ParseAlg(s string) (Alg, error) {
 	}
 	return 0, fmt.Errorf("unknown algorithm %q (want one of ed25519, eddsa, ed448, es256, ml-dsa-44, ml-dsa-65, ml-dsa-87)", s)
 }
+
+// SignatureSize is the length of a signature for a (SPEC §2 table), or 0 when
+// it depends on the key (AlgEdDSA: 64 for Ed25519, 114 for Ed448) or a is unknown.
+func (a Alg) SignatureSize() int {
+	switch a {
+	case AlgEd25519, AlgES256:
+		return 64
+	case AlgEd448:
+		return 114
+	case AlgMLDSA44:
+		return 2420
+	case AlgMLDSA65:
+		return 3309
+	case AlgMLDSA87:
+		return 4627
+	}
+	return 0
+}

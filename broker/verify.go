@@ -1,0 +1,277 @@
+package broker
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"time"
+
+	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/packets"
+
+	"github.com/signet-city/signet/broker/audit"
+	"github.com/signet-city/signet/devices/topic"
+	"github.com/signet-city/signet/signing"
+)
+
+// KeyInfo is what the verify path knows of a registered key.
+type KeyInfo struct {
+	Device   string
+	Zone     string
+	Key      signing.PublicKey
+	Revoked  bool
+	NotAfter time.Time // zero: no end
+}
+
+// Accepted is a verified message ready to be committed (SPEC §4 step 11).
+type Accepted struct {
+	Device  string
+	KID     []byte
+	Counter uint64
+	Class   topic.Class
+	Payload []byte
+	At      time.Time
+}
+
+// Ledger is what the verify path needs of the edge state (package devices).
+// Commit must test-and-set the replay window exactly once, validate state
+// against the device's kind, and return only once the change is durable.
+type Ledger interface {
+	DeviceZone(device string) (zone string, ok bool)
+	Key(kid []byte) (KeyInfo, bool)
+	PreCheck(kid []byte, counter uint64) error
+	Commit(ctx context.Context, a Accepted) error
+	Rejected(device string, reason signing.Reason)
+}
+
+// SignatureVerifier is the fast path (signing.Verifier).
+type SignatureVerifier interface {
+	Verify(ctx context.Context, key signing.PublicKey, message, signature []byte) (bool, error)
+}
+
+// IdentityLookup tells the verify path who a connected client is.
+type IdentityLookup interface {
+	Identity(cl *mqtt.Client) (Identity, bool)
+}
+
+// VerifyHook runs SPEC §4 on every PUBLISH under city/: a message that fails
+// any step is never forwarded, never touches a twin, and yields exactly one
+// security event. It provides OnPublish only; authentication, ACL and twin
+// publication are other hooks.
+type VerifyHook struct {
+	mqtt.HookBase
+	ledger   Ledger
+	verifier SignatureVerifier
+	who      IdentityLookup
+	limits   *RateLimits
+	events   EventSink
+	metrics  *VerifyMetrics
+	maxSize  int
+	log      *slog.Logger
+	now      func() time.Time
+}
+
+// VerifyConfig assembles a VerifyHook.
+type VerifyConfig struct {
+	Ledger   Ledger
+	Verifier SignatureVerifier
+	Identity IdentityLookup
+	Limits   *RateLimits // nil: no rate limit
+	Events   EventSink
+	Metrics  *VerifyMetrics // nil: none
+	MaxSize  int            // envelope size limit; ≤ 0: signing.DefaultMaxSize
+	Logger   *slog.Logger
+}
+
+// NewVerifyHook returns the hook.
+func NewVerifyHook(c VerifyConfig) *VerifyHook {
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return &VerifyHook{
+		ledger: c.Ledger, verifier: c.Verifier, who: c.Identity, limits: c.Limits,
+		events: c.Events, metrics: c.Metrics, maxSize: c.MaxSize, log: c.Logger, now: time.Now,
+	}
+}
+
+// ID names the hook.
+func (h *VerifyHook) ID() string { return "signet-verify" }
+
+// Provides reports the one event this hook handles.
+func (h *VerifyHook) Provides(b byte) bool { return b == mqtt.OnPublish || b == mqtt.OnDisconnect }
+
+// OnDisconnect forgets the client's rate bucket.
+func (h *VerifyHook) OnDisconnect(cl *mqtt.Client, _ error, _ bool) { h.limits.Forget(cl.ID) }
+
+// OnPublish verifies messages under city/ and lets everything else through
+// (authentication and ACL govern it).
+func (h *VerifyHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
+	if cl.Net.Inline || !strings.HasPrefix(pk.TopicName, topic.CityRoot+"/") {
+		return pk, nil
+	}
+	start := h.now()
+	v := verdict{topic: pk.TopicName, client: cl.ID}
+	err := h.check(context.Background(), cl, pk, &v)
+	if err == nil {
+		h.metrics.observe("", h.now().Sub(start))
+		return pk, nil
+	}
+	h.reject(cl, pk, &v, err)
+	h.metrics.observe(v.reason, h.now().Sub(start))
+	return pk, h.refusal(cl, pk, v.reason)
+}
+
+// verdict collects what is known of a message while it is checked, for the
+// security event.
+type verdict struct {
+	topic, client, device string
+	kid                   []byte
+	counter               uint64
+	reason                signing.Reason
+}
+
+// check runs SPEC §4 steps 1–11 in order.
+func (h *VerifyHook) check(ctx context.Context, cl *mqtt.Client, pk packets.Packet, v *verdict) error {
+	// 1. Topic shape and zone.
+	t, err := topic.ParseCity(pk.TopicName)
+	if err != nil {
+		return &signing.Rejection{Reason: signing.ReasonBadTopic, Field: "topic", Err: err}
+	}
+	v.device = t.Device
+	if t.Class == topic.Cmd {
+		// Commands (SPEC §5) arrive with the commands work; until then none passes.
+		return signing.Reject(signing.ReasonUnauthorizedCommand, "topic", "signed commands are not enabled on this broker yet")
+	}
+	zone, ok := h.ledger.DeviceZone(t.Device)
+	if !ok {
+		return signing.Reject(signing.ReasonZoneMismatch, "topic", "no device %q is registered", t.Device)
+	}
+	if zone != t.Zone {
+		return signing.Reject(signing.ReasonZoneMismatch, "topic", "device %q is registered in zone %q, not %q", t.Device, zone, t.Zone)
+	}
+	// 2. Per-client rate limit.
+	if !h.limits.Allow(cl.ID) {
+		return signing.Reject(signing.ReasonRateLimited, "client", "client %q is over its message rate", cl.ID)
+	}
+	// 3. Size limit and strict parse.
+	env, err := signing.Parse(pk.Payload, h.maxSize)
+	if err != nil {
+		return err
+	}
+	v.kid, v.counter = env.Header.KID, env.Header.Counter
+	// 4. Key id, revocation and expiry.
+	key, ok := h.ledger.Key(env.Header.KID)
+	if !ok {
+		return signing.Reject(signing.ReasonUnknownKID, "protected.kid", "kid %s is not registered", signing.FormatKeyID(env.Header.KID))
+	}
+	if key.Revoked {
+		return signing.Reject(signing.ReasonRevoked, "protected.kid", "key %s is revoked", signing.FormatKeyID(env.Header.KID))
+	}
+	if !key.NotAfter.IsZero() && !h.now().Before(key.NotAfter) {
+		return signing.Reject(signing.ReasonRevoked, "protected.kid", "key %s expired at %s", signing.FormatKeyID(env.Header.KID), key.NotAfter.UTC().Format(time.RFC3339))
+	}
+	// 5. The key belongs to the topic's device and to the authenticated client.
+	if key.Device != t.Device {
+		return signing.Reject(signing.ReasonImpersonation, "protected.kid", "key %s belongs to %q, not %q", signing.FormatKeyID(env.Header.KID), key.Device, t.Device)
+	}
+	if err := h.mayPublishFor(cl, t); err != nil {
+		return err
+	}
+	// 6. Algorithm pin.
+	if env.Header.Alg != key.Key.Alg() {
+		return signing.Reject(signing.ReasonAlgMismatch, "protected.alg", "message says %s, key is registered for %s", env.Header.Alg, key.Key.Alg())
+	}
+	// 7. Replay pre-check (read-only).
+	if err := h.ledger.PreCheck(env.Header.KID, env.Header.Counter); err != nil {
+		return err
+	}
+	// 8. Signature, on the fast path shared by all connections.
+	ok, err = h.verifier.Verify(ctx, key.Key, env.ToBeSigned(pk.TopicName), env.Signature)
+	if err != nil {
+		return err // overload or shutdown: refused, never accepted unverified
+	}
+	if !ok {
+		return signing.Reject(signing.ReasonBadSignature, "signature", "")
+	}
+	// 10–11. Domain validation (state), window test-and-set, durable commit.
+	return h.ledger.Commit(ctx, Accepted{
+		Device: t.Device, KID: env.Header.KID, Counter: env.Header.Counter,
+		Class: t.Class, Payload: env.Payload, At: h.now(),
+	})
+}
+
+// mayPublishFor enforces the second half of SPEC §4 step 5: a device client
+// publishes only as itself; a gateway only for devices of its zones.
+func (h *VerifyHook) mayPublishFor(cl *mqtt.Client, t topic.City) error {
+	if h.who == nil {
+		return nil
+	}
+	id, ok := h.who.Identity(cl)
+	if !ok {
+		return signing.Reject(signing.ReasonImpersonation, "client", "client %q has no authenticated identity", cl.ID)
+	}
+	switch {
+	case id.Role == RoleDevice && id.Device == t.Device:
+		return nil
+	case id.Role == RoleGateway && id.HasZone(t.Zone):
+		return nil
+	}
+	return signing.Reject(signing.ReasonImpersonation, "client", "client %q (%s %q) may not publish for device %q", cl.ID, id.Role, id.Name, t.Device)
+}
+
+// reject records the security event and the twin's security counter.
+func (h *VerifyHook) reject(cl *mqtt.Client, pk packets.Packet, v *verdict, err error) {
+	v.reason = signing.ReasonOf(err)
+	var rej *signing.Rejection
+	if !errors.As(err, &rej) {
+		h.log.Warn("verification failed without a reason", "err", err, "client", cl.ID)
+	}
+	if v.device != "" && v.reason != signing.ReasonBadTopic && v.reason != signing.ReasonZoneMismatch {
+		h.ledger.Rejected(v.device, v.reason)
+	}
+	if h.events != nil {
+		ev := audit.Event{
+			Time: h.now().UTC(), Kind: "rejected", Client: cl.ID, Remote: cl.Net.Remote,
+			Device: v.device, Topic: pk.TopicName, Reason: string(v.reason), Counter: v.counter, Detail: err.Error(),
+		}
+		if len(v.kid) > 0 {
+			ev.KID = signing.FormatKeyID(v.kid)
+		}
+		if u := cl.Properties.Username; len(u) > 0 && !bytes.HasPrefix(u, []byte{0xd2}) {
+			ev.User = string(u)
+		}
+		h.events.Record(ev)
+	}
+}
+
+// refusal tells mochi how to refuse the message (see its processPublish):
+// packets.ErrRejectPacket drops it with no acknowledgement. For QoS 1 and 2 we
+// write the acknowledgement ourselves first: MQTT 5 clients get reason 0x99
+// (payload format invalid) for undecodable messages and 0x87 (not authorized)
+// for the rest (MQTT 5 §3.4.2.1, §3.5.2.1); MQTT 3.1.1 has no reason codes, so
+// its clients get a plain PUBACK/PUBREC as from an ACL-denied publish, and the
+// message is dropped (so a client does not resend it forever).
+func (h *VerifyHook) refusal(cl *mqtt.Client, pk packets.Packet, reason signing.Reason) error {
+	if pk.FixedHeader.Qos == 0 {
+		return packets.ErrRejectPacket
+	}
+	ack := packets.Packet{
+		FixedHeader: packets.FixedHeader{Type: packets.Puback},
+		PacketID:    pk.PacketID,
+	}
+	if pk.FixedHeader.Qos == 2 {
+		ack.FixedHeader.Type = packets.Pubrec
+	}
+	if cl.Properties.ProtocolVersion == 5 {
+		ack.ReasonCode = packets.ErrNotAuthorized.Code
+		if reason == signing.ReasonMalformed || reason == signing.ReasonBadTopic {
+			ack.ReasonCode = packets.ErrPayloadFormatInvalid.Code
+		}
+	}
+	if err := cl.WritePacket(ack); err != nil {
+		h.log.Debug("writing refusal ack failed", "client", cl.ID, "err", err)
+	}
+	return packets.ErrRejectPacket
+}

@@ -95,9 +95,9 @@ func TestVerifyRefusesOtherTopicKeyAndAlg(t *testing.T) {
 
 // Hand-built CBOR pieces for malformed envelopes.
 var (
-	kidPair   = []byte{0x04, 0x43, 'k', 'i', 'd'}    // 4: h'6b6964'
-	pivPair   = []byte{0x06, 0x41, 0x01}             // 6: h'01'
-	algPair   = []byte{0x01, 0x32}                   // 1: -19
+	kidPair   = []byte{0x04, 0x43, 'k', 'i', 'd'} // 4: h'6b6964'
+	pivPair   = []byte{0x06, 0x41, 0x01}          // 6: h'01'
+	algPair   = []byte{0x01, 0x32}                // 1: -19
 	sig64     = append([]byte{0x58, 0x40}, make([]byte, 64)...)
 	emptyMap  = []byte{0xa0}
 	payloadOK = []byte{0x42, '{', '}'}
@@ -151,7 +151,7 @@ func TestParseRefusesMalformed(t *testing.T) {
 		{"missing alg", envelope(protectedMap(kidPair, pivPair), emptyMap, payloadOK, sig64), 0, "protected.alg"},
 		{"missing kid", envelope(protectedMap(algPair, pivPair), emptyMap, payloadOK, sig64), 0, "protected.kid"},
 		{"missing piv", envelope(protectedMap(algPair, kidPair), emptyMap, payloadOK, sig64), 0, "protected.piv"},
-		{"unknown alg", envelope(protectedMap([]byte{0x01, 0x26}, kidPair, pivPair), emptyMap, payloadOK, sig64), 0, "protected.alg"},
+		{"unknown alg", envelope(protectedMap([]byte{0x01, 0x20}, kidPair, pivPair), emptyMap, payloadOK, sig64), 0, "protected.alg"},
 		{"text alg", envelope(protectedMap([]byte{0x01, 0x65, 'E', 'S', '2', '5', '6'}, kidPair, pivPair), emptyMap, payloadOK, sig64), 0, "protected.alg"},
 		{"empty kid", envelope(protectedMap(algPair, []byte{0x04, 0x40}, pivPair), emptyMap, payloadOK, sig64), 0, "protected.kid"},
 		{"kid 33 bytes", envelope(protectedMap(algPair, append([]byte{0x04, 0x58, 0x21}, make([]byte, 33)...), pivPair), emptyMap, payloadOK, sig64), 0, "protected.kid"},

@@ -91,4 +91,3 @@ func (k *mldsaPrivate) Sign(message []byte) ([]byte, error) {
 	return sig, err
 }
 func (k *mldsaPrivate) seed() []byte { return append([]byte(nil), k.seedRaw...) }
-

@@ -1,0 +1,191 @@
+// Package kinds holds the device kind profiles: for each kind of city device,
+// which model parameters it is enrolled with and which reported state fields
+// are valid, with their types and ranges (SPEC §4 step 10, invalid_state).
+//
+// Reported state is the merged twin state (SPEC §7) after a state message's
+// merge patch; profiles see it before and after, so rules about transitions
+// (a traffic signal's yellow) can be checked.
+package kinds
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"sort"
+
+	"github.com/signet-city/signet/signing"
+)
+
+// Profile is one kind of device.
+type Profile interface {
+	// Kind is the kind's name, as in the registry and the twin.
+	Kind() string
+	// ValidateParams checks the model parameters a device is enrolled with
+	// (may be empty for kinds that need none).
+	ValidateParams(params json.RawMessage) error
+	// ValidateReported checks the reported state after a merge (next)
+	// against the state before it (prev). Errors are *signing.Rejection
+	// with ReasonInvalidState and Field naming the JSON path.
+	ValidateReported(params json.RawMessage, prev, next map[string]any) error
+}
+
+var profiles = map[string]Profile{
+	trafficSignal{}.Kind(): trafficSignal{},
+	loopDetector.kind:      loopDetector,
+	streetlight.kind:       streetlight,
+	airQuality.kind:        airQuality,
+}
+
+// Lookup returns the profile of kind.
+func Lookup(kind string) (Profile, bool) {
+	p, ok := profiles[kind]
+	return p, ok
+}
+
+// Kinds lists the known kinds, sorted.
+func Kinds() []string {
+	out := make([]string, 0, len(profiles))
+	for k := range profiles {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// invalid returns the invalid_state rejection for a JSON path.
+func invalid(path, format string, args ...any) error {
+	return signing.Reject(signing.ReasonInvalidState, path, format, args...)
+}
+
+// field is the type and range of one reported value.
+type field struct {
+	typ      string   // "number", "bool", "string" or "object"
+	min, max float64  // numbers
+	enum     []string // strings; empty: any up to 128 bytes
+	sub      fields   // objects: fields of every member (map of id -> object)
+	dynamic  bool     // object whose member names are ids, each checked against sub
+}
+
+type fields map[string]field
+
+// check validates v at path against the spec.
+func (f field) check(path string, v any) error {
+	switch f.typ {
+	case "number":
+		n, ok := v.(float64)
+		if !ok {
+			return invalid(path, "must be a number")
+		}
+		if n < f.min || n > f.max {
+			return invalid(path, "%v is outside %v..%v", n, f.min, f.max)
+		}
+	case "bool":
+		if _, ok := v.(bool); !ok {
+			return invalid(path, "must be true or false")
+		}
+	case "string":
+		s, ok := v.(string)
+		if !ok {
+			return invalid(path, "must be a string")
+		}
+		if len(f.enum) > 0 && !slices.Contains(f.enum, s) {
+			return invalid(path, "%q is not one of %v", s, f.enum)
+		}
+		if len(s) > 128 {
+			return invalid(path, "longer than 128 bytes")
+		}
+	case "object":
+		m, ok := v.(map[string]any)
+		if !ok {
+			return invalid(path, "must be an object")
+		}
+		if f.dynamic {
+			if len(m) > 64 {
+				return invalid(path, "more than 64 members")
+			}
+			for id, e := range m {
+				if err := (field{typ: "object", sub: f.sub}).check(path+"."+id, e); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+		return f.sub.check(path, m)
+	}
+	return nil
+}
+
+// check validates an object: every member known and valid.
+func (fs fields) check(path string, m map[string]any) error {
+	for k, v := range m {
+		f, ok := fs[k]
+		p := k
+		if path != "" {
+			p = path + "." + k
+		}
+		if !ok {
+			return invalid(p, "unknown field (known: %v)", fs.names())
+		}
+		if err := f.check(p, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (fs fields) names() []string {
+	out := make([]string, 0, len(fs))
+	for k := range fs {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// simple is a kind whose state is a flat set of typed fields and which takes
+// no parameters.
+type simple struct {
+	kind   string
+	fields fields
+}
+
+func (s simple) Kind() string { return s.kind }
+
+func (s simple) ValidateParams(params json.RawMessage) error {
+	if len(params) == 0 || string(params) == "null" || string(params) == "{}" {
+		return nil
+	}
+	return fmt.Errorf("kind %s takes no params", s.kind)
+}
+
+func (s simple) ValidateReported(_ json.RawMessage, _, next map[string]any) error {
+	return s.fields.check("", next)
+}
+
+var loopDetector = simple{kind: "loop-detector", fields: fields{
+	"interval_s": {typ: "number", min: 1, max: 3600},
+	"lanes": {typ: "object", dynamic: true, sub: fields{
+		"count":     {typ: "number", min: 0, max: 10000},
+		"occupancy": {typ: "number", min: 0, max: 100}, // percent of the interval
+		"speed_kmh": {typ: "number", min: 0, max: 250},
+	}},
+	"status": {typ: "string", enum: []string{"ok", "fault"}},
+}}
+
+var streetlight = simple{kind: "streetlight", fields: fields{
+	"on":      {typ: "bool"},
+	"level":   {typ: "number", min: 0, max: 100}, // dim level, percent
+	"power_w": {typ: "number", min: 0, max: 2000},
+	"fault":   {typ: "string", enum: []string{"none", "lamp", "driver", "power"}},
+	"mode":    {typ: "string", enum: []string{"schedule", "manual", "off"}},
+}}
+
+var airQuality = simple{kind: "air-quality", fields: fields{
+	"pm25":     {typ: "number", min: 0, max: 1000}, // µg/m³
+	"pm10":     {typ: "number", min: 0, max: 2000},
+	"no2":      {typ: "number", min: 0, max: 2000},
+	"o3":       {typ: "number", min: 0, max: 1000},
+	"temp_c":   {typ: "number", min: -50, max: 70},
+	"humidity": {typ: "number", min: 0, max: 100},
+	"status":   {typ: "string", enum: []string{"ok", "warming-up", "fault"}},
+}}

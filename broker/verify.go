@@ -12,39 +12,10 @@ import (
 	"github.com/mochi-mqtt/server/v2/packets"
 
 	"github.com/signet-city/signet/broker/audit"
+	"github.com/signet-city/signet/devices"
 	"github.com/signet-city/signet/devices/topic"
 	"github.com/signet-city/signet/signing"
 )
-
-// KeyInfo is what the verify path knows of a registered key.
-type KeyInfo struct {
-	Device   string
-	Zone     string
-	Key      signing.PublicKey
-	Revoked  bool
-	NotAfter time.Time // zero: no end
-}
-
-// Accepted is a verified message ready to be committed (SPEC §4 step 11).
-type Accepted struct {
-	Device  string
-	KID     []byte
-	Counter uint64
-	Class   topic.Class
-	Payload []byte
-	At      time.Time
-}
-
-// Ledger is what the verify path needs of the edge state (package devices).
-// Commit must test-and-set the replay window exactly once, validate state
-// against the device's kind, and return only once the change is durable.
-type Ledger interface {
-	DeviceZone(device string) (zone string, ok bool)
-	Key(kid []byte) (KeyInfo, bool)
-	PreCheck(kid []byte, counter uint64) error
-	Commit(ctx context.Context, a Accepted) error
-	Rejected(device string, reason signing.Reason)
-}
 
 // SignatureVerifier is the fast path (signing.Verifier).
 type SignatureVerifier interface {
@@ -62,7 +33,7 @@ type IdentityLookup interface {
 // publication are other hooks.
 type VerifyHook struct {
 	mqtt.HookBase
-	ledger   Ledger
+	edge     *devices.Edge
 	verifier SignatureVerifier
 	who      IdentityLookup
 	limits   *RateLimits
@@ -75,7 +46,7 @@ type VerifyHook struct {
 
 // VerifyConfig assembles a VerifyHook.
 type VerifyConfig struct {
-	Ledger   Ledger
+	Edge     *devices.Edge
 	Verifier SignatureVerifier
 	Identity IdentityLookup
 	Limits   *RateLimits // nil: no rate limit
@@ -91,7 +62,7 @@ func NewVerifyHook(c VerifyConfig) *VerifyHook {
 		c.Logger = slog.Default()
 	}
 	return &VerifyHook{
-		ledger: c.Ledger, verifier: c.Verifier, who: c.Identity, limits: c.Limits,
+		edge: c.Edge, verifier: c.Verifier, who: c.Identity, limits: c.Limits,
 		events: c.Events, metrics: c.Metrics, maxSize: c.MaxSize, log: c.Logger, now: time.Now,
 	}
 }
@@ -144,12 +115,12 @@ func (h *VerifyHook) check(ctx context.Context, cl *mqtt.Client, pk packets.Pack
 		// Commands (SPEC §5) arrive with the commands work; until then none passes.
 		return signing.Reject(signing.ReasonUnauthorizedCommand, "topic", "signed commands are not enabled on this broker yet")
 	}
-	zone, ok := h.ledger.DeviceZone(t.Device)
+	dev, ok := h.edge.Twin(t.Device)
 	if !ok {
 		return signing.Reject(signing.ReasonZoneMismatch, "topic", "no device %q is registered", t.Device)
 	}
-	if zone != t.Zone {
-		return signing.Reject(signing.ReasonZoneMismatch, "topic", "device %q is registered in zone %q, not %q", t.Device, zone, t.Zone)
+	if dev.Zone != t.Zone {
+		return signing.Reject(signing.ReasonZoneMismatch, "topic", "device %q is registered in zone %q, not %q", t.Device, dev.Zone, t.Zone)
 	}
 	// 2. Per-client rate limit.
 	if !h.limits.Allow(cl.ID) {
@@ -162,33 +133,30 @@ func (h *VerifyHook) check(ctx context.Context, cl *mqtt.Client, pk packets.Pack
 	}
 	v.kid, v.counter = env.Header.KID, env.Header.Counter
 	// 4. Key id, revocation and expiry.
-	key, ok := h.ledger.Key(env.Header.KID)
+	key, ok := h.edge.KeyByKID(env.Header.KID)
 	if !ok {
 		return signing.Reject(signing.ReasonUnknownKID, "protected.kid", "kid %s is not registered", signing.FormatKeyID(env.Header.KID))
 	}
-	if key.Revoked {
-		return signing.Reject(signing.ReasonRevoked, "protected.kid", "key %s is revoked", signing.FormatKeyID(env.Header.KID))
-	}
-	if !key.NotAfter.IsZero() && !h.now().Before(key.NotAfter) {
-		return signing.Reject(signing.ReasonRevoked, "protected.kid", "key %s expired at %s", signing.FormatKeyID(env.Header.KID), key.NotAfter.UTC().Format(time.RFC3339))
+	if !key.Usable(h.now()) {
+		return signing.Reject(signing.ReasonRevoked, "protected.kid", "key %s is revoked or past its end of validity", signing.FormatKeyID(env.Header.KID))
 	}
 	// 5. The key belongs to the topic's device and to the authenticated client.
-	if key.Device != t.Device {
-		return signing.Reject(signing.ReasonImpersonation, "protected.kid", "key %s belongs to %q, not %q", signing.FormatKeyID(env.Header.KID), key.Device, t.Device)
+	if key.Role != devices.RoleDevice || key.Owner != t.Device {
+		return signing.Reject(signing.ReasonImpersonation, "protected.kid", "key %s belongs to %s %q, not device %q", signing.FormatKeyID(env.Header.KID), key.Role, key.Owner, t.Device)
 	}
 	if err := h.mayPublishFor(cl, t); err != nil {
 		return err
 	}
 	// 6. Algorithm pin.
-	if env.Header.Alg != key.Key.Alg() {
-		return signing.Reject(signing.ReasonAlgMismatch, "protected.alg", "message says %s, key is registered for %s", env.Header.Alg, key.Key.Alg())
+	if env.Header.Alg != key.Alg {
+		return signing.Reject(signing.ReasonAlgMismatch, "protected.alg", "message says %s, key is registered for %s", env.Header.Alg, key.Alg)
 	}
 	// 7. Replay pre-check (read-only).
-	if err := h.ledger.PreCheck(env.Header.KID, env.Header.Counter); err != nil {
+	if err := h.edge.PreCheck(env.Header.KID, env.Header.Counter); err != nil {
 		return err
 	}
 	// 8. Signature, on the fast path shared by all connections.
-	ok, err = h.verifier.Verify(ctx, key.Key, env.ToBeSigned(pk.TopicName), env.Signature)
+	ok, err = h.verifier.Verify(ctx, key.Public, env.ToBeSigned(pk.TopicName), env.Signature)
 	if err != nil {
 		return err // overload or shutdown: refused, never accepted unverified
 	}
@@ -196,10 +164,31 @@ func (h *VerifyHook) check(ctx context.Context, cl *mqtt.Client, pk packets.Pack
 		return signing.Reject(signing.ReasonBadSignature, "signature", "")
 	}
 	// 10–11. Domain validation (state), window test-and-set, durable commit.
-	return h.ledger.Commit(ctx, Accepted{
-		Device: t.Device, KID: env.Header.KID, Counter: env.Header.Counter,
-		Class: t.Class, Payload: env.Payload, At: h.now(),
+	_, err = h.edge.Commit(ctx, devices.Update{
+		KID: env.Header.KID, Counter: env.Header.Counter, Kind: updateKind(t.Class),
+		Device: t.Device, Patch: statePatch(t.Class, env.Payload), TS: h.now(),
 	})
+	return err
+}
+
+// updateKind maps a device topic class (SPEC §1) to what it does to the twin.
+func updateKind(c topic.Class) devices.UpdateKind {
+	switch c {
+	case topic.State:
+		return devices.State
+	case topic.Tele:
+		return devices.Telemetry
+	default:
+		return devices.Event
+	}
+}
+
+// statePatch is the merge patch a message carries: state messages only.
+func statePatch(c topic.Class, payload []byte) []byte {
+	if c == topic.State {
+		return payload
+	}
+	return nil
 }
 
 // mayPublishFor enforces the second half of SPEC §4 step 5: a device client
@@ -229,7 +218,7 @@ func (h *VerifyHook) reject(cl *mqtt.Client, pk packets.Packet, v *verdict, err 
 		h.log.Warn("verification failed without a reason", "err", err, "client", cl.ID)
 	}
 	if v.device != "" && v.reason != signing.ReasonBadTopic && v.reason != signing.ReasonZoneMismatch {
-		h.ledger.Rejected(v.device, v.reason)
+		h.edge.RecordRejection(v.device, v.reason)
 	}
 	if h.events != nil {
 		ev := audit.Event{

@@ -1,0 +1,215 @@
+package broker
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/packets"
+
+	"github.com/signet-city/signet/broker/audit"
+	"github.com/signet-city/signet/devices"
+	"github.com/signet-city/signet/devices/topic"
+	"github.com/signet-city/signet/signing"
+)
+
+// ConnectTopic is the external_aad of a device's connect token.
+const ConnectTopic = "$connect"
+
+// tokenSkew is how far a connect token's iat may be from the broker's clock.
+const tokenSkew = 5 * time.Minute
+
+// User is a person or application that logs in with a password.
+type User struct {
+	Name         string   `yaml:"name"`
+	Role         Role     `yaml:"role"`
+	Zones        []string `yaml:"zones"`
+	PasswordHash string   `yaml:"password_hash"` // argon2id PHC string
+}
+
+// AccessHook authenticates clients, binds client ids to identities,
+// enforces the role and zone ACL, and refuses wills aimed at Signet's roots.
+//
+// Devices log in with username = device id and password = a connect token:
+// a COSE_Sign1 by the device key over payload = client id, with topic
+// "$connect" as external_aad, an iat within 5 minutes of the broker's clock,
+// and a counter that goes through the device key's replay window like any
+// message. People and applications log in with a name and an argon2id
+// password.
+type AccessHook struct {
+	mqtt.HookBase
+	edge           *devices.Edge
+	users          map[string]User
+	allowAnonymous bool
+	events         EventSink
+	log            *slog.Logger
+	now            func() time.Time
+
+	mu       sync.Mutex
+	ids      map[*mqtt.Client]Identity
+	bindings map[string]string // client id -> identity key: no takeover by another identity
+}
+
+// NewAccessHook returns the hook.
+func NewAccessHook(edge *devices.Edge, users []User, allowAnonymous bool, events EventSink, log *slog.Logger) *AccessHook {
+	if log == nil {
+		log = slog.Default()
+	}
+	h := &AccessHook{
+		edge: edge, users: map[string]User{}, allowAnonymous: allowAnonymous, events: events, log: log, now: time.Now,
+		ids: map[*mqtt.Client]Identity{}, bindings: map[string]string{},
+	}
+	for _, u := range users {
+		h.users[u.Name] = u
+	}
+	return h
+}
+
+// ID names the hook.
+func (h *AccessHook) ID() string { return "signet-access" }
+
+// Provides lists the events the hook handles.
+func (h *AccessHook) Provides(b byte) bool {
+	return bytes.Contains([]byte{mqtt.OnConnectAuthenticate, mqtt.OnACLCheck, mqtt.OnWill, mqtt.OnDisconnect}, []byte{b})
+}
+
+// Identity returns who cl authenticated as.
+func (h *AccessHook) Identity(cl *mqtt.Client) (Identity, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	id, ok := h.ids[cl]
+	return id, ok
+}
+
+// OnConnectAuthenticate decides a CONNECT. Connect-time proof must be here:
+// MQTT 5 AUTH packets reach hooks only after CONNACK.
+func (h *AccessHook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) bool {
+	id, reason, err := h.authenticate(cl, pk)
+	if err == nil && pk.Connect.WillFlag && topic.IsReserved(pk.Connect.WillTopic) {
+		reason, err = "will_refused", fmt.Errorf("a will on %q would publish unverified on a Signet topic", pk.Connect.WillTopic)
+	}
+	if err == nil {
+		err = h.bind(cl, id)
+		reason = "session_takeover"
+	}
+	if err != nil {
+		h.record(cl, reason, err)
+		return false
+	}
+	return true
+}
+
+// bind ties the client id to the identity: a different identity can never
+// take over the session (and its inflight messages) by reusing the id.
+func (h *AccessHook) bind(cl *mqtt.Client, id Identity) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if prev, ok := h.bindings[cl.ID]; ok && prev != id.key() {
+		return fmt.Errorf("client id %q belongs to %s; %s may not take over its session", cl.ID, prev, id.key())
+	}
+	h.bindings[cl.ID] = id.key()
+	h.ids[cl] = id
+	return nil
+}
+
+func (h *AccessHook) authenticate(cl *mqtt.Client, pk packets.Packet) (Identity, string, error) {
+	user, pass := string(pk.Connect.Username), pk.Connect.Password
+	if user == "" && len(pass) == 0 {
+		if h.allowAnonymous {
+			return Identity{Role: RoleAnonymous, Name: "anonymous:" + cl.ID}, "", nil
+		}
+		return Identity{}, "anonymous_refused", fmt.Errorf("anonymous clients are not allowed")
+	}
+	if u, ok := h.users[user]; ok {
+		okPass, err := CheckPassword(u.PasswordHash, string(pass))
+		if err != nil || !okPass {
+			return Identity{}, "bad_password", fmt.Errorf("wrong password for user %q", user)
+		}
+		return Identity{Role: u.Role, Name: u.Name, Zones: u.Zones}, "", nil
+	}
+	return h.deviceToken(cl, user, pass)
+}
+
+// deviceToken checks a device's connect token (see AccessHook).
+func (h *AccessHook) deviceToken(cl *mqtt.Client, device string, token []byte) (Identity, string, error) {
+	env, err := signing.Parse(token, 0)
+	if err != nil {
+		return Identity{}, "bad_token", fmt.Errorf("user %q is no known user, and the password is no connect token: %w", device, err)
+	}
+	key, ok := h.edge.KeyByKID(env.Header.KID)
+	if !ok || key.Role != devices.RoleDevice || key.Owner != device {
+		return Identity{}, "bad_token", fmt.Errorf("connect token kid %s is not a key of device %q", signing.FormatKeyID(env.Header.KID), device)
+	}
+	if !key.Usable(h.now()) {
+		return Identity{}, "revoked", fmt.Errorf("device %q key %s is revoked or expired", device, signing.FormatKeyID(env.Header.KID))
+	}
+	if string(env.Payload) != cl.ID {
+		return Identity{}, "bad_token", fmt.Errorf("connect token is for client id %q, not %q", env.Payload, cl.ID)
+	}
+	if iat := env.Header.IssuedAt; iat == nil || h.now().Sub(time.Unix(*iat, 0)).Abs() > tokenSkew {
+		return Identity{}, "expired", fmt.Errorf("connect token iat missing or more than %s from now", tokenSkew)
+	}
+	if err := h.edge.PreCheck(env.Header.KID, env.Header.Counter); err != nil {
+		return Identity{}, "replay", err
+	}
+	if err := env.Verify(key.Public, ConnectTopic); err != nil {
+		return Identity{}, string(signing.ReasonOf(err)), err
+	}
+	if _, err := h.edge.Commit(context.Background(), devices.Update{KID: env.Header.KID, Counter: env.Header.Counter, Kind: devices.Event, TS: h.now()}); err != nil {
+		return Identity{}, string(signing.ReasonOf(err)), err
+	}
+	return Identity{Role: RoleDevice, Name: device, Device: device, Zones: []string{key.Zone}}, "", nil
+}
+
+// OnACLCheck applies the identity's ACL. mochi calls it with the filter at
+// SUBSCRIBE and with the topic for every message delivered.
+func (h *AccessHook) OnACLCheck(cl *mqtt.Client, t string, write bool) bool {
+	if cl.Net.Inline {
+		return true
+	}
+	id, ok := h.Identity(cl)
+	if !ok {
+		return false
+	}
+	switch {
+	case write:
+		return id.MayWrite(t)
+	case bytes.ContainsAny([]byte(t), "+#"):
+		return id.MaySubscribe(t)
+	default:
+		return id.MayRead(t)
+	}
+}
+
+// OnWill neutralises a will aimed at Signet's roots, as defence in depth:
+// such a client is refused at CONNECT, and mochi ignores an error from
+// OnWill, so the hook clears the topic instead (no subscriber matches "").
+func (h *AccessHook) OnWill(cl *mqtt.Client, will mqtt.Will) (mqtt.Will, error) {
+	if topic.IsReserved(will.TopicName) {
+		h.record(cl, "will_refused", fmt.Errorf("will on %q dropped", will.TopicName))
+		will.TopicName, will.Payload, will.Retain = "", nil, false
+	}
+	return will, nil
+}
+
+// OnDisconnect forgets the connection (the client id stays bound).
+func (h *AccessHook) OnDisconnect(cl *mqtt.Client, _ error, _ bool) {
+	h.mu.Lock()
+	delete(h.ids, cl)
+	h.mu.Unlock()
+}
+
+func (h *AccessHook) record(cl *mqtt.Client, reason string, err error) {
+	if h.events == nil {
+		return
+	}
+	user := string(cl.Properties.Username)
+	if len(user) > 64 {
+		user = user[:64]
+	}
+	h.events.Record(audit.Event{Time: h.now().UTC(), Kind: "auth_failed", Client: cl.ID, User: user, Remote: cl.Net.Remote, Reason: reason, Detail: err.Error()})
+}

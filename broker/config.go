@@ -1,0 +1,106 @@
+package broker
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/signet-city/signet/devices"
+	"github.com/signet-city/signet/devices/topic"
+)
+
+// Config is what `signet serve` runs with: a YAML file, then flags on top.
+type Config struct {
+	// Store is the bbolt file holding the registry, windows and twins.
+	Store string `yaml:"store"`
+	// Durability is "strict" (acknowledge after fsync, the default) or
+	// "relaxed" (see devices.Relaxed for what it risks).
+	Durability string `yaml:"durability"`
+	// MQTT is the TCP listen address for MQTT 3.1.1 and 5.
+	MQTT string `yaml:"mqtt"`
+	// HTTP is the listen address of the API, /metrics, /healthz and /readyz
+	// ("" disables it).
+	HTTP string `yaml:"http"`
+	// Audit is the hash-chained security audit log ("" disables it).
+	Audit string `yaml:"audit"`
+	// AllowAnonymous lets clients without credentials use ordinary MQTT
+	// topics; never city/, $twin/ or $security/.
+	AllowAnonymous bool `yaml:"allow_anonymous"`
+	// MaxMessageBytes bounds an envelope (0: signing.DefaultMaxSize).
+	MaxMessageBytes int `yaml:"max_message_bytes"`
+	// RatePerClient is each client's sustained messages per second under
+	// city/ (0: unlimited), RateBurst its burst.
+	RatePerClient float64 `yaml:"rate_per_client"`
+	RateBurst     int     `yaml:"rate_burst"`
+	// Users are people and applications (argon2id password hashes).
+	Users []User `yaml:"users"`
+}
+
+// DefaultConfig is the configuration before the file and flags.
+func DefaultConfig() Config {
+	return Config{Store: "signet.db", Durability: "strict", MQTT: "127.0.0.1:1883", HTTP: "127.0.0.1:8080", RatePerClient: 200, RateBurst: 400}
+}
+
+// LoadConfig reads path over DefaultConfig. Unknown fields are errors.
+func LoadConfig(path string) (Config, error) {
+	c := DefaultConfig()
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return c, fmt.Errorf("config %s: no such file", path)
+	}
+	if err != nil {
+		return c, fmt.Errorf("config %s: %w", path, err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil {
+		return c, fmt.Errorf("config %s: %w", path, err)
+	}
+	if err := c.Validate(); err != nil {
+		return c, fmt.Errorf("config %s: %w", path, err)
+	}
+	return c, nil
+}
+
+// Validate checks every field and names the first one that is wrong.
+func (c Config) Validate() error {
+	if c.Store == "" {
+		return errors.New("store: must name a file")
+	}
+	if _, err := devices.ParseDurability(c.Durability); err != nil {
+		return fmt.Errorf("durability: %w", err)
+	}
+	if c.MQTT == "" {
+		return errors.New("mqtt: must be a listen address such as 127.0.0.1:1883")
+	}
+	if c.MaxMessageBytes < 0 || c.RatePerClient < 0 || c.RateBurst < 0 {
+		return errors.New("max_message_bytes, rate_per_client and rate_burst must not be negative")
+	}
+	seen := map[string]bool{}
+	for i, u := range c.Users {
+		f := fmt.Sprintf("users[%d]", i)
+		if u.Name == "" || seen[u.Name] {
+			return fmt.Errorf("%s.name: empty or repeated", f)
+		}
+		seen[u.Name] = true
+		switch u.Role {
+		case RoleViewer, RoleOperator, RoleAuditor, RoleAdmin, RoleGateway:
+		default:
+			return fmt.Errorf("%s.role: %q is not viewer, operator, auditor, admin or gateway", f, u.Role)
+		}
+		for _, z := range u.Zones {
+			if z != "*" {
+				if err := topic.ValidID(f+".zones", z); err != nil {
+					return err
+				}
+			}
+		}
+		if _, err := CheckPassword(u.PasswordHash, ""); err != nil {
+			return fmt.Errorf("%s.password_hash: %w (make one with: signet passwd)", f, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,127 @@
+package broker
+
+import (
+	"crypto/sha256"
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/signet-city/signet/devices"
+	"github.com/signet-city/signet/devices/twin"
+)
+
+// httpHandler serves /healthz, /readyz, /metrics and the read API:
+//
+//	GET /api/v1/twins            twins of the caller's zones
+//	GET /api/v1/twins/{device}   one twin
+//	GET /api/v1/devices[/{id}]   registered devices (public keys only)
+//	GET /api/v1/events?n=100     recent security events (auditor, admin)
+//
+// The API takes HTTP basic auth against the configured users, with the same
+// role and zone rules as MQTT.
+func (s *Server) httpHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ready\n")) })
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics, promhttp.HandlerOpts{}))
+	auth := &basicAuth{users: s.cfg.Users, ok: map[[32]byte]Identity{}}
+	mux.HandleFunc("GET /api/v1/twins", auth.wrap(func(w http.ResponseWriter, r *http.Request, id Identity) {
+		out := []*twin.Document{}
+		for _, d := range s.edge.Twins("") {
+			if id.Role == RoleAdmin || (id.Role != RoleAuditor && id.HasZone(d.Zone)) {
+				out = append(out, d)
+			}
+		}
+		writeJSON(w, out)
+	}))
+	mux.HandleFunc("GET /api/v1/twins/{device}", auth.wrap(func(w http.ResponseWriter, r *http.Request, id Identity) {
+		d, ok := s.edge.Twin(r.PathValue("device"))
+		if !ok || !(id.Role == RoleAdmin || (id.Role != RoleAuditor && id.HasZone(d.Zone))) {
+			http.Error(w, "no such device in your zones", http.StatusNotFound)
+			return
+		}
+		writeJSON(w, d)
+	}))
+	reg := devices.NewRegistry(s.store, nil)
+	mux.HandleFunc("GET /api/v1/devices", auth.wrap(func(w http.ResponseWriter, r *http.Request, id Identity) {
+		all, err := reg.Devices(r.Context(), "")
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		out := []devices.Device{}
+		for _, d := range all {
+			if id.Role == RoleAdmin || (id.Role != RoleAuditor && id.HasZone(d.Zone)) {
+				out = append(out, d)
+			}
+		}
+		writeJSON(w, out)
+	}))
+	mux.HandleFunc("GET /api/v1/devices/{id}", auth.wrap(func(w http.ResponseWriter, r *http.Request, id Identity) {
+		d, err := reg.Device(r.Context(), r.PathValue("id"))
+		if err != nil || !(id.Role == RoleAdmin || (id.Role != RoleAuditor && id.HasZone(d.Zone))) {
+			http.Error(w, "no such device in your zones", http.StatusNotFound)
+			return
+		}
+		writeJSON(w, d)
+	}))
+	mux.HandleFunc("GET /api/v1/events", auth.wrap(func(w http.ResponseWriter, r *http.Request, id Identity) {
+		if id.Role != RoleAuditor && id.Role != RoleAdmin {
+			http.Error(w, "security events are for auditors", http.StatusForbidden)
+			return
+		}
+		n, _ := strconv.Atoi(r.URL.Query().Get("n"))
+		writeJSON(w, s.events.Recent(n))
+	}))
+	return mux
+}
+
+// basicAuth checks users' argon2id passwords, remembering successes so that
+// a dashboard polling the API does not cost 64 MiB of argon2 per request.
+type basicAuth struct {
+	users []User
+	mu    sync.Mutex
+	ok    map[[32]byte]Identity
+}
+
+func (a *basicAuth) wrap(h func(http.ResponseWriter, *http.Request, Identity)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		name, pass, ok := r.BasicAuth()
+		if !ok {
+			w.Header().Set("WWW-Authenticate", `Basic realm="signet"`)
+			http.Error(w, "authentication required", http.StatusUnauthorized)
+			return
+		}
+		key := sha256.Sum256([]byte(name + "\x00" + pass))
+		a.mu.Lock()
+		id, known := a.ok[key]
+		a.mu.Unlock()
+		if !known {
+			for _, u := range a.users {
+				if u.Name == name {
+					if good, _ := CheckPassword(u.PasswordHash, pass); good {
+						id, known = Identity{Role: u.Role, Name: u.Name, Zones: u.Zones}, true
+					}
+				}
+			}
+			if !known {
+				http.Error(w, "wrong user or password", http.StatusUnauthorized)
+				return
+			}
+			a.mu.Lock()
+			a.ok[key] = id
+			a.mu.Unlock()
+		}
+		h(w, r, id)
+	}
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
+}

@@ -1,0 +1,166 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+
+	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/listeners"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/signet-city/signet/broker/audit"
+	"github.com/signet-city/signet/devices"
+	"github.com/signet-city/signet/devices/boltstore"
+	"github.com/signet-city/signet/signing"
+)
+
+// Server is a running Signet broker: mochi with the access, verify and twin
+// hooks, the edge state on its store, security events and the HTTP face.
+type Server struct {
+	cfg     Config
+	log     *slog.Logger
+	store   *boltstore.Store
+	edge    *devices.Edge
+	events  *Events
+	mqtt    *mqtt.Server
+	tcp     *listeners.TCP
+	access  *AccessHook
+	httpSrv *http.Server
+	httpLn  net.Listener
+	metrics *prometheus.Registry
+	cancel  context.CancelFunc
+	twins   chan struct{} // closed when the twin publisher ends
+}
+
+// New opens the store and assembles the broker; Start begins serving.
+func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	dur, _ := devices.ParseDurability(cfg.Durability)
+	store, err := boltstore.Open(cfg.Store, boltstore.Options{})
+	if err != nil {
+		return nil, err
+	}
+	edge, err := devices.Open(ctx, store, devices.Options{Durability: dur, Logger: log})
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	var auditLog *audit.Log
+	if cfg.Audit != "" {
+		if auditLog, err = audit.Open(cfg.Audit); err != nil {
+			edge.Close(ctx)
+			store.Close()
+			return nil, err
+		}
+	}
+	s := &Server{cfg: cfg, log: log, store: store, edge: edge, metrics: prometheus.NewRegistry(), twins: make(chan struct{})}
+	s.events = NewEvents(auditLog, log, 1024, 4096)
+	s.mqtt = mqtt.New(&mqtt.Options{InlineClient: true, Logger: log.With("component", "mochi")})
+	s.access = NewAccessHook(edge, cfg.Users, cfg.AllowAnonymous, s.events, log)
+	verify := NewVerifyHook(VerifyConfig{
+		Edge: edge, Verifier: DirectVerifier{}, Identity: s.access,
+		Limits: NewRateLimits(cfg.RatePerClient, cfg.RateBurst), Events: s.events,
+		Metrics: NewVerifyMetrics(s.metrics), MaxSize: cfg.MaxMessageBytes, Logger: log,
+	})
+	for _, h := range []mqtt.Hook{s.access, verify} {
+		if err := s.mqtt.AddHook(h, nil); err != nil {
+			return nil, errors.Join(err, s.closeState(ctx))
+		}
+	}
+	s.tcp = listeners.NewTCP(listeners.Config{ID: "tcp", Address: cfg.MQTT})
+	if err := s.mqtt.AddListener(s.tcp); err != nil {
+		return nil, errors.Join(fmt.Errorf("mqtt listener %s: %w", cfg.MQTT, err), s.closeState(ctx))
+	}
+	if cfg.HTTP != "" {
+		if s.httpLn, err = net.Listen("tcp", cfg.HTTP); err != nil {
+			return nil, errors.Join(fmt.Errorf("http listener %s: %w", cfg.HTTP, err), s.mqtt.Close(), s.closeState(ctx))
+		}
+		s.httpSrv = &http.Server{Handler: s.httpHandler()}
+	}
+	return s, nil
+}
+
+// Start serves MQTT and HTTP, and publishes twins as they change.
+func (s *Server) Start() error {
+	publish := func(t string, payload []byte, retain bool, qos byte) error {
+		return s.mqtt.Publish(t, payload, retain, qos)
+	}
+	s.events.SetPublisher(publish)
+	ctx, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
+	go func() {
+		defer close(s.twins)
+		PublishTwins(ctx, s.edge, publish, s.log)
+	}()
+	if err := s.mqtt.Serve(); err != nil {
+		return fmt.Errorf("mqtt: %w", err)
+	}
+	if s.httpSrv != nil {
+		go func() {
+			if err := s.httpSrv.Serve(s.httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				s.log.Error("http server stopped", "err", err)
+			}
+		}()
+	}
+	return nil
+}
+
+// MQTTAddr is the address MQTT listens on (the real port when :0 was asked).
+func (s *Server) MQTTAddr() string { return s.tcp.Address() }
+
+// HTTPAddr is the API's address, or "" when disabled.
+func (s *Server) HTTPAddr() string {
+	if s.httpLn == nil {
+		return ""
+	}
+	return s.httpLn.Addr().String()
+}
+
+// Edge returns the edge state (for tools and tests in the same process).
+func (s *Server) Edge() *devices.Edge { return s.edge }
+
+// Events returns the security event sink.
+func (s *Server) Events() *Events { return s.events }
+
+// Shutdown stops accepting work, lets in-flight verification and commits
+// finish, writes the last security events and closes the store.
+func (s *Server) Shutdown(ctx context.Context) error {
+	var errs []error
+	if s.httpSrv != nil {
+		errs = append(errs, s.httpSrv.Shutdown(ctx))
+	}
+	errs = append(errs, s.mqtt.Close()) // closes listeners and clients; hooks return first
+	if s.cancel != nil {
+		s.cancel()
+		<-s.twins
+	}
+	errs = append(errs, s.closeState(ctx))
+	return errors.Join(errs...)
+}
+
+func (s *Server) closeState(ctx context.Context) error {
+	var errs []error
+	if s.events != nil {
+		errs = append(errs, s.events.Close(ctx))
+	}
+	errs = append(errs, s.edge.Close(ctx), s.store.Close())
+	return errors.Join(errs...)
+}
+
+// DirectVerifier verifies on the caller's goroutine with the key's own
+// Verify: the baseline the batching signing.Verifier is measured against.
+type DirectVerifier struct{}
+
+// Verify checks one signature.
+func (DirectVerifier) Verify(_ context.Context, key signing.PublicKey, message, signature []byte) (bool, error) {
+	return key.Verify(message, signature), nil
+}

@@ -177,7 +177,11 @@ func (h *AccessHook) OnACLCheck(cl *mqtt.Client, t string, write bool) bool {
 	}
 	switch {
 	case write:
-		return id.MayWrite(t)
+		if !id.MayWrite(t) {
+			h.record(cl, "acl_denied", fmt.Errorf("%s %q may not publish on %q", id.Role, id.Name, t))
+			return false
+		}
+		return true
 	case bytes.ContainsAny([]byte(t), "+#"):
 		return id.MaySubscribe(t)
 	default:

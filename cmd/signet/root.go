@@ -27,6 +27,11 @@ and the rejections, all on this machine.`,
 	root.AddCommand(
 		newKeygenCmd(),
 		newInspectCmd(),
+		newSignCmd(),
+		newAuditCmd(),
+		newDeviceCmd(),
+		newOperatorCmd(),
+		newTwinCmd(),
 	)
 	return root
 }

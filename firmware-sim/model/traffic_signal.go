@@ -1,0 +1,133 @@
+package model
+
+import (
+	"encoding/json"
+	"slices"
+	"time"
+
+	"github.com/signet-city/signet/devices/kinds"
+	"github.com/signet-city/signet/devices/topic"
+)
+
+// DefaultSignalPlan is a four-group intersection (NEMA phases 2 and 6 north-
+// south, 4 and 8 east-west) in the params format of devices/kinds.
+var DefaultSignalPlan = json.RawMessage(`{"groups":["2","4","6","8"],"conflicts":[["2","4"],["2","8"],["6","4"],["6","8"]],"min_green_ms":5000,"min_yellow_ms":4000,"red_clearance_ms":1000}`)
+
+// TrafficSignal is a fixed-time controller: the north-south groups, then the
+// east-west ones, each green, then yellow for min_yellow_ms, then all red for
+// red_clearance_ms. It never shows conflicting greens (a property test runs
+// it against devices/kinds' validation).
+type TrafficSignal struct {
+	plan    kinds.TrafficSignalParams
+	rings   [][]string // groups that are green together
+	greenMS int64
+
+	phase   int       // index into rings
+	stage   string    // green, yellow or red (clearance)
+	since   time.Time // when the stage began
+	started bool
+	groups  map[string]map[string]any
+}
+
+// NewTrafficSignal builds a controller for the plan in params.
+func NewTrafficSignal(params json.RawMessage) (*TrafficSignal, error) {
+	p, err := kinds.ParseTrafficSignalParams(params)
+	if err != nil {
+		return nil, err
+	}
+	ts := &TrafficSignal{plan: p, greenMS: max(p.MinGreenMS, 10_000), groups: map[string]map[string]any{}}
+	// Greedy phases: groups that conflict with nothing already in the phase.
+	left := slices.Clone(p.Groups)
+	for len(left) > 0 {
+		var ring, rest []string
+		for _, g := range left {
+			if ts.conflictsAny(g, ring) {
+				rest = append(rest, g)
+			} else {
+				ring = append(ring, g)
+			}
+		}
+		ts.rings, left = append(ts.rings, ring), rest
+	}
+	return ts, nil
+}
+
+func (ts *TrafficSignal) conflictsAny(g string, with []string) bool {
+	for _, c := range ts.plan.Conflicts {
+		if (c[0] == g && slices.Contains(with, c[1])) || (c[1] == g && slices.Contains(with, c[0])) {
+			return true
+		}
+	}
+	return false
+}
+
+// Step advances the controller and publishes a merge patch of the groups that
+// changed (state) and the timing (tele/spat).
+func (ts *TrafficSignal) Step(now time.Time) []Publication {
+	changed := map[string]any{}
+	set := func(g, state string, at time.Time) {
+		v := map[string]any{"state": state, "since": float64(at.UnixMilli())}
+		ts.groups[g] = v
+		changed[g] = v
+	}
+	if !ts.started {
+		ts.started, ts.stage, ts.since = true, kinds.Green, now
+		for i, ring := range ts.rings {
+			for _, g := range ring {
+				if i == 0 {
+					set(g, kinds.Green, now)
+				} else {
+					set(g, kinds.Red, now)
+				}
+			}
+		}
+	}
+	// Advance through every stage boundary that passed since the last step.
+	for {
+		end := ts.since.Add(time.Duration(ts.stageMS()) * time.Millisecond)
+		if now.Before(end) {
+			break
+		}
+		ring := ts.rings[ts.phase]
+		switch ts.stage {
+		case kinds.Green:
+			ts.stage = kinds.Yellow
+			for _, g := range ring {
+				set(g, kinds.Yellow, end)
+			}
+		case kinds.Yellow:
+			ts.stage = kinds.Red
+			for _, g := range ring {
+				set(g, kinds.Red, end)
+			}
+		default: // clearance over: next phase goes green
+			ts.phase = (ts.phase + 1) % len(ts.rings)
+			ts.stage = kinds.Green
+			for _, g := range ts.rings[ts.phase] {
+				set(g, kinds.Green, end)
+			}
+		}
+		ts.since = end
+	}
+	var out []Publication
+	if len(changed) > 0 {
+		patch := map[string]any{"groups": changed}
+		if len(changed) == len(ts.groups) {
+			patch["mode"], patch["plan"] = "normal", "fixed-time"
+		}
+		out = append(out, Publication{Class: topic.State, Payload: mustJSON(patch), QoS: 1})
+	}
+	left := ts.since.Add(time.Duration(ts.stageMS())*time.Millisecond).Sub(now).Milliseconds()
+	spat := map[string]any{"phase": ts.phase, "stage": ts.stage, "time_to_change_ms": left}
+	return append(out, Publication{Class: topic.Tele, Name: "spat", Payload: mustJSON(spat)})
+}
+
+func (ts *TrafficSignal) stageMS() int64 {
+	switch ts.stage {
+	case kinds.Green:
+		return ts.greenMS
+	case kinds.Yellow:
+		return ts.plan.MinYellowMS
+	}
+	return ts.plan.RedClearanceMS
+}

@@ -57,6 +57,7 @@ type LoopDetector struct {
 	rng   *rand.Rand
 	lanes int
 	last  time.Time
+	steps int
 }
 
 // Step publishes one traffic reading per call.
@@ -76,7 +77,12 @@ func (m *LoopDetector) Step(now time.Time) []Publication {
 		lanes[fmt.Sprint(l)] = map[string]any{"count": count, "occupancy": occ, "speed_kmh": round1(55 - 30*rush + m.rng.Float64()*10)}
 	}
 	reading := map[string]any{"interval_s": round1(interval), "lanes": lanes}
-	return []Publication{{Class: topic.Tele, Name: "traffic", Payload: mustJSON(reading)}}
+	out := []Publication{{Class: topic.Tele, Name: "traffic", Payload: mustJSON(reading)}}
+	if m.steps%10 == 0 { // a periodic health report into the twin
+		out = append(out, Publication{Class: topic.State, Payload: mustJSON(map[string]any{"status": "ok", "interval_s": round1(interval)}), QoS: 1})
+	}
+	m.steps++
+	return out
 }
 
 // bump is 1 at hour c, falling to 0 two hours away.

@@ -117,7 +117,7 @@ func (ts *TrafficSignal) Step(now time.Time) []Publication {
 		}
 		out = append(out, Publication{Class: topic.State, Payload: mustJSON(patch), QoS: 1})
 	}
-	left := ts.since.Add(time.Duration(ts.stageMS())*time.Millisecond).Sub(now).Milliseconds()
+	left := ts.since.Add(time.Duration(ts.stageMS()) * time.Millisecond).Sub(now).Milliseconds()
 	spat := map[string]any{"phase": ts.phase, "stage": ts.stage, "time_to_change_ms": left}
 	return append(out, Publication{Class: topic.Tele, Name: "spat", Payload: mustJSON(spat)})
 }

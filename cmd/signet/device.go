@@ -1,0 +1,397 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/signet-city/signet/devices"
+	"github.com/signet-city/signet/devices/boltstore"
+	"github.com/signet-city/signet/signing"
+	"github.com/spf13/cobra"
+)
+
+// defaultDB is the store file the registry commands use without --db.
+const defaultDB = "signet.db"
+
+func newDeviceCmd() *cobra.Command {
+	var db string
+	cmd := &cobra.Command{
+		Use:   "device",
+		Short: "Enrol, list, revoke and rotate the keys of devices in the registry",
+		Long: `Manage the device registry in the store file (--db, default signet.db): which
+devices exist, their zone and kind, and the public keys they sign with.
+
+The store holds public keys only: a key file with a private part is refused.
+The store file is locked while signet serve runs on it; stop the broker to
+change the registry, or these commands fail with "locked by another process".`,
+		Example: `  signet keygen --alg ed25519 --out sl-1.jwk --pub sl-1.pub.jwk
+  signet device enroll --id sl-1 --zone z1 --kind streetlight --key sl-1.pub.jwk
+  signet device list --zone z1
+  signet device rotate sl-1 --key sl-1-2025.pub.jwk --grace 24h
+  signet device revoke sl-1`,
+	}
+	cmd.PersistentFlags().StringVar(&db, "db", defaultDB, "store file")
+	cmd.AddCommand(
+		newDeviceEnrollCmd(&db),
+		newDeviceListCmd(&db),
+		newDeviceShowCmd(&db),
+		newDeviceRevokeCmd(&db),
+		newDeviceRotateCmd(&db),
+		newDeviceExportCmd(&db),
+		newDeviceImportCmd(&db),
+	)
+	return cmd
+}
+
+func newDeviceEnrollCmd(db *string) *cobra.Command {
+	var id, zone, kind, keyPath, paramsPath string
+	var meta map[string]string
+	cmd := &cobra.Command{
+		Use:   "enroll --id ID --zone ZONE --kind KIND --key PUB.jwk [--params FILE] [--meta k=v,...]",
+		Short: "Register a device and its public key",
+		Long: `Register a new device: its id and zone ([a-z0-9-]{1,64}, SPEC §1), its kind
+(a device profile: traffic-signal, loop-detector, streetlight, air-quality),
+and the public key it signs with (JWK or PEM; a private key is refused). The
+kid is the key file's "kid", or derived from the public key. --params is a JSON
+file of model parameters checked by the kind's profile (for a traffic signal:
+its signal groups, conflict matrix and clearance times).`,
+		Example: `  signet device enroll --id ts-4 --zone z1 --kind traffic-signal --key ts-4.pub.jwk --params ts-4.json
+  signet device enroll --id sl-1 --zone z1 --kind streetlight --key sl-1.pub.jwk --meta pole=17`,
+		Args: exactArgs(0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if id == "" || zone == "" || kind == "" || keyPath == "" {
+				return usagef("device enroll needs --id, --zone, --kind and --key")
+			}
+			key, err := loadPublicKey(keyPath)
+			if err != nil {
+				return err
+			}
+			d := devices.Device{ID: id, Zone: zone, Kind: kind, Keys: []devices.Key{key}, Metadata: meta}
+			if paramsPath != "" {
+				if d.Params, err = readJSONFile(paramsPath); err != nil {
+					return err
+				}
+			}
+			return withRegistry(cmd, *db, openCreate, func(reg *devices.Registry) error {
+				if err := reg.Enroll(cmd.Context(), d); err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "enrolled device %s (zone %s, %s) with key %s (%s)\n", id, zone, kind, signing.FormatKeyID(key.KID), key.Alg)
+				return nil
+			})
+		},
+	}
+	cmd.Flags().StringVar(&id, "id", "", "device id")
+	cmd.Flags().StringVar(&zone, "zone", "", "zone the device publishes in")
+	cmd.Flags().StringVar(&kind, "kind", "", "device kind (profile)")
+	cmd.Flags().StringVar(&keyPath, "key", "", "public key file (JWK or PEM)")
+	cmd.Flags().StringVar(&paramsPath, "params", "", "JSON file of model parameters")
+	cmd.Flags().StringToStringVar(&meta, "meta", nil, "metadata, key=value pairs")
+	return cmd
+}
+
+func newDeviceListCmd(db *string) *cobra.Command {
+	var zone string
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "list [--zone ZONE] [--json]",
+		Short: "List devices, one line each",
+		Example: `  signet device list
+  signet device list --zone z1 --json`,
+		Args: exactArgs(0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return withRegistry(cmd, *db, openRead, func(reg *devices.Registry) error {
+				list, err := reg.Devices(cmd.Context(), zone)
+				if err != nil {
+					return err
+				}
+				if asJSON {
+					return writeJSON(cmd.OutOrStdout(), nonNilSlice(list))
+				}
+				tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "ID\tZONE\tKIND\tKEYS")
+				now := time.Now()
+				for _, d := range list {
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", d.ID, d.Zone, d.Kind, keySummary(d.Keys, now))
+				}
+				return tw.Flush()
+			})
+		},
+	}
+	cmd.Flags().StringVar(&zone, "zone", "", "only devices of this zone")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+// keySummary says how many keys may sign now and how many may not.
+func keySummary(keys []devices.Key, now time.Time) string {
+	usable := 0
+	for _, k := range keys {
+		if k.Usable(now) {
+			usable++
+		}
+	}
+	s := fmt.Sprintf("%d usable", usable)
+	if n := len(keys) - usable; n > 0 {
+		s += fmt.Sprintf(", %d revoked or expired", n)
+	}
+	return s
+}
+
+func newDeviceShowCmd(db *string) *cobra.Command {
+	return &cobra.Command{
+		Use:     "show ID",
+		Short:   "Print one device as JSON",
+		Long:    `Print one device as JSON: the form "signet device export" writes.`,
+		Example: `  signet device show sl-1`,
+		Args:    exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return withRegistry(cmd, *db, openRead, func(reg *devices.Registry) error {
+				d, err := reg.Device(cmd.Context(), args[0])
+				if err != nil {
+					return err
+				}
+				return writeJSON(cmd.OutOrStdout(), d)
+			})
+		},
+	}
+}
+
+func newDeviceRevokeCmd(db *string) *cobra.Command {
+	var kidText string
+	cmd := &cobra.Command{
+		Use:   "revoke ID | revoke --kid KID",
+		Short: "Revoke every key of a device, or one key by kid",
+		Long: `Revoke keys. With a device id, every key of that device: it stays in the
+registry with its twin, but nothing it signs is accepted (reason "revoked").
+With --kid, just that key, whoever holds it (device, operator or authority).
+A running broker learns of the change when it restarts.`,
+		Example: `  signet device revoke sl-1
+  signet device revoke --kid 3f1c0a9e5b7d2468`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if (len(args) == 1) == (kidText != "") || len(args) > 1 {
+				return usagef("device revoke takes a device id or --kid, not both")
+			}
+			return withRegistry(cmd, *db, openExisting, func(reg *devices.Registry) error {
+				if kidText != "" {
+					kid, err := signing.ParseKeyID(kidText)
+					if err != nil {
+						return fmt.Errorf("--kid: %w", err)
+					}
+					owner, err := reg.RevokeKey(cmd.Context(), kid)
+					if err != nil {
+						return err
+					}
+					fmt.Fprintf(cmd.OutOrStdout(), "revoked key %s of %s\n", kidText, owner)
+					return nil
+				}
+				d, err := reg.RevokeDevice(cmd.Context(), args[0])
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "revoked device %s (%d key(s))\n", d.ID, len(d.Keys))
+				return nil
+			})
+		},
+	}
+	cmd.Flags().StringVar(&kidText, "kid", "", "revoke only this key (lower-case hex)")
+	return cmd
+}
+
+func newDeviceRotateCmd(db *string) *cobra.Command {
+	var keyPath string
+	var grace time.Duration
+	cmd := &cobra.Command{
+		Use:   "rotate ID --key NEW.pub.jwk --grace DURATION",
+		Short: "Add a new key to a device and end its old keys after a grace period",
+		Long: `Add a new public key to a device. Its other usable keys keep working for
+--grace (e.g. 24h, so devices in the field can switch over), then are refused
+with reason "revoked". --grace 0 ends them at once.`,
+		Example: `  signet device rotate sl-1 --key sl-1-new.pub.jwk --grace 24h`,
+		Args:    exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if keyPath == "" || !cmd.Flags().Changed("grace") {
+				return usagef("device rotate needs --key and --grace")
+			}
+			if grace < 0 {
+				return usagef("--grace %v: must not be negative", grace)
+			}
+			key, err := loadPublicKey(keyPath)
+			if err != nil {
+				return err
+			}
+			return withRegistry(cmd, *db, openExisting, func(reg *devices.Registry) error {
+				d, err := reg.Rotate(cmd.Context(), args[0], key, grace)
+				if err != nil {
+					return err
+				}
+				out := cmd.OutOrStdout()
+				fmt.Fprintf(out, "device %s: added key %s (%s)\n", d.ID, signing.FormatKeyID(key.KID), key.Alg)
+				for _, k := range d.Keys[:len(d.Keys)-1] {
+					if k.Status == devices.StatusActive && !k.NotAfter.IsZero() {
+						fmt.Fprintf(out, "device %s: key %s valid until %s\n", d.ID, signing.FormatKeyID(k.KID), k.NotAfter.UTC().Format(time.RFC3339))
+					}
+				}
+				return nil
+			})
+		},
+	}
+	cmd.Flags().StringVar(&keyPath, "key", "", "the new public key file (JWK or PEM)")
+	cmd.Flags().DurationVar(&grace, "grace", 0, "how long the old keys stay valid")
+	return cmd
+}
+
+func newDeviceExportCmd(db *string) *cobra.Command {
+	var out string
+	cmd := &cobra.Command{
+		Use:   "export [--out FILE]",
+		Short: "Write the whole registry and every key's high-water mark as JSON",
+		Long: `Write devices, operators, control authorities and the high-water mark of
+every key as one JSON document, for backup or to move a registry to another
+edge box. The high-water marks matter: without them the new box would accept
+again every message the old one already accepted.`,
+		Example: `  signet device export --out registry.json`,
+		Args:    exactArgs(0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return withRegistry(cmd, *db, openRead, func(reg *devices.Registry) error {
+				if out == "" {
+					return reg.Export(cmd.Context(), cmd.OutOrStdout())
+				}
+				return writeFileAtomic(out, func(w io.Writer) error { return reg.Export(cmd.Context(), w) })
+			})
+		},
+	}
+	cmd.Flags().StringVarP(&out, "out", "o", "", "write to FILE instead of standard output")
+	return cmd
+}
+
+func newDeviceImportCmd(db *string) *cobra.Command {
+	return &cobra.Command{
+		Use:   "import FILE",
+		Short: "Add the records of an export to the registry, all or nothing",
+		Long: `Read a document written by "signet device export" and add everything in it:
+devices, operators, authorities and high-water marks. All of it is checked
+first (ids, zones, kinds, keys, duplicate kids within the file and against the
+store); then it is written in one transaction. On any error nothing is written.
+Records that already exist are an error: import adds, it does not merge.`,
+		Example: `  signet device import --db new.db registry.json`,
+		Args:    exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			f, err := os.Open(args[0])
+			if err != nil {
+				return fmt.Errorf("import: %w", err)
+			}
+			defer f.Close()
+			return withRegistry(cmd, *db, openCreate, func(reg *devices.Registry) error {
+				sum, err := reg.Import(cmd.Context(), args[0], f)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "imported %d device(s), %d operator(s), %d authority(ies), %d high-water mark(s) from %s\n",
+					sum.Devices, sum.Operators, sum.Authorities, sum.HighWater, args[0])
+				return nil
+			})
+		},
+	}
+}
+
+// openMode says how a command opens the store.
+type openMode int
+
+const (
+	openRead     openMode = iota // read-only; the file must exist
+	openExisting                 // read-write; the file must exist
+	openCreate                   // read-write; a missing file is created
+)
+
+// openStore opens the store file for a command.
+func openStore(path string, mode openMode) (*boltstore.Store, error) {
+	if mode == openExisting {
+		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("store %s: no such file (enrol a device first, or pass --db)", path)
+		}
+	}
+	return boltstore.Open(path, boltstore.Options{ReadOnly: mode == openRead})
+}
+
+// withRegistry opens the store, runs fn on a Registry over it, and closes it.
+// A store file that this call created is removed again if fn fails, so a
+// failed first enrolment or import leaves nothing behind.
+func withRegistry(cmd *cobra.Command, path string, mode openMode, fn func(*devices.Registry) error) error {
+	_, statErr := os.Stat(path)
+	created := mode == openCreate && errors.Is(statErr, os.ErrNotExist)
+	s, err := openStore(path, mode)
+	if err != nil {
+		return err
+	}
+	err = fn(devices.NewRegistry(s, time.Now))
+	if cerr := s.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("store %s: %w", path, cerr)
+	}
+	if err != nil && created {
+		os.Remove(path)
+	}
+	return err
+}
+
+// loadPublicKey reads a key file and refuses private keys (devices.NewKey).
+func loadPublicKey(path string) (devices.Key, error) {
+	jwk, err := signing.LoadKeyFile(path)
+	if err != nil {
+		return devices.Key{}, err
+	}
+	return devices.NewKey(path, jwk)
+}
+
+// readJSONFile reads a file that must hold one JSON value.
+func readJSONFile(path string) (json.RawMessage, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if !json.Valid(b) {
+		return nil, fmt.Errorf("%s: not valid JSON", path)
+	}
+	return json.RawMessage(strings.TrimSpace(string(b))), nil
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func nonNilSlice[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
+// writeFileAtomic writes path through a temporary file in the same
+// directory and renames it into place: a failed write leaves no half file.
+func writeFileAtomic(path string, write func(io.Writer) error) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if err := write(tmp); err != nil {
+		tmp.Close()
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}

@@ -1,0 +1,269 @@
+package devices
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/signet-city/signet/devices/twin"
+)
+
+// committer turns many callers' changes into few store transactions. One
+// goroutine writes batches strictly in order; a batch is every change that
+// queued while the previous transaction was being written, up to MaxBatch,
+// so an idle edge writes a lone change at once and a busy one pays one fsync
+// for many messages. Callers wait on their batch's done channel.
+type committer struct {
+	e     *Edge
+	store Store
+
+	mu      sync.Mutex
+	queue   []*batch                 // in commit order; the last one takes appends
+	dirty   map[*edgeDevice]struct{} // twins with unwritten rejection counters
+	closed  bool
+	failure error
+
+	wake    chan struct{} // cap 1: something to write
+	stopped chan struct{} // closed when the goroutine has exited
+}
+
+// batch is one future store transaction.
+type batch struct {
+	entries []entry
+	done    chan struct{} // closed once written (or failed)
+	err     error         // set before done is closed
+}
+
+// entry is one change: a key's window (kid nil: none) and a device's twin,
+// which watchers are told about once it is durable.
+type entry struct {
+	kid       []byte
+	highWater uint64
+	window    []byte
+	dev       *edgeDevice
+	doc       *twin.Document // never modified after it is queued
+}
+
+func startCommitter(e *Edge) *committer {
+	c := &committer{
+		e:       e,
+		store:   e.store,
+		dirty:   map[*edgeDevice]struct{}{},
+		wake:    make(chan struct{}, 1),
+		stopped: make(chan struct{}),
+	}
+	go c.run()
+	return c
+}
+
+// usable reports why no commit can be taken, if that is so.
+func (c *committer) usable() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.failure != nil {
+		return c.failure
+	}
+	if c.closed {
+		return ErrClosed
+	}
+	return nil
+}
+
+// maxBacklog is how many batches may wait behind the one being written
+// before a Relaxed caller is made to wait: relaxed trades durability for
+// latency, never for unbounded memory when the disk cannot keep up.
+const maxBacklog = 4
+
+// enqueue appends en to the open batch and returns that batch, and, when
+// more than maxBacklog batches are waiting, the done channel of the oldest,
+// for a Relaxed caller to wait on. The caller holds the locks of the key and
+// device en changes, so changes to one key or twin enter the queue in the
+// order they were made.
+func (c *committer) enqueue(en entry) (b *batch, backlog <-chan struct{}) {
+	c.mu.Lock()
+	if c.closed || c.failure != nil {
+		// Lost a race with Close or a failure: nothing will write this.
+		err := c.failure
+		if err == nil {
+			err = ErrClosed
+		}
+		c.mu.Unlock()
+		b := &batch{done: make(chan struct{}), err: err}
+		close(b.done)
+		return b, nil
+	}
+	b = c.openBatch()
+	b.entries = append(b.entries, en)
+	// The twin written now includes any counted rejection.
+	delete(c.dirty, en.dev)
+	if len(c.queue) > maxBacklog {
+		backlog = c.queue[0].done
+	}
+	c.mu.Unlock()
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+	return b, backlog
+}
+
+// openBatch returns the batch that takes appends; c.mu is held.
+func (c *committer) openBatch() *batch {
+	if n := len(c.queue); n > 0 && len(c.queue[n-1].entries) < c.e.opt.MaxBatch {
+		return c.queue[n-1]
+	}
+	b := &batch{done: make(chan struct{})}
+	c.queue = append(c.queue, b)
+	return b
+}
+
+// markDirty records that dev's twin has changes (rejection counters) to be
+// written with a later batch; dev.mu is held.
+func (c *committer) markDirty(dev *edgeDevice) {
+	c.mu.Lock()
+	if !c.closed && c.failure == nil {
+		c.dirty[dev] = struct{}{}
+	}
+	c.mu.Unlock()
+}
+
+func (c *committer) run() {
+	defer close(c.stopped)
+	tick := time.NewTicker(c.e.opt.FlushInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-c.wake:
+		case <-tick.C:
+		}
+		for c.round() {
+		}
+		c.mu.Lock()
+		done := c.closed && len(c.queue) == 0
+		c.mu.Unlock()
+		if done {
+			return
+		}
+	}
+}
+
+// round writes the first queued batch, with the dirty twins appended to the
+// newest batch first, and reports whether there may be more to write.
+func (c *committer) round() bool {
+	c.flushDirty()
+	c.mu.Lock()
+	if len(c.queue) == 0 {
+		c.mu.Unlock()
+		return false
+	}
+	b := c.queue[0]
+	c.queue = c.queue[1:]
+	failure := c.failure
+	c.mu.Unlock()
+
+	if failure == nil {
+		changes, err := coalesce(b.entries)
+		if err == nil {
+			// A transaction once begun is finished even if the edge is
+			// closing: callers are waiting for it.
+			err = c.store.Commit(context.Background(), changes)
+		}
+		if err != nil {
+			failure = fmt.Errorf("%w: %w", ErrStoreFailed, err)
+			c.e.opt.Logger.Error("store commit failed; refusing further commits", "err", err, "changes", len(b.entries))
+			c.mu.Lock()
+			c.failure = failure
+			c.dirty = map[*edgeDevice]struct{}{}
+			c.mu.Unlock()
+		}
+	}
+	b.err = failure
+	close(b.done)
+	if failure == nil {
+		for _, en := range b.entries {
+			c.e.watch.publish(TwinChange{Device: en.dev.id, Zone: en.dev.zone, Doc: en.doc})
+		}
+	}
+	return true
+}
+
+// flushDirty appends a snapshot of every dirty twin to the newest batch. The
+// snapshot is taken under the device's lock, so every change it includes was
+// enqueued before it, in this batch or an earlier one: a twin never reaches
+// the disk ahead of the window change of a message it reflects.
+func (c *committer) flushDirty() {
+	c.mu.Lock()
+	if len(c.dirty) == 0 {
+		c.mu.Unlock()
+		return
+	}
+	devs := make([]*edgeDevice, 0, len(c.dirty))
+	for d := range c.dirty {
+		devs = append(devs, d)
+	}
+	c.mu.Unlock()
+	for _, d := range devs {
+		d.mu.Lock()
+		c.mu.Lock()
+		if _, still := c.dirty[d]; still && c.failure == nil {
+			delete(c.dirty, d)
+			b := c.openBatch()
+			b.entries = append(b.entries, entry{dev: d, doc: d.twin})
+		}
+		c.mu.Unlock()
+		d.mu.Unlock()
+	}
+}
+
+// close stops new commits, writes what is queued and waits for the writer.
+func (c *committer) close(ctx context.Context) error {
+	c.mu.Lock()
+	c.closed = true
+	c.mu.Unlock()
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+	select {
+	case <-c.stopped:
+	case <-ctx.Done():
+		return fmt.Errorf("devices: closing edge: %w", ctx.Err())
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.failure
+}
+
+// coalesce turns a batch into store changes, keeping only the last window of
+// each key and the last twin of each device: each is the whole state after
+// every earlier change in the batch, so the rest would be overwritten within
+// the same transaction anyway. A busy device costs one twin encoding per
+// batch, not one per message.
+func coalesce(entries []entry) ([]Change, error) {
+	seenKID := make(map[string]bool, len(entries))
+	seenDev := make(map[*edgeDevice]bool, len(entries))
+	changes := make([]Change, 0, len(entries))
+	for i := len(entries) - 1; i >= 0; i-- {
+		en := entries[i]
+		var ch Change
+		if en.kid != nil && !seenKID[string(en.kid)] {
+			seenKID[string(en.kid)] = true
+			ch.KID, ch.HighWater, ch.Window = en.kid, en.highWater, en.window
+		}
+		if !seenDev[en.dev] {
+			seenDev[en.dev] = true
+			doc, err := en.doc.MarshalJSON()
+			if err != nil {
+				return nil, fmt.Errorf("encoding the twin of %s: %w", en.dev.id, err)
+			}
+			ch.Device, ch.Twin = en.dev.id, doc
+		}
+		if ch.KID != nil || ch.Twin != nil {
+			changes = append(changes, ch)
+		}
+	}
+	slices.Reverse(changes)
+	return changes, nil
+}

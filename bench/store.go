@@ -1,3 +1,5 @@
+// Package bench measures Signet: signed corpora, load drivers, measurements
+// and reports (DESIGN.md). store.go measures the devices group committer.
 package bench
 
 import (

@@ -179,13 +179,15 @@ func (c *committer) round() bool {
 			c.mu.Unlock()
 		}
 	}
-	b.err = failure
-	close(b.done)
 	if failure == nil {
+		// Before the callers are released: when a Strict Commit returns,
+		// every watcher has been offered its change.
 		for _, en := range b.entries {
 			c.e.watch.publish(TwinChange{Device: en.dev.id, Zone: en.dev.zone, Doc: en.doc})
 		}
 	}
+	b.err = failure
+	close(b.done)
 	return true
 }
 

@@ -19,8 +19,11 @@ type Registry struct {
 }
 
 // NewRegistry returns a Registry over s. now is the clock for rotation
-// deadlines (time.Now in production).
+// deadlines (nil: time.Now).
 func NewRegistry(s Store, now func() time.Time) *Registry {
+	if now == nil {
+		now = time.Now
+	}
 	return &Registry{store: s, now: now}
 }
 

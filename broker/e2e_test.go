@@ -325,3 +325,31 @@ func TestRateLimitedClient(t *testing.T) {
 		t.Fatalf("event %+v, want rate_limited", ev)
 	}
 }
+
+// connectWith connects with explicit credentials; it returns nil when the
+// broker refuses (and fails the test if want says it should connect).
+func (c *city) connectWith(t *testing.T, clientID, user, pass string, want bool) paho.Client {
+	t.Helper()
+	opts := paho.NewClientOptions().AddBroker("tcp://" + c.srv.MQTTAddr()).SetClientID(clientID).
+		SetAutoReconnect(false).SetConnectRetry(false).SetUsername(user).SetPassword(pass)
+	cl := paho.NewClient(opts)
+	tok := cl.Connect()
+	tok.WaitTimeout(10 * time.Second)
+	if tok.Error() != nil {
+		if want {
+			t.Fatalf("connect %s as %s: %v", clientID, user, tok.Error())
+		}
+		return nil
+	}
+	t.Cleanup(func() { cl.Disconnect(10) })
+	return cl
+}
+
+func mustSignToken(t *testing.T, d *device, clientID string, iat int64) []byte {
+	t.Helper()
+	msg, err := signing.Sign(d.key, signing.Header{KID: d.kid, Counter: d.ctr.Add(1), IssuedAt: &iat}, []byte(clientID), broker.ConnectTopic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return msg
+}

@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	paho "github.com/eclipse/paho.mqtt.golang"
 	paho5 "github.com/eclipse/paho.golang/paho"
+	paho "github.com/eclipse/paho.mqtt.golang"
 )
 
 // TestViewerSeesOnlyItsZone: a viewer of z1 with wildcard subscriptions
@@ -52,7 +52,7 @@ func TestDeviceCannotTakeOverAnothersSession(t *testing.T) {
 	c := startCity(t, nil)
 	victim := c.connect(t, "sl-1", "")
 	thief := c.devs["sl-2"]
-	opts := paho.NewClientOptions().AddBroker("tcp://"+c.srv.MQTTAddr()).SetClientID("sl-1").
+	opts := paho.NewClientOptions().AddBroker("tcp://" + c.srv.MQTTAddr()).SetClientID("sl-1").
 		SetUsername("sl-2").SetPassword(string(thief.token(t, "sl-1"))).SetAutoReconnect(false)
 	tok := paho.NewClient(opts).Connect()
 	tok.WaitTimeout(10 * time.Second)

@@ -1,0 +1,60 @@
+package signing
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+)
+
+// TestVerifierVerdictsUnderConcurrency: many goroutines, several algorithms,
+// valid and invalid signatures; each caller gets its own right verdict.
+func TestVerifierVerdictsUnderConcurrency(t *testing.T) {
+	v := NewVerifier(VerifierConfig{MaxBatch: 16})
+	defer v.Close()
+	keys := []PrivateKey{mustKey(t, AlgEd25519), mustKey(t, AlgEd25519), mustKey(t, AlgEd25519), mustKey(t, AlgES256), mustKey(t, AlgEdDSA)}
+	var wg sync.WaitGroup
+	for g := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 40 {
+				k := keys[(g+i)%len(keys)]
+				msg := []byte{byte(g), byte(i)}
+				sig, _ := k.Sign(msg)
+				want := (g*7+i)%5 != 0
+				if !want {
+					sig[len(sig)-1] ^= 1
+				}
+				got, err := v.Verify(context.Background(), k.Public(), msg, sig)
+				if err != nil || got != want {
+					t.Errorf("goroutine %d msg %d: got %v %v, want %v", g, i, got, err, want)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	s := v.Stats()
+	if s.Signatures != 16*40 {
+		t.Fatalf("stats: %d signatures decided, want %d", s.Signatures, 16*40)
+	}
+}
+
+func TestVerifierCloseAndCancel(t *testing.T) {
+	v := NewVerifier(VerifierConfig{Workers: 1})
+	k := mustKey(t, AlgEd25519)
+	sig, _ := k.Sign([]byte("m"))
+	if ok, err := v.Verify(context.Background(), k.Public(), []byte("m"), sig); !ok || err != nil {
+		t.Fatalf("verify: %v %v", ok, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := v.Verify(ctx, k.Public(), []byte("m"), sig); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled context: %v", err)
+	}
+	v.Close()
+	if _, err := v.Verify(context.Background(), k.Public(), []byte("m"), sig); !errors.Is(err, ErrVerifierClosed) {
+		t.Fatalf("after close: %v", err)
+	}
+}

@@ -9,6 +9,6 @@ func newBenchCmd() *cobra.Command {
 		Long: `Benchmarks that a city runs to decide whether an edge box can carry a
 district. Every figure is a ratio or rate measured in one run on this machine.`,
 	}
-	cmd.AddCommand(newBenchStoreCmd())
+	cmd.AddCommand(newBenchStoreCmd(), newBenchVerifyCmd())
 	return cmd
 }

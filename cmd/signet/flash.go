@@ -1,0 +1,238 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+	"gopkg.in/yaml.v3"
+
+	"github.com/signet-city/signet/devices"
+	"github.com/signet-city/signet/firmware-sim/fleet"
+	"github.com/signet-city/signet/firmware-sim/image"
+	"github.com/signet-city/signet/firmware-sim/model"
+	"github.com/signet-city/signet/signing"
+)
+
+func newFlashCmd() *cobra.Command {
+	var f flashArgs
+	var fleetPath string
+	cmd := &cobra.Command{
+		Use:   "flash --device ID --kind KIND --zone ZONE --broker URL --out images/ID.img [--db signet.db]",
+		Short: "Flash a simulated device (or a district with --fleet) and enroll its key",
+		Long: `Write a firmware image for a simulated device: its id, zone and kind, model
+parameters (--params, or the default signal plan for a traffic signal), a
+private key (generated with --alg, or --key), the broker URL, the control
+authority's public keys (--authority, repeatable) and the path of its counter
+store. The image holds a private key and is written with mode 0600.
+
+With --db the public key is enrolled in that registry (the broker must not be
+running on it). With --fleet city.yaml a whole district is flashed into the
+folder --out:
+
+  broker: tcp://127.0.0.1:1883
+  zones:
+    - name: downtown
+      intersections: 12     # a traffic signal and a loop detector each
+      streetlights: 6
+      air_quality: 6`,
+		Example: `  signet flash --device tl-01 --kind traffic-signal --zone downtown --broker tcp://127.0.0.1:1883 --out images/tl-01.img --db signet.db
+  signet flash --fleet city.yaml --out images/ --db signet.db`,
+		Args: exactArgs(0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if fleetPath != "" {
+				return flashFleet(cmd, fleetPath, f)
+			}
+			if f.device == "" || f.kind == "" || f.zone == "" || f.broker == "" || f.out == "" {
+				return usagef("flash needs --device, --kind, --zone, --broker and --out (or --fleet)")
+			}
+			im, err := f.image(f.device, f.zone, f.kind, f.params)
+			if err != nil {
+				return err
+			}
+			if err := f.write(cmd, []*image.Image{im}, []string{f.out}); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "flashed %s (%s, zone %s) kid %s -> %s\n", im.Device, im.Kind, im.Zone, signing.FormatKeyID(im.PrivateKey().KID), f.out)
+			return nil
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.device, "device", "", "device id ([a-z0-9-]{1,64})")
+	fl.StringVar(&f.kind, "kind", "", "traffic-signal, loop-detector, streetlight or air-quality")
+	fl.StringVar(&f.zone, "zone", "", "zone ([a-z0-9-]{1,64})")
+	fl.StringVar(&f.broker, "broker", "", "broker URL, tcp://host:port")
+	fl.StringVar(&f.algName, "alg", "ed25519", "key algorithm when generating")
+	fl.StringVar(&f.keyPath, "key", "", "use this private key instead of generating one")
+	fl.StringVar(&f.paramsPath, "params", "", "model parameters (JSON file)")
+	fl.StringArrayVar(&f.authorities, "authority", nil, "control authority public key (JWK), repeatable")
+	fl.StringVarP(&f.out, "out", "o", "", "image file (or folder, with --fleet)")
+	fl.StringVar(&f.db, "db", "", "enroll the public key in this registry")
+	fl.BoolVar(&f.force, "force", false, "replace existing images")
+	fl.StringVar(&fleetPath, "fleet", "", "flash every device of a fleet file into --out")
+	return cmd
+}
+
+type flashArgs struct {
+	device, kind, zone, broker, algName, keyPath, paramsPath, out, db string
+	authorities                                                      []string
+	force                                                            bool
+	params                                                           json.RawMessage
+}
+
+// image builds and validates one image (nothing is written).
+func (f *flashArgs) image(device, zone, kind string, params json.RawMessage) (*image.Image, error) {
+	if f.paramsPath != "" && params == nil {
+		b, err := os.ReadFile(f.paramsPath)
+		if err != nil {
+			return nil, fmt.Errorf("params %s: %w", f.paramsPath, err)
+		}
+		params = b
+	}
+	if params == nil && kind == "traffic-signal" {
+		params = model.DefaultSignalPlan
+	}
+	var priv signing.PrivateKey
+	var kid []byte
+	if f.keyPath != "" {
+		k, err := signing.LoadKeyFile(f.keyPath)
+		if err != nil {
+			return nil, err
+		}
+		if k.Private == nil {
+			return nil, fmt.Errorf("key file %s: a public key; flashing needs the device's private key", f.keyPath)
+		}
+		priv, kid = k.Private, k.KID
+	} else {
+		alg, err := signing.ParseAlg(f.algName)
+		if err != nil {
+			return nil, usagef("--alg: %v", err)
+		}
+		if priv, err = signing.GenerateKey(alg); err != nil {
+			return nil, err
+		}
+	}
+	if kid == nil {
+		kid = signing.KeyID(priv.Public())
+	}
+	keyJSON, err := signing.MarshalPrivateJWK(priv, kid)
+	if err != nil {
+		return nil, err
+	}
+	im := &image.Image{Version: image.Version, Device: device, Zone: zone, Kind: kind, Params: params,
+		Key: keyJSON, Broker: f.broker, CounterPath: device + ".ctr"}
+	for _, a := range f.authorities {
+		b, err := os.ReadFile(a)
+		if err != nil {
+			return nil, fmt.Errorf("authority %s: %w", a, err)
+		}
+		im.Authorities = append(im.Authorities, bytes.TrimSpace(b))
+	}
+	if err := im.Validate(); err != nil {
+		return nil, fmt.Errorf("device %s: %w", device, err)
+	}
+	return im, nil
+}
+
+// write checks nothing would be overwritten, enrolls every key (one device
+// at a time; stopping at the first error), then saves the images.
+func (f *flashArgs) write(cmd *cobra.Command, ims []*image.Image, paths []string) error {
+	for _, p := range paths {
+		if _, err := os.Stat(p); err == nil && !f.force {
+			return fmt.Errorf("image %s: already exists (use --force to re-flash)", p)
+		}
+	}
+	if f.db != "" {
+		err := withRegistry(cmd, f.db, openCreate, func(reg *devices.Registry) error {
+			for _, im := range ims {
+				k := im.PrivateKey()
+				pub := k.Private.Public()
+				d := devices.Device{ID: im.Device, Zone: im.Zone, Kind: im.Kind, Params: im.Params, Keys: []devices.Key{{
+					KID: k.KID, Alg: pub.Alg(), Public: pub.Bytes(), Status: devices.StatusActive,
+				}}}
+				if err := reg.Enroll(cmd.Context(), d); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	for i, im := range ims {
+		if err := os.MkdirAll(filepath.Dir(paths[i]), 0o700); err != nil {
+			return err
+		}
+		if err := image.Save(paths[i], im, f.force); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// fleetFile is the --fleet document.
+type fleetFile struct {
+	Broker string `yaml:"broker"`
+	Zones  []struct {
+		Name          string `yaml:"name"`
+		Intersections int    `yaml:"intersections"`
+		Streetlights  int    `yaml:"streetlights"`
+		AirQuality    int    `yaml:"air_quality"`
+	} `yaml:"zones"`
+}
+
+func flashFleet(cmd *cobra.Command, path string, f flashArgs) error {
+	if f.out == "" {
+		return usagef("--fleet needs --out FOLDER")
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("fleet %s: no such file", path)
+		}
+		return err
+	}
+	var ff fleetFile
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&ff); err != nil {
+		return fmt.Errorf("fleet %s: %v", path, err)
+	}
+	if ff.Broker == "" || len(ff.Zones) == 0 {
+		return fmt.Errorf("fleet %s: needs broker and at least one zone", path)
+	}
+	f.broker = ff.Broker
+	var ims []*image.Image
+	var paths []string
+	for _, z := range ff.Zones {
+		var specs []fleet.Spec
+		for i := 1; i <= z.Intersections; i++ {
+			specs = append(specs, fleet.Spec{ID: fmt.Sprintf("%s-tl-%02d", z.Name, i), Kind: "traffic-signal", Params: model.DefaultSignalPlan},
+				fleet.Spec{ID: fmt.Sprintf("%s-ld-%02d", z.Name, i), Kind: "loop-detector"})
+		}
+		for i := 1; i <= z.Streetlights; i++ {
+			specs = append(specs, fleet.Spec{ID: fmt.Sprintf("%s-sl-%02d", z.Name, i), Kind: "streetlight"})
+		}
+		for i := 1; i <= z.AirQuality; i++ {
+			specs = append(specs, fleet.Spec{ID: fmt.Sprintf("%s-aq-%02d", z.Name, i), Kind: "air-quality"})
+		}
+		for _, s := range specs {
+			im, err := f.image(s.ID, z.Name, s.Kind, s.Params)
+			if err != nil {
+				return fmt.Errorf("fleet %s: %w", path, err)
+			}
+			ims = append(ims, im)
+			paths = append(paths, filepath.Join(f.out, s.ID+".img"))
+		}
+	}
+	if err := f.write(cmd, ims, paths); err != nil {
+		return err
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "flashed %d devices into %s\n", len(ims), f.out)
+	return nil
+}

@@ -1,0 +1,149 @@
+// Package image is a simulated device's firmware image: who the device is,
+// its model parameters, its private key, where its broker is, which control
+// authorities it trusts, and where it keeps its counter. An image is a
+// versioned JSON document written with mode 0600 (it holds a private key).
+package image
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+
+	"github.com/signet-city/signet/devices/kinds"
+	"github.com/signet-city/signet/devices/topic"
+	"github.com/signet-city/signet/signing"
+)
+
+// Version is the image format this code writes and reads.
+const Version = 1
+
+// Image is a flashed device.
+type Image struct {
+	Version     int               `json:"version"`
+	Device      string            `json:"device"`
+	Zone        string            `json:"zone"`
+	Kind        string            `json:"kind"`
+	Params      json.RawMessage   `json:"params,omitempty"`
+	Key         json.RawMessage   `json:"key"`                   // private JWK
+	Broker      string            `json:"broker"`                // tcp://host:port
+	Authorities []json.RawMessage `json:"authorities,omitempty"` // public JWKs of the control authority
+	CounterPath string            `json:"counter_path"`          // relative to the image's folder
+
+	key *signing.JWK
+}
+
+// PrivateKey returns the image's decoded key (after Load or Validate).
+func (im *Image) PrivateKey() *signing.JWK { return im.key }
+
+// Validate checks every field; errors name the field.
+func (im *Image) Validate() error {
+	if im.Version != Version {
+		return fmt.Errorf(`field "version": %d, this signet reads version %d`, im.Version, Version)
+	}
+	if err := topic.ValidID(`field "device"`, im.Device); err != nil {
+		return err
+	}
+	if err := topic.ValidID(`field "zone"`, im.Zone); err != nil {
+		return err
+	}
+	p, ok := kinds.Lookup(im.Kind)
+	if !ok {
+		return fmt.Errorf(`field "kind": %q is not one of %v`, im.Kind, kinds.Kinds())
+	}
+	if err := p.ValidateParams(im.Params); err != nil {
+		return fmt.Errorf(`field "params": %w`, err)
+	}
+	k, err := signing.ParseJWK(im.Key)
+	if err != nil {
+		return fmt.Errorf(`field "key": %w`, err)
+	}
+	if k.Private == nil {
+		return errors.New(`field "key": a public key; the device needs its private key`)
+	}
+	im.key = k
+	u, err := url.Parse(im.Broker)
+	if err != nil || (u.Scheme != "tcp" && u.Scheme != "ssl" && u.Scheme != "ws") || u.Host == "" {
+		return fmt.Errorf(`field "broker": %q is not tcp://host:port, ssl://host:port or ws://host:port`, im.Broker)
+	}
+	for i, a := range im.Authorities {
+		ak, err := signing.ParseJWK(a)
+		if err != nil {
+			return fmt.Errorf(`field "authorities[%d]": %w`, i, err)
+		}
+		if ak.Private != nil {
+			return fmt.Errorf(`field "authorities[%d]": holds a private key; flash the authority's public key only`, i)
+		}
+	}
+	if im.CounterPath == "" {
+		return errors.New(`field "counter_path": empty`)
+	}
+	return nil
+}
+
+// Load reads and validates an image. Errors name the file.
+func Load(path string) (*Image, error) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("image %s: no such file", path)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("image %s: %w", path, err)
+	}
+	var im Image
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&im); err != nil {
+		return nil, fmt.Errorf("image %s: not a firmware image: %w", path, err)
+	}
+	if err := im.Validate(); err != nil {
+		return nil, fmt.Errorf("image %s: %w", path, err)
+	}
+	if !filepath.IsAbs(im.CounterPath) {
+		im.CounterPath = filepath.Join(filepath.Dir(path), im.CounterPath)
+	}
+	return &im, nil
+}
+
+// Save validates im and writes it to path with mode 0600, atomically.
+// It refuses to replace an image unless force is set: a re-flashed device
+// gets a new key, and the old image's counter would be lost.
+func Save(path string, im *Image, force bool) error {
+	if err := im.Validate(); err != nil {
+		return fmt.Errorf("image %s: %w", path, err)
+	}
+	if !force {
+		if _, err := os.Stat(path); err == nil {
+			return fmt.Errorf("image %s: already exists (use --force to re-flash)", path)
+		}
+	}
+	data, err := json.MarshalIndent(im, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".img-*")
+	if err != nil {
+		return fmt.Errorf("image %s: %w", path, err)
+	}
+	defer os.Remove(tmp.Name())
+	err = tmp.Chmod(0o600)
+	if err == nil {
+		_, err = tmp.Write(append(data, '\n'))
+	}
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), path)
+	}
+	if err != nil {
+		return fmt.Errorf("image %s: %w", path, err)
+	}
+	return nil
+}

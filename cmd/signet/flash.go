@@ -79,9 +79,9 @@ folder --out:
 
 type flashArgs struct {
 	device, kind, zone, broker, algName, keyPath, paramsPath, out, db string
-	authorities                                                      []string
-	force                                                            bool
-	params                                                           json.RawMessage
+	authorities                                                       []string
+	force                                                             bool
+	params                                                            json.RawMessage
 }
 
 // image builds and validates one image (nothing is written).

@@ -3,6 +3,9 @@ package broker
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -50,6 +53,7 @@ type AccessHook struct {
 	now            func() time.Time
 
 	mu       sync.Mutex
+	pins     map[string]Identity // hex SHA-256 of a client certificate's DER -> device
 	ids      map[*mqtt.Client]Identity
 	bindings map[string]string // client id -> identity key: no takeover by another identity
 }
@@ -71,6 +75,32 @@ func NewAccessHook(edge *devices.Edge, users []User, allowAnonymous bool, events
 
 // ID names the hook.
 func (h *AccessHook) ID() string { return "signet-access" }
+
+// SetCertPins sets the pinned client certificates (hex SHA-256 of the DER).
+func (h *AccessHook) SetCertPins(pins map[string]Identity) {
+	h.mu.Lock()
+	h.pins = pins
+	h.mu.Unlock()
+}
+
+// certIdentity returns the device whose pinned certificate the client
+// presented on a TLS connection (the TLS layer has verified it against the
+// client CA when mTLS is on).
+func (h *AccessHook) certIdentity(cl *mqtt.Client) (Identity, bool) {
+	tc, ok := cl.Net.Conn.(*tls.Conn)
+	if !ok {
+		return Identity{}, false
+	}
+	certs := tc.ConnectionState().PeerCertificates
+	if len(certs) == 0 {
+		return Identity{}, false
+	}
+	sum := sha256.Sum256(certs[0].Raw)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	id, ok := h.pins[hex.EncodeToString(sum[:])]
+	return id, ok
+}
 
 // Provides lists the events the hook handles.
 func (h *AccessHook) Provides(b byte) bool {
@@ -117,6 +147,12 @@ func (h *AccessHook) bind(cl *mqtt.Client, id Identity) error {
 }
 
 func (h *AccessHook) authenticate(cl *mqtt.Client, pk packets.Packet) (Identity, string, error) {
+	if id, ok := h.certIdentity(cl); ok {
+		if cl.ID != id.Device {
+			return Identity{}, "bad_certificate", fmt.Errorf("certificate of device %q used with client id %q", id.Device, cl.ID)
+		}
+		return id, "", nil
+	}
 	user, pass := string(pk.Connect.Username), pk.Connect.Password
 	if user == "" && len(pass) == 0 {
 		if h.allowAnonymous {

@@ -140,3 +140,42 @@ func TestMQTT5ReasonCodes(t *testing.T) {
 		t.Fatalf("replay QoS 2: %+v, want 0x87", resp)
 	}
 }
+
+// TestOrdinaryMQTTStillWorks: outside city/, Signet is a plain broker for
+// authenticated clients: retained messages, QoS 2, wills and shared
+// subscriptions behave as MQTT says.
+func TestOrdinaryMQTTStillWorks(t *testing.T) {
+	c := startCity(t, nil)
+	pub := c.connect(t, "app-1", "viewer-z1")
+	publish(t, pub, "ops/notice", 1, []byte("retained"))
+	tok := pub.Publish("ops/retained", 2, true, []byte("kept"))
+	if !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatal(tok.Error())
+	}
+	sub := c.connect(t, "app-2", "admin")
+	ret := subscribe(t, sub, "ops/retained")
+	if m := ret.next(t); string(m.Payload()) != "kept" || !m.Retained() {
+		t.Fatalf("retained: %q retained=%v", m.Payload(), m.Retained())
+	}
+	shared := subscribe(t, sub, "$share/workers/jobs/#")
+	tok = pub.Publish("jobs/1", 2, false, []byte("qos2"))
+	if !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatal(tok.Error())
+	}
+	// Delivered at the subscription's QoS 1: min(publish QoS, granted QoS).
+	if m := shared.next(t); string(m.Payload()) != "qos2" || m.Qos() != 1 {
+		t.Fatalf("shared: %q qos %d", m.Payload(), m.Qos())
+	}
+	// A will outside city/ is published when its client goes away uncleanly.
+	wills := subscribe(t, sub, "ops/lwt")
+	opts := paho.NewClientOptions().AddBroker("tcp://"+c.srv.MQTTAddr()).SetClientID("app-3").
+		SetUsername("viewer-z1").SetPassword(testPassword).SetAutoReconnect(false).SetWill("ops/lwt", "gone", 1, false)
+	dying := paho.NewClient(opts)
+	if tok := dying.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatal(tok.Error())
+	}
+	c.srv.CloseClient("app-3") // the network drops the client: no DISCONNECT
+	if m := wills.next(t); string(m.Payload()) != "gone" {
+		t.Fatalf("will: %q", m.Payload())
+	}
+}

@@ -2,6 +2,8 @@ package broker
 
 import (
 	"bytes"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"os"
@@ -22,6 +24,12 @@ type Config struct {
 	Durability string `yaml:"durability"`
 	// MQTT is the TCP listen address for MQTT 3.1.1 and 5.
 	MQTT string `yaml:"mqtt"`
+	// TLS is an MQTT-over-TLS listener; with ClientCA set, clients must
+	// present a certificate signed by it (mTLS), and a device whose
+	// certificate is pinned in the registry is authenticated by it.
+	TLS TLSConfig `yaml:"tls"`
+	// WebSocket is an MQTT-over-WebSocket listen address ("" disables it).
+	WebSocket string `yaml:"websocket"`
 	// HTTP is the listen address of the API, /metrics, /healthz and /readyz
 	// ("" disables it).
 	HTTP string `yaml:"http"`
@@ -38,6 +46,38 @@ type Config struct {
 	RateBurst     int     `yaml:"rate_burst"`
 	// Users are people and applications (argon2id password hashes).
 	Users []User `yaml:"users"`
+}
+
+// TLSConfig configures the TLS listener.
+type TLSConfig struct {
+	Listen   string `yaml:"listen"`    // "" disables TLS
+	Cert     string `yaml:"cert"`      // PEM certificate chain
+	Key      string `yaml:"key"`       // PEM private key
+	ClientCA string `yaml:"client_ca"` // PEM CA bundle; set: mTLS required
+}
+
+// load builds the tls.Config, with errors naming the field.
+func (t TLSConfig) load() (*tls.Config, error) {
+	if t.Listen == "" {
+		return nil, nil
+	}
+	cert, err := tls.LoadX509KeyPair(t.Cert, t.Key)
+	if err != nil {
+		return nil, fmt.Errorf("tls.cert/tls.key: %w", err)
+	}
+	c := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	if t.ClientCA != "" {
+		pem, err := os.ReadFile(t.ClientCA)
+		if err != nil {
+			return nil, fmt.Errorf("tls.client_ca: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("tls.client_ca: %s holds no PEM certificate", t.ClientCA)
+		}
+		c.ClientCAs, c.ClientAuth = pool, tls.RequireAndVerifyClientCert
+	}
+	return c, nil
 }
 
 // DefaultConfig is the configuration before the file and flags.
@@ -80,6 +120,9 @@ func (c Config) Validate() error {
 	}
 	if c.MQTT == "" {
 		return errors.New("mqtt: must be a listen address such as 127.0.0.1:1883")
+	}
+	if _, err := c.TLS.load(); err != nil {
+		return err
 	}
 	if c.MaxMessageBytes < 0 || c.RatePerClient < 0 || c.RateBurst < 0 {
 		return errors.New("max_message_bytes, rate_per_client and rate_burst must not be negative")

@@ -28,6 +28,7 @@ type Server struct {
 	events  *Events
 	mqtt    *mqtt.Server
 	tcp     *listeners.TCP
+	tls     *listeners.TCP
 	access  *AccessHook
 	verify  *signing.Verifier
 	httpSrv *http.Server
@@ -82,6 +83,24 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	if err := s.mqtt.AddListener(s.tcp); err != nil {
 		return nil, errors.Join(fmt.Errorf("mqtt listener %s: %w", cfg.MQTT, err), s.closeState(ctx))
 	}
+	tlsConf, err := cfg.TLS.load()
+	if err != nil {
+		return nil, errors.Join(fmt.Errorf("config: %w", err), s.closeState(ctx))
+	}
+	if tlsConf != nil {
+		s.tls = listeners.NewTCP(listeners.Config{ID: "tls", Address: cfg.TLS.Listen, TLSConfig: tlsConf})
+		if err := s.mqtt.AddListener(s.tls); err != nil {
+			return nil, errors.Join(fmt.Errorf("tls listener %s: %w", cfg.TLS.Listen, err), s.mqtt.Close(), s.closeState(ctx))
+		}
+	}
+	if cfg.WebSocket != "" {
+		if err := s.mqtt.AddListener(listeners.NewWebsocket(listeners.Config{ID: "ws", Address: cfg.WebSocket})); err != nil {
+			return nil, errors.Join(fmt.Errorf("websocket listener %s: %w", cfg.WebSocket, err), s.mqtt.Close(), s.closeState(ctx))
+		}
+	}
+	if err := s.loadCertPins(ctx); err != nil {
+		return nil, errors.Join(err, s.mqtt.Close(), s.closeState(ctx))
+	}
 	if cfg.HTTP != "" {
 		if s.httpLn, err = net.Listen("tcp", cfg.HTTP); err != nil {
 			return nil, errors.Join(fmt.Errorf("http listener %s: %w", cfg.HTTP, err), s.mqtt.Close(), s.closeState(ctx))
@@ -116,6 +135,30 @@ func (s *Server) Start() error {
 	return nil
 }
 
+// TLSAddr is the TLS listener's address, or "" when disabled.
+func (s *Server) TLSAddr() string {
+	if s.tls == nil {
+		return ""
+	}
+	return s.tls.Address()
+}
+
+// loadCertPins gives the access hook every device's pinned certificates.
+func (s *Server) loadCertPins(ctx context.Context) error {
+	all, err := devices.NewRegistry(s.store, nil).Devices(ctx, "")
+	if err != nil {
+		return fmt.Errorf("loading certificate pins: %w", err)
+	}
+	pins := map[string]Identity{}
+	for _, d := range all {
+		for _, pin := range d.Credentials.CertSHA256 {
+			pins[pin] = Identity{Role: RoleDevice, Name: d.ID, Device: d.ID, Zones: []string{d.Zone}}
+		}
+	}
+	s.access.SetCertPins(pins)
+	return nil
+}
+
 // MQTTAddr is the address MQTT listens on (the real port when :0 was asked).
 func (s *Server) MQTTAddr() string { return s.tcp.Address() }
 
@@ -125,6 +168,16 @@ func (s *Server) HTTPAddr() string {
 		return ""
 	}
 	return s.httpLn.Addr().String()
+}
+
+// CloseClient drops a client's connection as a network failure would (no
+// DISCONNECT, so its will is sent). For operators and tests.
+func (s *Server) CloseClient(id string) bool {
+	cl, ok := s.mqtt.Clients.Get(id)
+	if ok {
+		cl.Stop(errors.New("closed by the broker"))
+	}
+	return ok
 }
 
 // Edge returns the edge state (for tools and tests in the same process).

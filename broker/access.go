@@ -32,12 +32,16 @@ type User struct {
 	Role         Role     `yaml:"role"`
 	Zones        []string `yaml:"zones"`
 	PasswordHash string   `yaml:"password_hash"` // argon2id PHC string
+	// TokenSHA256 is the hex SHA-256 of an HTTP API bearer token ("" for none).
+	TokenSHA256 string `yaml:"token_sha256"`
 }
 
 // AccessHook authenticates clients, binds client ids to identities,
 // enforces the role and zone ACL, and refuses wills aimed at Signet's roots.
 //
-// Devices log in with username = device id and password = a connect token:
+// Devices log in with a client certificate pinned in the registry (TLS
+// listener; client id = device id), or with username = device id and
+// password = a connect token:
 // a COSE_Sign1 by the device key over payload = client id, with topic
 // "$connect" as external_aad, an iat within 5 minutes of the broker's clock,
 // and a counter that goes through the device key's replay window like any

@@ -2,9 +2,12 @@ package broker
 
 import (
 	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
 	"encoding/json"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -20,8 +23,9 @@ import (
 //	GET /api/v1/devices[/{id}]   registered devices (public keys only)
 //	GET /api/v1/events?n=100     recent security events (auditor, admin)
 //
-// The API takes HTTP basic auth against the configured users, with the same
-// role and zone rules as MQTT.
+// The API takes HTTP basic auth against the configured users, or a bearer
+// token whose SHA-256 a user's token_sha256 holds, with the same role and
+// zone rules as MQTT.
 func (s *Server) httpHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
@@ -89,6 +93,18 @@ type basicAuth struct {
 
 func (a *basicAuth) wrap(h func(http.ResponseWriter, *http.Request, Identity)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		if tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
+			sum := sha256.Sum256([]byte(tok))
+			for _, u := range a.users {
+				want, err := hex.DecodeString(u.TokenSHA256)
+				if err == nil && len(want) == sha256.Size && subtle.ConstantTimeCompare(sum[:], want) == 1 {
+					h(w, r, Identity{Role: u.Role, Name: u.Name, Zones: u.Zones})
+					return
+				}
+			}
+			http.Error(w, "unknown bearer token", http.StatusUnauthorized)
+			return
+		}
 		name, pass, ok := r.BasicAuth()
 		if !ok {
 			w.Header().Set("WWW-Authenticate", `Basic realm="signet"`)

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync/atomic"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/listeners"
@@ -69,6 +70,9 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	s.mqtt = mqtt.New(&mqtt.Options{InlineClient: true, Logger: log.With("component", "mochi")})
 	s.access = NewAccessHook(edge, cfg.Users, cfg.AllowAnonymous, s.events, log)
 	s.verify = signing.NewVerifier(signing.VerifierConfig{})
+	RegisterVerifierMetrics(s.metrics, s.verify)
+	s.metrics.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "signet_clients_connected", Help: "MQTT clients connected."},
+		func() float64 { return float64(atomic.LoadInt64(&s.mqtt.Info.ClientsConnected)) }))
 	verify := NewVerifyHook(VerifyConfig{
 		Edge: edge, Verifier: s.verify, Identity: s.access,
 		Limits: NewRateLimits(cfg.RatePerClient, cfg.RateBurst), Events: s.events,

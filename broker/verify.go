@@ -164,6 +164,8 @@ func (h *VerifyHook) check(ctx context.Context, cl *mqtt.Client, pk packets.Pack
 		return signing.Reject(signing.ReasonBadSignature, "signature", "")
 	}
 	// 10–11. Domain validation (state), window test-and-set, durable commit.
+	commitStart := h.now()
+	defer func() { h.metrics.observeCommit(h.now().Sub(commitStart)) }()
 	_, err = h.edge.Commit(ctx, devices.Update{
 		KID: env.Header.KID, Counter: env.Header.Counter, Kind: updateKind(t.Class),
 		Device: t.Device, Patch: statePatch(t.Class, env.Payload), TS: h.now(),

@@ -14,6 +14,7 @@ type VerifyMetrics struct {
 	accepted prometheus.Counter
 	rejected *prometheus.CounterVec
 	latency  prometheus.Histogram
+	commit   prometheus.Histogram
 }
 
 // NewVerifyMetrics registers the metrics with reg.
@@ -33,10 +34,15 @@ func NewVerifyMetrics(reg prometheus.Registerer) *VerifyMetrics {
 			Buckets: prometheus.ExponentialBuckets(50e-6, 2, 14), // 50µs .. ~0.4s
 		}),
 	}
+	m.commit = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "signet_commit_seconds",
+		Help:    "Time from a verified message to its durable commit (window, twin, store).",
+		Buckets: prometheus.ExponentialBuckets(50e-6, 2, 14),
+	})
 	for _, r := range signing.Reasons { // every reason visible at 0 from the start
 		m.rejected.WithLabelValues(string(r))
 	}
-	reg.MustRegister(m.accepted, m.rejected, m.latency)
+	reg.MustRegister(m.accepted, m.rejected, m.latency, m.commit)
 	return m
 }
 
@@ -51,4 +57,25 @@ func (m *VerifyMetrics) observe(reason signing.Reason, took time.Duration) {
 		m.rejected.WithLabelValues(string(reason)).Inc()
 	}
 	m.latency.Observe(took.Seconds())
+}
+
+// observeCommit records one commit's latency.
+func (m *VerifyMetrics) observeCommit(took time.Duration) {
+	if m != nil {
+		m.commit.Observe(took.Seconds())
+	}
+}
+
+// RegisterVerifierMetrics exposes the fast-path verifier's counters.
+func RegisterVerifierMetrics(reg prometheus.Registerer, v *signing.Verifier) {
+	counter := func(name, help string, f func(signing.VerifierStats) uint64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, func() float64 { return float64(f(v.Stats())) })
+	}
+	reg.MustRegister(
+		counter("signet_verify_signatures_total", "Signatures decided by the fast-path verifier.", func(s signing.VerifierStats) uint64 { return s.Signatures }),
+		counter("signet_verify_batches_total", "Ed25519 batches of two or more (signatures/batches is the mean batch size).", func(s signing.VerifierStats) uint64 { return s.Batches }),
+		counter("signet_verify_singles_total", "Signatures verified alone (idle, other algorithms, quarantined keys).", func(s signing.VerifierStats) uint64 { return s.Singles }),
+		counter("signet_verify_bisected_total", "Batches that failed and were split to find the bad signatures.", func(s signing.VerifierStats) uint64 { return s.Bisected }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "signet_verify_queue_depth", Help: "Verification requests waiting."}, func() float64 { return float64(v.Stats().Queued) }),
+	)
 }

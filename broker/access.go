@@ -122,10 +122,14 @@ func (h *AccessHook) Identity(cl *mqtt.Client) (Identity, bool) {
 // OnConnectAuthenticate decides a CONNECT. Connect-time proof must be here:
 // MQTT 5 AUTH packets reach hooks only after CONNACK.
 func (h *AccessHook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) bool {
-	id, reason, err := h.authenticate(cl, pk)
-	if err == nil && pk.Connect.WillFlag && topic.IsReserved(pk.Connect.WillTopic) {
-		reason, err = "will_refused", fmt.Errorf("a will on %q would publish unverified on a Signet topic", pk.Connect.WillTopic)
+	// Wills skip OnPublish and the write ACL: refuse one aimed at Signet's
+	// roots before anything else (and before a connect token's counter is
+	// spent).
+	if pk.Connect.WillFlag && topic.IsReserved(pk.Connect.WillTopic) {
+		h.record(cl, "will_refused", fmt.Errorf("a will on %q would publish unverified on a Signet topic", pk.Connect.WillTopic))
+		return false
 	}
+	id, reason, err := h.authenticate(cl, pk)
 	if err == nil {
 		err = h.bind(cl, id)
 		reason = "session_takeover"

@@ -8,6 +8,8 @@ import (
 
 	paho5 "github.com/eclipse/paho.golang/paho"
 	paho "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/signet-city/signet/broker"
 )
 
 // TestViewerSeesOnlyItsZone: a viewer of z1 with wildcard subscriptions
@@ -66,29 +68,66 @@ func TestDeviceCannotTakeOverAnothersSession(t *testing.T) {
 	}
 }
 
+// TestAuthFailures: every way of logging in fails as it should, each with
+// exactly one auth_failed security event naming why: anonymous (not
+// allowed), password, connect token (wrong id, other device, expired,
+// revoked, replayed); certificates are in TestMutualTLSCertificateAndWebSocket.
 func TestAuthFailures(t *testing.T) {
 	c := startCity(t, nil)
+	aud := c.connect(t, "audit-1", "auditor")
+	events := subscribe(t, aud, "$security/events")
 	d := c.devs["sl-1"]
-	expired := func() []byte { // a token signed an hour ago
-		old := time.Now().Add(-time.Hour).Unix()
-		return mustSignToken(t, d, "sl-1", old)
-	}
-	cases := map[string]struct{ user, pass, client string }{
-		"anonymous":            {"", "", "anon"},
-		"wrong password":       {"admin", "nope", "ops"},
-		"unknown user":         {"mallory", "x", "m"},
-		"token for another id": {"sl-1", string(d.token(t, "sl-9")), "sl-1"},
-		"token of another dev": {"sl-2", string(d.token(t, "sl-1")), "sl-1"},
-		"expired token":        {"sl-1", string(expired()), "sl-1"},
-		"revoked key":          {"sl-r", string(c.devs["sl-r"].token(t, "sl-r")), "sl-r"},
-	}
 	replayed := d.token(t, "sl-1")
 	c.connectWith(t, "sl-1", "sl-1", string(replayed), true).Disconnect(10)
-	cases["replayed token"] = struct{ user, pass, client string }{"sl-1", string(replayed), "sl-1"}
-	for name, tc := range cases {
+	cases := []struct{ name, user, pass, client, reason string }{
+		{"anonymous", "", "", "anon", "anonymous_refused"},
+		{"wrong password", "admin", "nope", "ops", "bad_password"},
+		{"unknown user", "mallory", "x", "m", "bad_token"},
+		{"token for another id", "sl-1", string(d.token(t, "sl-9")), "sl-1", "bad_token"},
+		{"token of another device", "sl-2", string(d.token(t, "sl-1")), "sl-1", "bad_token"},
+		{"expired token", "sl-1", string(mustSignToken(t, d, "sl-1", time.Now().Add(-time.Hour).Unix())), "sl-1", "expired"},
+		{"revoked key", "sl-r", string(c.devs["sl-r"].token(t, "sl-r")), "sl-r", "revoked"},
+		{"replayed token", "sl-1", string(replayed), "sl-1", "replay"},
+	}
+	for _, tc := range cases {
 		if c.connectWith(t, tc.client, tc.user, tc.pass, false) != nil {
-			t.Errorf("%s: connected", name)
+			t.Errorf("%s: connected", tc.name)
 		}
+		if ev := nextEvent(t, events); ev.Kind != "auth_failed" || ev.Reason != tc.reason {
+			t.Fatalf("%s: event %+v, want auth_failed %s", tc.name, ev, tc.reason)
+		}
+	}
+}
+
+// TestAnonymousOnlyOrdinaryTopics: with allow_anonymous, a client without
+// credentials uses ordinary MQTT, and never city/, $twin/ or $security/.
+func TestAnonymousOnlyOrdinaryTopics(t *testing.T) {
+	c := startCity(t, func(cfg *broker.Config) { cfg.AllowAnonymous = true })
+	admin := c.connect(t, "ops-console", "admin")
+	cityMsgs := subscribe(t, admin, "city/#")
+	anon := c.connectWith(t, "anon-1", "", "", true)
+	for _, f := range []string{"city/#", "$twin/#", "$security/events", "#"} {
+		tok := anon.Subscribe(f, 1, nil)
+		if !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+			t.Fatalf("subscribe %s: %v", f, tok.Error())
+		}
+		if st := tok.(*paho.SubscribeToken); st.Result()[f] != 0x80 {
+			t.Fatalf("anonymous subscription to %s granted (%#x)", f, st.Result()[f])
+		}
+	}
+	ordinary := subscribe(t, anon, "lobby/#")
+	// QoS 0: mochi drops an ACL-denied message silently (at QoS 1 and 2 it
+	// disconnects a 3.1.1 client).
+	publish(t, anon, "city/z1/sl-1/state", 0, c.devs["sl-1"].sign(t, "city/z1/sl-1/state", []byte(`{"level":1}`)))
+	publish(t, anon, "lobby/hello", 1, []byte("hi"))
+	if m := ordinary.next(t); string(m.Payload()) != "hi" {
+		t.Fatalf("ordinary topic: %q", m.Payload())
+	}
+	dev := c.connect(t, "sl-1", "")
+	good := c.devs["sl-1"].sign(t, "city/z1/sl-1/state", []byte(`{"level":2}`))
+	publish(t, dev, "city/z1/sl-1/state", 1, good)
+	if m := cityMsgs.next(t); string(m.Payload()) != string(good) {
+		t.Fatalf("anonymous publish on city/ was delivered: %x", m.Payload())
 	}
 }
 
@@ -166,15 +205,11 @@ func TestOrdinaryMQTTStillWorks(t *testing.T) {
 	if m := shared.next(t); string(m.Payload()) != "qos2" || m.Qos() != 1 {
 		t.Fatalf("shared: %q qos %d", m.Payload(), m.Qos())
 	}
-	// A will outside city/ is published when its client goes away uncleanly.
+	// A will outside city/ is published when its client goes away uncleanly:
+	// the client's own TCP connection is dropped, with no DISCONNECT.
 	wills := subscribe(t, sub, "ops/lwt")
-	opts := paho.NewClientOptions().AddBroker("tcp://"+c.srv.MQTTAddr()).SetClientID("app-3").
-		SetUsername("viewer-z1").SetPassword(testPassword).SetAutoReconnect(false).SetWill("ops/lwt", "gone", 1, false)
-	dying := paho.NewClient(opts)
-	if tok := dying.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
-		t.Fatal(tok.Error())
-	}
-	c.srv.CloseClient("app-3") // the network drops the client: no DISCONNECT
+	dying := c.connect5(t, "app-3", "viewer-z1", testPassword, &paho5.WillMessage{Topic: "ops/lwt", Payload: []byte("gone"), QoS: 1})
+	dying.conn.Close()
 	if m := wills.next(t); string(m.Payload()) != "gone" {
 		t.Fatalf("will: %q", m.Payload())
 	}

@@ -2,8 +2,10 @@ package broker
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -146,8 +148,18 @@ func (c Config) Validate() error {
 				}
 			}
 		}
-		if _, err := CheckPassword(u.PasswordHash, ""); err != nil {
-			return fmt.Errorf("%s.password_hash: %w (make one with: signet passwd)", f, err)
+		if u.PasswordHash == "" && u.TokenSHA256 == "" {
+			return fmt.Errorf("%s: needs a password_hash (make one with: signet passwd) or a token_sha256", f)
+		}
+		if u.PasswordHash != "" {
+			if _, err := CheckPassword(u.PasswordHash, ""); err != nil {
+				return fmt.Errorf("%s.password_hash: %w (make one with: signet passwd)", f, err)
+			}
+		}
+		if u.TokenSHA256 != "" {
+			if b, err := hex.DecodeString(u.TokenSHA256); err != nil || len(b) != sha256.Size {
+				return fmt.Errorf("%s.token_sha256: want 64 hex digits, the SHA-256 of the bearer token", f)
+			}
 		}
 	}
 	return nil

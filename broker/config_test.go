@@ -25,6 +25,8 @@ func TestConfigErrorsNameTheField(t *testing.T) {
 		"users: [{name: a, role: king, password_hash: x}]":                 "users[0].role",
 		"users: [{name: a, role: viewer, password_hash: x}]":               "users[0].password_hash",
 		"users: [{name: a, role: viewer, zones: [Bad], password_hash: x}]": "users[0].zones",
+		"users: [{name: a, role: viewer}]":                                 "users[0]: needs a password_hash",
+		"users: [{name: a, role: viewer, token_sha256: abc}]":              "users[0].token_sha256",
 	}
 	for body, want := range cases {
 		path := filepath.Join(t.TempDir(), "c.yaml")

@@ -60,6 +60,8 @@ func newDevice(t testing.TB, id, zone, kind string, alg signing.Alg) *device {
 // city is a broker on a loopback port with a few enrolled devices.
 type city struct {
 	srv     *broker.Server
+	store   string // the store file, for reopening after Shutdown
+	audit   string // the audit log file
 	devs    map[string]*device
 	adminPW string
 }
@@ -83,6 +85,13 @@ func passwordHash(t testing.TB) string {
 }
 
 func startCity(t *testing.T, mutate func(*broker.Config)) *city {
+	t.Helper()
+	return startCityWith(t, mutate, nil)
+}
+
+// startCityWith also lets enroll add records (operators, authorities) to the
+// registry before the broker opens it.
+func startCityWith(t *testing.T, mutate func(*broker.Config), enroll func(context.Context, *devices.Registry)) *city {
 	t.Helper()
 	dir := t.TempDir()
 	c := &city{devs: map[string]*device{}}
@@ -114,6 +123,9 @@ func startCity(t *testing.T, mutate func(*broker.Config)) *city {
 	if _, err := reg.RevokeKey(ctx, c.devs["sl-r"].kid); err != nil {
 		t.Fatal(err)
 	}
+	if enroll != nil {
+		enroll(ctx, reg)
+	}
 	store.Close()
 	cfg := broker.DefaultConfig()
 	cfg.Store, cfg.MQTT, cfg.HTTP = storePath, "127.0.0.1:0", ""
@@ -135,7 +147,7 @@ func startCity(t *testing.T, mutate func(*broker.Config)) *city {
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)
 	}
-	c.srv = srv
+	c.srv, c.store, c.audit = srv, storePath, cfg.Audit
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -238,8 +250,9 @@ func TestSignedStateUpdatesTwinAndReachesSubscribers(t *testing.T) {
 	}
 }
 
-// TestEveryRejectionReason crafts one message per SPEC §4 reason the broker
-// can produce without commands, and checks that none reaches a subscriber or
+// TestEveryRejectionReason crafts one message per SPEC §4 reason (rate_limited
+// is TestRateLimitedClient; expired and unsafe_command, which only commands
+// produce, are TestCommandsAreCheckedByTheBroker), and checks that none reaches a subscriber or
 // the twin, and that each yields exactly one security event with its reason.
 func TestEveryRejectionReason(t *testing.T) {
 	c := startCity(t, nil)
@@ -302,6 +315,12 @@ func TestEveryRejectionReason(t *testing.T) {
 	if m := city.next(t); string(m.Payload()) != string(ok) {
 		t.Fatalf("a rejected message reached a subscriber: %s %x", m.Topic(), m.Payload())
 	}
+	// Exactly one event per case: the next event is the marker's.
+	publish(t, admin, "city/z1/marker/bogus", 0, []byte("marker"))
+	var marker audit.Event
+	if err := json.Unmarshal(events.next(t).Payload(), &marker); err != nil || marker.Topic != "city/z1/marker/bogus" {
+		t.Fatalf("extra security event before the marker: %+v", marker)
+	}
 	after, _ := c.srv.Edge().Twin("sl-1")
 	if fmt.Sprint(after.Reported) != fmt.Sprint(before.Reported) {
 		t.Fatalf("twin reported changed: %v -> %v", before.Reported, after.Reported)
@@ -324,6 +343,10 @@ func TestRateLimitedClient(t *testing.T) {
 	if ev.Reason != string(signing.ReasonRateLimited) {
 		t.Fatalf("event %+v, want rate_limited", ev)
 	}
+	if doc, _ := c.srv.Edge().Twin("sl-1"); doc.Security.Accepted != 3 || doc.Security.Rejected["rate_limited"] != 1 {
+		// 3 accepted: the connect token and the two messages of the burst.
+		t.Fatalf("twin security %+v, want 3 accepted and one rate_limited", doc.Security)
+	}
 }
 
 // connectWith connects with explicit credentials; it returns nil when the
@@ -331,7 +354,7 @@ func TestRateLimitedClient(t *testing.T) {
 func (c *city) connectWith(t *testing.T, clientID, user, pass string, want bool) paho.Client {
 	t.Helper()
 	opts := paho.NewClientOptions().AddBroker("tcp://" + c.srv.MQTTAddr()).SetClientID(clientID).
-		SetAutoReconnect(false).SetConnectRetry(false).SetUsername(user).SetPassword(pass)
+		SetAutoReconnect(false).SetConnectRetry(false).SetProtocolVersion(4).SetUsername(user).SetPassword(pass)
 	cl := paho.NewClient(opts)
 	tok := cl.Connect()
 	tok.WaitTimeout(10 * time.Second)

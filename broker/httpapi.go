@@ -16,7 +16,8 @@ import (
 	"github.com/signet-city/signet/devices/twin"
 )
 
-// httpHandler serves /healthz, /readyz, /metrics and the read API:
+// httpHandler serves /healthz, /readyz, /metrics, the operator dashboard
+// (/dashboard/) and the read API:
 //
 //	GET /api/v1/twins            twins of the caller's zones
 //	GET /api/v1/twins/{device}   one twin
@@ -29,7 +30,15 @@ import (
 func (s *Server) httpHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ready\n")) })
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if !s.ready.Load() {
+			http.Error(w, "not ready: starting or shutting down", http.StatusServiceUnavailable)
+			return
+		}
+		w.Write([]byte("ready\n"))
+	})
+	mux.Handle("GET /dashboard/", dashboardHandler())
+	mux.Handle("GET /dashboard", http.RedirectHandler("/dashboard/", http.StatusMovedPermanently))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics, promhttp.HandlerOpts{}))
 	auth := &basicAuth{users: s.cfg.Users, ok: map[[32]byte]Identity{}}
 	mux.HandleFunc("GET /api/v1/twins", auth.wrap(func(w http.ResponseWriter, r *http.Request, id Identity) {

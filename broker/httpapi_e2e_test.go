@@ -75,8 +75,30 @@ func TestHTTPAPIRolesAndZones(t *testing.T) {
 	if code, body := get("/api/v1/devices/sl-1", "admin", ""); code != 200 || !strings.Contains(string(body), `"zone": "z1"`) {
 		t.Fatalf("admin device: %d %s", code, body)
 	}
+	if code, body := get("/api/v1/devices", "viewer-z1", ""); code != 200 || !strings.Contains(string(body), `"sl-1"`) || strings.Contains(string(body), `"aq-9"`) {
+		t.Fatalf("viewer-z1 devices: %d %s", code, body)
+	}
+	if code, _ := get("/api/v1/devices/aq-9", "viewer-z1", ""); code != 404 {
+		t.Fatalf("viewer-z1 reading a z2 device: %d, want 404", code)
+	}
+	if code, body := get("/api/v1/twins/sl-1", "viewer-z1", ""); code != 200 || !strings.Contains(string(body), `"device": "sl-1"`) {
+		t.Fatalf("viewer-z1 twin sl-1: %d %s", code, body)
+	}
+	if code, _ := get("/api/v1/twins", "auditor", ""); code != 200 {
+		t.Fatalf("auditor twins: %d", code)
+	}
+	if code, _ := get("/api/v1/events", "viewer-z1", "wrong"); code != 401 {
+		t.Fatalf("bad bearer with basic: %d", code)
+	}
+	if code, _ := get("/readyz", "", ""); code != 200 {
+		t.Fatalf("/readyz: %d", code)
+	}
 	code, body := get("/metrics", "", "")
-	for _, m := range []string{"signet_messages_rejected_total", "signet_verify_queue_depth", "signet_commit_seconds", "signet_clients_connected"} {
+	for _, m := range []string{
+		"signet_messages_accepted_total", `signet_messages_rejected_total{reason="replay"}`, "signet_verify_seconds",
+		"signet_verify_signatures_total", "signet_verify_batches_total", "signet_verify_queue_depth",
+		"signet_commit_seconds", "signet_clients_connected",
+	} {
 		if code != 200 || !strings.Contains(string(body), m) {
 			t.Fatalf("/metrics lacks %s", m)
 		}

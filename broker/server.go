@@ -2,11 +2,13 @@ package broker
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"sync/atomic"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
@@ -31,12 +33,17 @@ type Server struct {
 	tcp     *listeners.TCP
 	tls     *listeners.TCP
 	access  *AccessHook
+	hook    *VerifyHook
 	verify  *signing.Verifier
 	httpSrv *http.Server
 	httpLn  net.Listener
 	metrics *prometheus.Registry
 	cancel  context.CancelFunc
 	twins   chan struct{} // closed when the twin publisher ends
+	ready   atomic.Bool   // serving, and not shutting down (/readyz)
+
+	shutdownOnce sync.Once
+	shutdownErr  error
 }
 
 // New opens the store and assembles the broker; Start begins serving.
@@ -73,12 +80,21 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	RegisterVerifierMetrics(s.metrics, s.verify)
 	s.metrics.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "signet_clients_connected", Help: "MQTT clients connected."},
 		func() float64 { return float64(atomic.LoadInt64(&s.mqtt.Info.ClientsConnected)) }))
-	verify := NewVerifyHook(VerifyConfig{
+	reg := devices.NewRegistry(store, nil)
+	params := func(ctx context.Context, device string) (json.RawMessage, error) {
+		d, err := reg.Device(ctx, device)
+		if err != nil {
+			return nil, fmt.Errorf("params of device %s: %w", device, err)
+		}
+		return d.Params, nil
+	}
+	s.hook = NewVerifyHook(VerifyConfig{
 		Edge: edge, Verifier: s.verify, Identity: s.access,
 		Limits: NewRateLimits(cfg.RatePerClient, cfg.RateBurst), Events: s.events,
-		Metrics: NewVerifyMetrics(s.metrics), MaxSize: cfg.MaxMessageBytes, Logger: log,
+		Metrics: NewVerifyMetrics(s.metrics), Commands: NewCommandPolicy(edge, params),
+		MaxSize: cfg.MaxMessageBytes, Logger: log,
 	})
-	for _, h := range []mqtt.Hook{s.access, verify} {
+	for _, h := range []mqtt.Hook{s.access, s.hook} {
 		if err := s.mqtt.AddHook(h, nil); err != nil {
 			return nil, errors.Join(err, s.closeState(ctx))
 		}
@@ -136,6 +152,7 @@ func (s *Server) Start() error {
 			}
 		}()
 	}
+	s.ready.Store(true)
 	return nil
 }
 
@@ -174,30 +191,32 @@ func (s *Server) HTTPAddr() string {
 	return s.httpLn.Addr().String()
 }
 
-// CloseClient drops a client's connection as a network failure would (no
-// DISCONNECT, so its will is sent). For operators and tests.
-func (s *Server) CloseClient(id string) bool {
-	cl, ok := s.mqtt.Clients.Get(id)
-	if ok {
-		cl.Stop(errors.New("closed by the broker"))
-	}
-	return ok
-}
-
 // Edge returns the edge state (for tools and tests in the same process).
 func (s *Server) Edge() *devices.Edge { return s.edge }
 
 // Events returns the security event sink.
 func (s *Server) Events() *Events { return s.events }
 
-// Shutdown stops accepting work, lets in-flight verification and commits
+// Shutdown (idempotent) stops accepting work, lets in-flight verification and commits
 // finish, writes the last security events and closes the store.
+//
+// Order matters: mochi's Close closes the listeners, disconnects every client
+// and waits for each client's read goroutine, on which OnPublish runs, so
+// every message being verified finishes (verdict, commit, acknowledgement)
+// before the verifier and the store close; Drain makes that wait explicit.
 func (s *Server) Shutdown(ctx context.Context) error {
+	s.shutdownOnce.Do(func() { s.shutdownErr = s.shutdown(ctx) })
+	return s.shutdownErr
+}
+
+func (s *Server) shutdown(ctx context.Context) error {
+	s.ready.Store(false)
 	var errs []error
 	if s.httpSrv != nil {
 		errs = append(errs, s.httpSrv.Shutdown(ctx))
 	}
 	errs = append(errs, s.mqtt.Close()) // closes listeners and clients; hooks return first
+	s.hook.Drain()
 	errs = append(errs, s.verify.Close())
 	if s.cancel != nil {
 		s.cancel()

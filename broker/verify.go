@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
@@ -39,9 +40,11 @@ type VerifyHook struct {
 	limits   *RateLimits
 	events   EventSink
 	metrics  *VerifyMetrics
+	commands *CommandPolicy
 	maxSize  int
 	log      *slog.Logger
 	now      func() time.Time
+	inflight sync.WaitGroup
 }
 
 // VerifyConfig assembles a VerifyHook.
@@ -52,7 +55,10 @@ type VerifyConfig struct {
 	Limits   *RateLimits // nil: no rate limit
 	Events   EventSink
 	Metrics  *VerifyMetrics // nil: none
-	MaxSize  int            // envelope size limit; ≤ 0: signing.DefaultMaxSize
+	// Commands checks signed commands (SPEC §5); nil refuses every command
+	// as unauthorized_command.
+	Commands *CommandPolicy
+	MaxSize  int // envelope size limit; ≤ 0: signing.DefaultMaxSize
 	Logger   *slog.Logger
 }
 
@@ -63,7 +69,7 @@ func NewVerifyHook(c VerifyConfig) *VerifyHook {
 	}
 	return &VerifyHook{
 		edge: c.Edge, verifier: c.Verifier, who: c.Identity, limits: c.Limits,
-		events: c.Events, metrics: c.Metrics, maxSize: c.MaxSize, log: c.Logger, now: time.Now,
+		events: c.Events, metrics: c.Metrics, commands: c.Commands, maxSize: c.MaxSize, log: c.Logger, now: time.Now,
 	}
 }
 
@@ -82,6 +88,8 @@ func (h *VerifyHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Pack
 	if cl.Net.Inline || !strings.HasPrefix(pk.TopicName, topic.CityRoot+"/") {
 		return pk, nil
 	}
+	h.inflight.Add(1)
+	defer h.inflight.Done()
 	start := h.now()
 	v := verdict{topic: pk.TopicName, client: cl.ID}
 	err := h.check(context.Background(), cl, pk, &v)
@@ -111,10 +119,6 @@ func (h *VerifyHook) check(ctx context.Context, cl *mqtt.Client, pk packets.Pack
 		return &signing.Rejection{Reason: signing.ReasonBadTopic, Field: "topic", Err: err}
 	}
 	v.device = t.Device
-	if t.Class == topic.Cmd {
-		// Commands (SPEC §5) arrive with the commands work; until then none passes.
-		return signing.Reject(signing.ReasonUnauthorizedCommand, "topic", "signed commands are not enabled on this broker yet")
-	}
 	dev, ok := h.edge.Twin(t.Device)
 	if !ok {
 		return signing.Reject(signing.ReasonZoneMismatch, "topic", "no device %q is registered", t.Device)
@@ -140,12 +144,19 @@ func (h *VerifyHook) check(ctx context.Context, cl *mqtt.Client, pk packets.Pack
 	if !key.Usable(h.now()) {
 		return signing.Reject(signing.ReasonRevoked, "protected.kid", "key %s is revoked or past its end of validity", signing.FormatKeyID(env.Header.KID))
 	}
-	// 5. The key belongs to the topic's device and to the authenticated client.
-	if key.Role != devices.RoleDevice || key.Owner != t.Device {
-		return signing.Reject(signing.ReasonImpersonation, "protected.kid", "key %s belongs to %s %q, not device %q", signing.FormatKeyID(env.Header.KID), key.Role, key.Owner, t.Device)
-	}
-	if err := h.mayPublishFor(cl, t); err != nil {
-		return err
+	// 5. The key belongs to the topic's device (a command: to an operator)
+	// and to the authenticated client.
+	if t.Class == topic.Cmd {
+		if err := h.mayCommand(cl, key); err != nil {
+			return err
+		}
+	} else {
+		if key.Role != devices.RoleDevice || key.Owner != t.Device {
+			return signing.Reject(signing.ReasonImpersonation, "protected.kid", "key %s belongs to %s %q, not device %q", signing.FormatKeyID(env.Header.KID), key.Role, key.Owner, t.Device)
+		}
+		if err := h.mayPublishFor(cl, t); err != nil {
+			return err
+		}
 	}
 	// 6. Algorithm pin.
 	if env.Header.Alg != key.Alg {
@@ -163,15 +174,45 @@ func (h *VerifyHook) check(ctx context.Context, cl *mqtt.Client, pk packets.Pack
 	if !ok {
 		return signing.Reject(signing.ReasonBadSignature, "signature", "")
 	}
+	// 9. Commands: endorsement, scope, freshness, domain safety.
+	if t.Class == topic.Cmd {
+		if h.commands == nil {
+			return signing.Reject(signing.ReasonUnauthorizedCommand, "topic", "this broker has no command policy")
+		}
+		if err := h.commands.Check(ctx, env, key, t, dev); err != nil {
+			return err
+		}
+	}
 	// 10–11. Domain validation (state), window test-and-set, durable commit.
 	commitStart := h.now()
 	defer func() { h.metrics.observeCommit(h.now().Sub(commitStart)) }()
 	_, err = h.edge.Commit(ctx, devices.Update{
 		KID: env.Header.KID, Counter: env.Header.Counter, Kind: updateKind(t.Class),
-		Device: t.Device, Patch: statePatch(t.Class, env.Payload), TS: h.now(),
+		Device: t.Device, Patch: patchOf(t.Class, env.Payload), TS: h.now(),
 	})
 	return err
 }
+
+// mayCommand is SPEC §4 step 5 for commands: only an operator key signs
+// them, and the client sending it is that operator (or an admin console
+// relaying it; the signature and endorsement are the operator's either way).
+func (h *VerifyHook) mayCommand(cl *mqtt.Client, key *devices.KeyRecord) error {
+	if key.Role != devices.RoleOperator {
+		return signing.Reject(signing.ReasonUnauthorizedCommand, "protected.kid", "key %s belongs to %s %q: only operators sign commands", signing.FormatKeyID(key.KID), key.Role, key.Owner)
+	}
+	if h.who == nil {
+		return nil
+	}
+	id, ok := h.who.Identity(cl)
+	if ok && (id.Role == RoleAdmin || (id.Role == RoleOperator && id.Name == key.Owner)) {
+		return nil
+	}
+	return signing.Reject(signing.ReasonImpersonation, "client", "client %q (%s %q) may not send commands signed by operator %q", cl.ID, id.Role, id.Name, key.Owner)
+}
+
+// Drain waits until every OnPublish that has started has finished, its
+// verification and commit included (graceful shutdown).
+func (h *VerifyHook) Drain() { h.inflight.Wait() }
 
 // updateKind maps a device topic class (SPEC §1) to what it does to the twin.
 func updateKind(c topic.Class) devices.UpdateKind {
@@ -180,14 +221,17 @@ func updateKind(c topic.Class) devices.UpdateKind {
 		return devices.State
 	case topic.Tele:
 		return devices.Telemetry
+	case topic.Cmd:
+		return devices.Desired
 	default:
 		return devices.Event
 	}
 }
 
-// statePatch is the merge patch a message carries: state messages only.
-func statePatch(c topic.Class, payload []byte) []byte {
-	if c == topic.State {
+// patchOf is the merge patch a message carries: state messages (into
+// reported) and commands (into desired) only.
+func patchOf(c topic.Class, payload []byte) []byte {
+	if c == topic.State || c == topic.Cmd {
 		return payload
 	}
 	return nil

@@ -2,6 +2,7 @@ package signing
 
 import (
 	"bytes"
+	"errors"
 
 	"github.com/fxamacker/cbor/v2"
 )
@@ -91,35 +92,47 @@ func mustDecMode(o cbor.DecOptions) cbor.DecMode {
 
 // Parse decodes a tagged COSE_Sign1 envelope with the strict rules of SPEC §2.
 // maxSize ≤ 0 means DefaultMaxSize. Every error is a *Rejection with reason
-// ReasonMalformed and a Field naming the part that was wrong.
+// ReasonMalformed, a Field naming the part that was wrong and a Defect naming
+// the rule it broke.
 func Parse(data []byte, maxSize int) (*Envelope, error) {
 	if maxSize <= 0 {
 		maxSize = DefaultMaxSize
 	}
 	if len(data) > maxSize {
-		return nil, Reject(ReasonMalformed, "envelope", "%d bytes exceeds the %d-byte limit", len(data), maxSize)
+		return nil, rejectMalformed(DefectTooLarge, "envelope", "%d bytes exceeds the %d-byte limit", len(data), maxSize)
+	}
+	// Anything that does not even start with a tag (JSON, text, an
+	// untagged array) is not a COSE_Sign1: say so before walking it.
+	if len(data) > 0 && data[0]>>5 != 6 {
+		return nil, rejectMalformed(DefectNotSign1, "envelope.tag", "not a tagged COSE_Sign1 (want CBOR tag 18)")
 	}
 	n, err := checkShortest(data, 8)
 	if err != nil {
-		return nil, malformed("envelope", err)
+		return nil, malformed("envelope", err, DefectTruncated)
 	}
 	if n != len(data) {
-		return nil, Reject(ReasonMalformed, "envelope", "%d trailing bytes after the message", len(data)-n)
+		return nil, rejectMalformed(DefectTrailingBytes, "envelope", "%d trailing bytes after the message", len(data)-n)
 	}
 	// Tag 18 in its one-byte head (0xd2); anything else is not a COSE_Sign1.
 	if data[0] != 0xc0|tagSign1 {
-		return nil, Reject(ReasonMalformed, "envelope.tag", "not a tagged COSE_Sign1 (want CBOR tag 18)")
+		return nil, rejectMalformed(DefectNotSign1, "envelope.tag", "not a tagged COSE_Sign1 (want CBOR tag 18)")
 	}
 	var m sign1
 	if err := decMode.Unmarshal(data[1:], &m); err != nil {
-		return nil, malformed("envelope", err)
+		// Past the strict pre-pass, what is left is the shape: a tag
+		// inside, or not an array of exactly four items.
+		var typ *cbor.UnmarshalTypeError
+		if errors.As(err, &typ) {
+			return nil, malformedAs(DefectNotSign1, "envelope", err)
+		}
+		return nil, malformed("envelope", err, DefectForbiddenItem)
 	}
 	env := &Envelope{}
 	if env.Protected, err = byteString(m.Protected, "protected"); err != nil {
 		return nil, err
 	}
 	if !bytes.Equal(m.Unprotected, []byte{0xa0}) {
-		return nil, Reject(ReasonMalformed, "unprotected", "must be an empty map: nothing may ride unauthenticated")
+		return nil, rejectMalformed(DefectUnprotectedNotEmpty, "unprotected", "must be an empty map: nothing may ride unauthenticated")
 	}
 	if env.Payload, err = byteString(m.Payload, "payload"); err != nil {
 		return nil, err
@@ -131,7 +144,7 @@ func Parse(data []byte, maxSize int) (*Envelope, error) {
 		return nil, err
 	}
 	if want := env.Header.Alg.SignatureSize(); want > 0 && len(env.Signature) != want {
-		return nil, Reject(ReasonMalformed, "signature", "%d bytes, %s signatures are %d", len(env.Signature), env.Header.Alg, want)
+		return nil, rejectMalformed(DefectBadValue, "signature", "%d bytes, %s signatures are %d", len(env.Signature), env.Header.Alg, want)
 	}
 	return env, nil
 }
@@ -140,11 +153,11 @@ func Parse(data []byte, maxSize int) (*Envelope, error) {
 // (detached content, RFC 9052 §2) is refused like any other non-bstr.
 func byteString(raw cbor.RawMessage, field string) ([]byte, error) {
 	if len(raw) == 0 || raw[0]>>5 != 2 {
-		return nil, Reject(ReasonMalformed, field, "must be a byte string")
+		return nil, rejectMalformed(DefectWrongType, field, "must be a byte string")
 	}
 	var b []byte
 	if err := decMode.Unmarshal(raw, &b); err != nil {
-		return nil, malformed(field, err)
+		return nil, malformed(field, err, DefectWrongType)
 	}
 	if b == nil {
 		b = []byte{}
@@ -156,16 +169,22 @@ func byteString(raw cbor.RawMessage, field string) ([]byte, error) {
 // are refused, never ignored.
 func parseProtected(p []byte, h *Header) error {
 	if len(p) == 0 {
-		return Reject(ReasonMalformed, "protected", "empty: alg, kid and piv are required")
+		return rejectMalformed(DefectMissingLabel, "protected", "empty: alg, kid and piv are required")
 	}
 	if n, err := checkShortest(p, 4); err != nil {
-		return malformed("protected", err)
+		return malformed("protected", err, DefectTruncated)
 	} else if n != len(p) {
-		return Reject(ReasonMalformed, "protected", "trailing bytes after the header map")
+		return rejectMalformed(DefectTrailingBytes, "protected", "trailing bytes after the header map")
 	}
 	var labels map[int64]cbor.RawMessage
 	if err := decMode.Unmarshal(p, &labels); err != nil {
-		return malformed("protected", err)
+		// A map with a text or other non-integer label cannot be decoded
+		// into int64 keys: an unknown label too.
+		var typ *cbor.UnmarshalTypeError
+		if errors.As(err, &typ) && p[0]>>5 == 5 {
+			return malformedAs(DefectUnknownLabel, "protected", err)
+		}
+		return malformed("protected", err, DefectWrongType)
 	}
 	for label, v := range labels {
 		var err error
@@ -183,7 +202,7 @@ func parseProtected(p []byte, h *Header) error {
 		case labelEndorsement:
 			h.Endorsement, err = boundedBytes(v, "protected.endorsement", 1, DefaultMaxSize)
 		default:
-			err = Reject(ReasonMalformed, "protected", "unknown header label %d", label)
+			err = rejectMalformed(DefectUnknownLabel, "protected", "unknown header label %d", label)
 		}
 		if err != nil {
 			return err
@@ -194,7 +213,7 @@ func parseProtected(p []byte, h *Header) error {
 		name  string
 	}{{labelAlg, "alg"}, {labelKID, "kid"}, {labelPIV, "piv"}} {
 		if _, ok := labels[req.label]; !ok {
-			return Reject(ReasonMalformed, "protected."+req.name, "missing (label %d is required)", req.label)
+			return rejectMalformed(DefectMissingLabel, "protected."+req.name, "missing (label %d is required)", req.label)
 		}
 	}
 	return nil
@@ -203,10 +222,10 @@ func parseProtected(p []byte, h *Header) error {
 func decodeAlg(v cbor.RawMessage, h *Header) error {
 	var a int64
 	if err := decMode.Unmarshal(v, &a); err != nil {
-		return Reject(ReasonMalformed, "protected.alg", "must be an integer")
+		return rejectMalformed(DefectWrongType, "protected.alg", "must be an integer")
 	}
 	if !Alg(a).Known() {
-		return Reject(ReasonMalformed, "protected.alg", "unknown algorithm %d", a)
+		return rejectMalformed(DefectUnknownAlg, "protected.alg", "unknown algorithm %d", a)
 	}
 	h.Alg = Alg(a)
 	return nil
@@ -220,7 +239,7 @@ func decodePIV(v cbor.RawMessage, h *Header) error {
 		return err
 	}
 	if b[0] == 0 {
-		return Reject(ReasonMalformed, "protected.piv", "leading zero byte (counters start at 1, shortest big-endian form)")
+		return rejectMalformed(DefectBadValue, "protected.piv", "leading zero byte (counters start at 1, shortest big-endian form)")
 	}
 	var c uint64
 	for _, x := range b {
@@ -241,13 +260,13 @@ func decodeContentType(v cbor.RawMessage, h *Header) error {
 		h.ContentType = ContentTypeCBOR
 		return nil
 	}
-	return Reject(ReasonMalformed, "protected.ctype", `must be "application/json" or 60 (application/cbor)`)
+	return rejectMalformed(DefectBadValue, "protected.ctype", `must be "application/json" or 60 (application/cbor)`)
 }
 
 func decodeClaims(v cbor.RawMessage, h *Header) error {
 	var claims map[int64]int64
 	if err := decMode.Unmarshal(v, &claims); err != nil {
-		return malformed("protected.cwt", err)
+		return malformed("protected.cwt", err, DefectWrongType)
 	}
 	for k, val := range claims {
 		switch k {
@@ -256,7 +275,7 @@ func decodeClaims(v cbor.RawMessage, h *Header) error {
 		case claimExp:
 			h.Expires = &val
 		default:
-			return Reject(ReasonMalformed, "protected.cwt", "unknown claim %d (only iat 6 and exp 4)", k)
+			return rejectMalformed(DefectUnknownLabel, "protected.cwt", "unknown claim %d (only iat 6 and exp 4)", k)
 		}
 	}
 	return nil
@@ -268,11 +287,7 @@ func boundedBytes(v cbor.RawMessage, field string, minLen, maxLen int) ([]byte, 
 		return nil, err
 	}
 	if len(b) < minLen || len(b) > maxLen {
-		return nil, Reject(ReasonMalformed, field, "%d bytes, want %d..%d", len(b), minLen, maxLen)
+		return nil, rejectMalformed(DefectBadValue, field, "%d bytes, want %d..%d", len(b), minLen, maxLen)
 	}
 	return b, nil
-}
-
-func malformed(field string, err error) *Rejection {
-	return &Rejection{Reason: ReasonMalformed, Field: field, Err: err}
 }

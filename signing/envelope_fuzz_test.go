@@ -5,9 +5,11 @@ import (
 	"testing"
 )
 
-// FuzzParse feeds arbitrary bytes to the strict decoder. It must never panic,
-// and whatever it accepts must re-encode to exactly the input: a message has
-// one accepted encoding (SPEC §2), so nothing ambiguous can be signed.
+// FuzzParse feeds arbitrary bytes to the strict decoder. It must never panic;
+// every refusal must be malformed with a Defect; and whatever it accepts must
+// re-encode to exactly the input: a message has one accepted encoding
+// (SPEC §2), so nothing ambiguous can be signed. The seed corpus holds valid
+// envelopes of several algorithms and one broken envelope per rule.
 func FuzzParse(f *testing.F) {
 	for _, alg := range []Alg{AlgEd25519, AlgES256, AlgEd448} {
 		k := mustKey(f, alg)
@@ -15,17 +17,22 @@ func FuzzParse(f *testing.F) {
 		f.Add(mustSign(f, k, Header{Counter: 1}, []byte(`{"on":true}`), testTopic))
 		f.Add(mustSign(f, k, Header{Counter: 1 << 40, ContentType: ContentTypeCBOR, IssuedAt: &iat, Endorsement: []byte{0xd2}}, nil, testTopic))
 	}
-	good := protectedMap(algPair, kidPair, pivPair)
-	f.Add(envelope(good, emptyMap, payloadOK, sig64))
-	f.Add(envelope(good, emptyMap, []byte{0xf6}, sig64))
-	f.Add(envelope(protectedMap(algPair, kidPair, pivPair, []byte{0x04, 0x41, 'x'}), emptyMap, payloadOK, sig64))
-	f.Add(append([]byte{0xd2, 0x9f}, 0xff))
+	for _, alg := range []Alg{AlgMLDSA44, AlgEdDSA} {
+		f.Add(mustSign(f, mustKey(f, alg), Header{Counter: 3}, []byte(`{}`), testTopic))
+	}
+	// Broken envelopes: one per strict-decoding rule (SPEC §2), and a
+	// length that claims more than the address space.
+	valid, cases := malformedCases()
+	f.Add(valid)
+	for _, c := range cases {
+		f.Add(c.data)
+	}
 	f.Add([]byte{0xd2, 0x84, 0x5b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		env, err := Parse(data, 1<<16)
 		if err != nil {
-			if ReasonOf(err) != ReasonMalformed {
-				t.Fatalf("parse error with reason %s: %v", ReasonOf(err), err)
+			if ReasonOf(err) != ReasonMalformed || DefectOf(err) == "" {
+				t.Fatalf("parse error with reason %s, defect %q: %v", ReasonOf(err), DefectOf(err), err)
 			}
 			return
 		}

@@ -119,53 +119,116 @@ func envelope(items ...[]byte) []byte {
 	return out
 }
 
-func TestParseRefusesMalformed(t *testing.T) {
+// malformedCase is one envelope the strict decoder must refuse, with the
+// field and the SPEC §2 rule (Defect) it must name.
+type malformedCase struct {
+	name   string
+	data   []byte
+	limit  int
+	field  string
+	defect Defect
+}
+
+// malformedCases covers every strict-decoding rule of SPEC §2 at least once,
+// in the envelope, the protected header and the CWT claims. The fuzz target
+// uses them as its seed corpus of broken envelopes.
+func malformedCases() (valid []byte, cases []malformedCase) {
 	good := protectedMap(algPair, kidPair, pivPair)
-	valid := envelope(good, emptyMap, payloadOK, sig64)
+	valid = envelope(good, emptyMap, payloadOK, sig64)
+	withProtected := func(pairs ...[]byte) []byte {
+		return envelope(protectedMap(pairs...), emptyMap, payloadOK, sig64)
+	}
+	rawProtected := func(p []byte) []byte { // p: the header map's bytes, not yet wrapped
+		return envelope(appendBytes(nil, p), emptyMap, payloadOK, sig64)
+	}
+	cat := func(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
+	cases = []malformedCase{
+		// Size limit.
+		{"over size limit", valid, 20, "envelope", DefectTooLarge},
+		// Truncation.
+		{"empty input", nil, 0, "envelope", DefectTruncated},
+		{"truncated signature", valid[:len(valid)-3], 0, "envelope", DefectTruncated},
+		{"truncated head", valid[:1], 0, "envelope", DefectTruncated},
+		{"truncated string length", []byte{0xd2, 0x84, 0x59, 0x01}, 0, "envelope", DefectTruncated},
+		// Trailing bytes.
+		{"trailing bytes", cat(valid, []byte{0x00}), 0, "envelope", DefectTrailingBytes},
+		{"trailing bytes in protected", rawProtected(cat(mapOf(algPair, kidPair, pivPair), []byte{0x00})), 0, "protected", DefectTrailingBytes},
+		// Indefinite lengths (RFC 8949 §3.2.2).
+		{"indefinite array", cat([]byte{0xd2, 0x9f}, valid[2:], []byte{0xff}), 0, "envelope", DefectIndefiniteLength},
+		{"indefinite payload", envelope(good, emptyMap, []byte{0x5f, 0x42, '{', '}', 0xff}, sig64), 0, "envelope", DefectIndefiniteLength},
+		{"indefinite protected map", rawProtected(cat([]byte{0xbf}, algPair, kidPair, pivPair, []byte{0xff})), 0, "protected", DefectIndefiniteLength},
+		// Shortest form (RFC 8949 §4.2.1).
+		{"non-shortest tag", cat([]byte{0xd8, 0x12}, valid[1:]), 0, "envelope", DefectNonShortest},
+		{"non-shortest array length", cat([]byte{0xd2, 0x98, 0x04}, valid[2:]), 0, "envelope", DefectNonShortest},
+		{"non-shortest alg", withProtected([]byte{0x01, 0x38, 0x12}, kidPair, pivPair), 0, "protected", DefectNonShortest},
+		{"non-shortest kid length", withProtected(algPair, []byte{0x04, 0x58, 0x03, 'k', 'i', 'd'}, pivPair), 0, "protected", DefectNonShortest},
+		{"non-shortest label", withProtected([]byte{0x18, 0x01, 0x32}, kidPair, pivPair), 0, "protected", DefectNonShortest},
+		// Duplicate keys (RFC 8949 §5.6).
+		{"duplicate label", withProtected(algPair, kidPair, pivPair, []byte{0x04, 0x41, 'x'}), 0, "protected", DefectDuplicateLabel},
+		{"duplicate claim", withProtected(algPair, kidPair, pivPair, []byte{0x0f, 0xa2, 0x06, 0x01, 0x06, 0x02}), 0, "protected.cwt", DefectDuplicateLabel},
+		// Unknown labels: refused, never ignored.
+		{"unknown label", withProtected(algPair, kidPair, pivPair, []byte{0x18, 0x63, 0x01}), 0, "protected", DefectUnknownLabel},
+		{"text label", withProtected(algPair, kidPair, pivPair, []byte{0x61, 'a', 0x01}), 0, "protected", DefectUnknownLabel},
+		{"unknown claim", withProtected(algPair, kidPair, pivPair, []byte{0x0f, 0xa1, 0x01, 0x01}), 0, "protected.cwt", DefectUnknownLabel},
+		// The unprotected header must be empty.
+		{"non-empty unprotected", envelope(good, []byte{0xa1, 0x04, 0x41, 'x'}, payloadOK, sig64), 0, "unprotected", DefectUnprotectedNotEmpty},
+		{"unprotected not a map", envelope(good, []byte{0x80}, payloadOK, sig64), 0, "unprotected", DefectUnprotectedNotEmpty},
+		// Not a COSE_Sign1.
+		{"untagged", valid[1:], 0, "envelope.tag", DefectNotSign1},
+		{"tag 17 (COSE_Mac0)", cat([]byte{0xd1}, valid[1:]), 0, "envelope.tag", DefectNotSign1},
+		{"three items", envelope(good, emptyMap, payloadOK), 0, "envelope", DefectNotSign1},
+		{"five items", envelope(good, emptyMap, payloadOK, sig64, sig64), 0, "envelope", DefectNotSign1},
+		// Wrong types.
+		{"protected not bstr", envelope(emptyMap, emptyMap, payloadOK, sig64), 0, "protected", DefectWrongType},
+		{"detached payload (nil)", envelope(good, emptyMap, []byte{0xf6}, sig64), 0, "payload", DefectWrongType},
+		{"payload text", envelope(good, emptyMap, []byte{0x62, '{', '}'}, sig64), 0, "payload", DefectWrongType},
+		{"signature text", envelope(good, emptyMap, payloadOK, []byte{0x61, 'x'}), 0, "signature", DefectWrongType},
+		{"text alg", withProtected([]byte{0x01, 0x65, 'E', 'S', '2', '5', '6'}, kidPair, pivPair), 0, "protected.alg", DefectWrongType},
+		{"piv as integer", withProtected(algPair, kidPair, []byte{0x06, 0x01}), 0, "protected.piv", DefectWrongType},
+		{"kid as text", withProtected(algPair, []byte{0x04, 0x63, 'k', 'i', 'd'}, pivPair), 0, "protected.kid", DefectWrongType},
+		{"protected is an array", rawProtected([]byte{0x81, 0x01}), 0, "protected", DefectWrongType},
+		// Missing labels.
+		{"empty protected", envelope([]byte{0x40}, emptyMap, payloadOK, sig64), 0, "protected", DefectMissingLabel},
+		{"missing alg", withProtected(kidPair, pivPair), 0, "protected.alg", DefectMissingLabel},
+		{"missing kid", withProtected(algPair, pivPair), 0, "protected.kid", DefectMissingLabel},
+		{"missing piv", withProtected(algPair, kidPair), 0, "protected.piv", DefectMissingLabel},
+		// Refused values.
+		{"empty kid", withProtected(algPair, []byte{0x04, 0x40}, pivPair), 0, "protected.kid", DefectBadValue},
+		{"kid 33 bytes", withProtected(algPair, append([]byte{0x04, 0x58, 0x21}, make([]byte, 33)...), pivPair), 0, "protected.kid", DefectBadValue},
+		{"piv leading zero", withProtected(algPair, kidPair, []byte{0x06, 0x42, 0x00, 0x01}), 0, "protected.piv", DefectBadValue},
+		{"piv zero", withProtected(algPair, kidPair, []byte{0x06, 0x41, 0x00}), 0, "protected.piv", DefectBadValue},
+		{"piv 9 bytes", withProtected(algPair, kidPair, append([]byte{0x06, 0x49}, bytes.Repeat([]byte{1}, 9)...)), 0, "protected.piv", DefectBadValue},
+		{"bad content type", withProtected(algPair, []byte{0x03, 0x18, 0x32}, kidPair, pivPair), 0, "protected.ctype", DefectBadValue},
+		{"signature short", envelope(good, emptyMap, payloadOK, append([]byte{0x58, 0x3f}, make([]byte, 63)...)), 0, "signature", DefectBadValue},
+		// Unknown algorithms.
+		{"unknown alg -257 (RS256)", withProtected([]byte{0x01, 0x39, 0x01, 0x00}, kidPair, pivPair), 0, "protected.alg", DefectUnknownAlg},
+		{"unknown alg -1", withProtected([]byte{0x01, 0x20}, kidPair, pivPair), 0, "protected.alg", DefectUnknownAlg},
+		// Items SPEC §2 never uses.
+		{"float claim", withProtected(algPair, kidPair, pivPair, []byte{0x0f, 0xa1, 0x06, 0xf9, 0x3c, 0x00}), 0, "protected", DefectForbiddenItem},
+		{"nested tag", envelope(good, emptyMap, append([]byte{0xd8, 0x18}, payloadOK...), sig64), 0, "envelope", DefectForbiddenItem},
+		{"reserved additional information", envelope(good, emptyMap, []byte{0x5c}, sig64), 0, "envelope", DefectForbiddenItem},
+		{"nesting too deep", envelope(good, bytes.Repeat([]byte{0x81}, 12), payloadOK, sig64), 0, "envelope", DefectForbiddenItem},
+	}
+	return valid, cases
+}
+
+// mapOf encodes a CBOR map of the given key/value pairs (not wrapped).
+func mapOf(pairs ...[]byte) []byte {
+	out := appendHead(nil, 5, uint64(len(pairs)))
+	for _, p := range pairs {
+		out = append(out, p...)
+	}
+	return out
+}
+
+// TestParseRefusesMalformed: every rule of SPEC §2's strict decoding refuses
+// its case with the stable reason malformed, the field, and the rule's Defect.
+func TestParseRefusesMalformed(t *testing.T) {
+	valid, cases := malformedCases()
 	if _, err := Parse(valid, 0); err != nil {
 		t.Fatalf("baseline envelope refused: %v", err)
 	}
-	cases := []struct {
-		name  string
-		data  []byte
-		limit int
-		field string
-	}{
-		{"empty input", nil, 0, "envelope"},
-		{"truncated", valid[:len(valid)-3], 0, "envelope"},
-		{"trailing bytes", append(append([]byte{}, valid...), 0x00), 0, "envelope"},
-		{"over size limit", valid, 20, "envelope"},
-		{"untagged", valid[1:], 0, "envelope.tag"},
-		{"tag 17 (COSE_Mac0)", append([]byte{0xd1}, valid[1:]...), 0, "envelope.tag"},
-		{"indefinite array", append(append([]byte{0xd2, 0x9f}, valid[2:]...), 0xff), 0, "envelope"},
-		{"three items", envelope(good, emptyMap, payloadOK), 0, "envelope"},
-		{"protected not bstr", envelope(emptyMap, emptyMap, payloadOK, sig64), 0, "protected"},
-		{"empty protected", envelope([]byte{0x40}, emptyMap, payloadOK, sig64), 0, "protected"},
-		{"non-shortest alg", envelope(protectedMap([]byte{0x01, 0x38, 0x12}, kidPair, pivPair), emptyMap, payloadOK, sig64), 0, "protected"},
-		{"non-shortest length", envelope(protectedMap(algPair, []byte{0x04, 0x58, 0x03, 'k', 'i', 'd'}, pivPair), emptyMap, payloadOK, sig64), 0, "protected"},
-		{"duplicate label", envelope(protectedMap(algPair, kidPair, pivPair, []byte{0x04, 0x41, 'x'}), emptyMap, payloadOK, sig64), 0, "protected"},
-		{"unknown label", envelope(protectedMap(algPair, kidPair, pivPair, []byte{0x18, 0x63, 0x01}), emptyMap, payloadOK, sig64), 0, "protected"},
-		{"text label", envelope(protectedMap(algPair, kidPair, pivPair, []byte{0x61, 'a', 0x01}), emptyMap, payloadOK, sig64), 0, "protected"},
-		{"float claim", envelope(protectedMap(algPair, kidPair, pivPair, []byte{0x0f, 0xa1, 0x06, 0xf9, 0x3c, 0x00}), emptyMap, payloadOK, sig64), 0, "protected"},
-		{"unknown claim", envelope(protectedMap(algPair, kidPair, pivPair, []byte{0x0f, 0xa1, 0x01, 0x01}), emptyMap, payloadOK, sig64), 0, "protected.cwt"},
-		{"missing alg", envelope(protectedMap(kidPair, pivPair), emptyMap, payloadOK, sig64), 0, "protected.alg"},
-		{"missing kid", envelope(protectedMap(algPair, pivPair), emptyMap, payloadOK, sig64), 0, "protected.kid"},
-		{"missing piv", envelope(protectedMap(algPair, kidPair), emptyMap, payloadOK, sig64), 0, "protected.piv"},
-		{"unknown alg", envelope(protectedMap([]byte{0x01, 0x20}, kidPair, pivPair), emptyMap, payloadOK, sig64), 0, "protected.alg"},
-		{"text alg", envelope(protectedMap([]byte{0x01, 0x65, 'E', 'S', '2', '5', '6'}, kidPair, pivPair), emptyMap, payloadOK, sig64), 0, "protected.alg"},
-		{"empty kid", envelope(protectedMap(algPair, []byte{0x04, 0x40}, pivPair), emptyMap, payloadOK, sig64), 0, "protected.kid"},
-		{"kid 33 bytes", envelope(protectedMap(algPair, append([]byte{0x04, 0x58, 0x21}, make([]byte, 33)...), pivPair), emptyMap, payloadOK, sig64), 0, "protected.kid"},
-		{"piv leading zero", envelope(protectedMap(algPair, kidPair, []byte{0x06, 0x42, 0x00, 0x01}), emptyMap, payloadOK, sig64), 0, "protected.piv"},
-		{"piv zero", envelope(protectedMap(algPair, kidPair, []byte{0x06, 0x41, 0x00}), emptyMap, payloadOK, sig64), 0, "protected.piv"},
-		{"piv 9 bytes", envelope(protectedMap(algPair, kidPair, append([]byte{0x06, 0x49}, bytes.Repeat([]byte{1}, 9)...)), emptyMap, payloadOK, sig64), 0, "protected.piv"},
-		{"piv as integer", envelope(protectedMap(algPair, kidPair, []byte{0x06, 0x01}), emptyMap, payloadOK, sig64), 0, "protected.piv"},
-		{"bad content type", envelope(protectedMap(algPair, []byte{0x03, 0x18, 0x32}, kidPair, pivPair), emptyMap, payloadOK, sig64), 0, "protected.ctype"},
-		{"non-empty unprotected", envelope(good, []byte{0xa1, 0x04, 0x41, 'x'}, payloadOK, sig64), 0, "unprotected"},
-		{"detached payload (nil)", envelope(good, emptyMap, []byte{0xf6}, sig64), 0, "payload"},
-		{"payload text", envelope(good, emptyMap, []byte{0x62, '{', '}'}, sig64), 0, "payload"},
-		{"signature short", envelope(good, emptyMap, payloadOK, append([]byte{0x58, 0x3f}, make([]byte, 63)...)), 0, "signature"},
-		{"nested tag", envelope(good, emptyMap, append([]byte{0xd8, 0x18}, payloadOK...), sig64), 0, "envelope"},
-	}
+	covered := map[Defect]bool{}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := Parse(c.data, c.limit)
@@ -173,21 +236,32 @@ func TestParseRefusesMalformed(t *testing.T) {
 			if !errors.As(err, &rej) {
 				t.Fatalf("got %v, want a *Rejection", err)
 			}
-			if rej.Reason != ReasonMalformed || rej.Field != c.field {
-				t.Fatalf("got %s at %q (%v), want malformed at %q", rej.Reason, rej.Field, err, c.field)
+			if rej.Reason != ReasonMalformed || rej.Field != c.field || rej.Defect != c.defect {
+				t.Fatalf("got %s/%s at %q (%v), want malformed/%s at %q", rej.Reason, rej.Defect, rej.Field, err, c.defect, c.field)
+			}
+			if DefectOf(err) != c.defect || ReasonOf(err) != ReasonMalformed {
+				t.Fatalf("DefectOf/ReasonOf = %s/%s", DefectOf(err), ReasonOf(err))
 			}
 		})
+		covered[c.defect] = true
+	}
+	for _, d := range Defects {
+		if !covered[d] {
+			t.Errorf("no case for defect %s", d)
+		}
 	}
 }
 
 // TestTamperingAnyByteFails flips every byte of the encoded message (protected
 // header, payload, signature, framing) for every algorithm: the result must
-// never both parse and verify. A different topic must not verify either.
+// never both parse and verify. Every byte of the topic (the external_aad) is
+// flipped too: the message must not verify on any other topic.
 func TestTamperingAnyByteFails(t *testing.T) {
 	for _, alg := range allAlgs {
 		t.Run(alg.String(), func(t *testing.T) {
 			k := mustKey(t, alg)
-			msg := mustSign(t, k, Header{Counter: 7}, []byte(`{"pm25":12.5}`), testTopic)
+			iat := int64(1_700_000_000)
+			msg := mustSign(t, k, Header{Counter: 7, ContentType: ContentTypeJSON, IssuedAt: &iat}, []byte(`{"pm25":12.5}`), testTopic)
 			for i := range msg {
 				for _, flip := range []byte{0x01, 0x80} {
 					tampered := bytes.Clone(msg)
@@ -205,9 +279,22 @@ func TestTamperingAnyByteFails(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			for _, topic := range []string{"city/zone-1/tl-0001/stat", "city/zone-1/tl-0001/state/", "city/zone-2/tl-0001/state", ""} {
-				if env.Verify(k.Public(), topic) == nil {
-					t.Fatalf("verified on topic %q", topic)
+			if err := env.Verify(k.Public(), testTopic); err != nil {
+				t.Fatalf("untampered message: %v", err)
+			}
+			// The topic is external_aad: flipping any bit pattern of any of
+			// its bytes, cutting it or extending it must fail too.
+			topics := []string{"city/zone-1/tl-0001/stat", "city/zone-1/tl-0001/state/", "city/zone-2/tl-0001/state", ""}
+			for i := range len(testTopic) {
+				for _, flip := range []byte{0x01, 0x20, 0x80} {
+					b := []byte(testTopic)
+					b[i] ^= flip
+					topics = append(topics, string(b))
+				}
+			}
+			for _, topic := range topics {
+				if err := env.Verify(k.Public(), topic); ReasonOf(err) != ReasonBadSignature {
+					t.Fatalf("topic %q: got %v, want bad_signature", topic, err)
 				}
 			}
 		})

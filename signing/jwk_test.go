@@ -2,12 +2,6 @@ package signing
 
 import (
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"encoding/pem"
 	"os"
 	"path/filepath"
 	"strings"
@@ -47,24 +41,6 @@ func TestJWKRoundTripEveryAlg(t *testing.T) {
 				t.Fatalf("public JWK: %v", err)
 			}
 		})
-	}
-}
-
-func TestPEMFromOpenSSLShapes(t *testing.T) {
-	dir := t.TempDir()
-	_, edPriv, _ := ed25519.GenerateKey(rand.Reader)
-	ecPriv, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	for name, key := range map[string]any{"ed25519": edPriv, "p256": ecPriv} {
-		der, err := x509.MarshalPKCS8PrivateKey(key)
-		if err != nil {
-			t.Fatal(err)
-		}
-		path := filepath.Join(dir, name+".pem")
-		os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600)
-		k, err := LoadKeyFile(path)
-		if err != nil || k.Private == nil {
-			t.Fatalf("%s: %v", name, err)
-		}
 	}
 }
 

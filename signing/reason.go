@@ -41,7 +41,10 @@ var Reasons = []Reason{
 type Rejection struct {
 	Reason Reason // stable name (SPEC §4)
 	Field  string // what was wrong, e.g. "protected.piv" or "signature"
-	Err    error  // cause, may be nil
+	// Defect is, for ReasonMalformed from Parse, the strict-decoding rule
+	// that was broken (SPEC §2); "" otherwise.
+	Defect Defect
+	Err    error // cause, may be nil
 }
 
 // Error returns "reason: field: cause".

@@ -1,10 +1,5 @@
 package signing
 
-import (
-	"errors"
-	"fmt"
-)
-
 // checkShortest walks exactly one CBOR data item at the start of b and returns
 // its length. It refuses what RFC 8949 §4.2.1 ("Core Deterministic Encoding")
 // forbids and fxamacker/cbor's decode options cannot: an argument (integer,
@@ -17,10 +12,10 @@ import (
 // has exactly one accepted encoding.
 func checkShortest(b []byte, maxDepth int) (int, error) {
 	if maxDepth < 0 {
-		return 0, errors.New("CBOR nesting too deep")
+		return 0, defectf(DefectForbiddenItem, "CBOR nesting too deep")
 	}
 	if len(b) == 0 {
-		return 0, errors.New("truncated CBOR item")
+		return 0, defectf(DefectTruncated, "truncated CBOR item")
 	}
 	major, ai := b[0]>>5, b[0]&0x1f
 	arg, n, err := readArgument(b, ai)
@@ -32,19 +27,19 @@ func checkShortest(b []byte, maxDepth int) (int, error) {
 		return n, nil
 	case 2, 3: // byte string, text string
 		if arg > uint64(len(b)-n) {
-			return 0, fmt.Errorf("truncated CBOR string: %d bytes declared, %d present", arg, len(b)-n)
+			return 0, defectf(DefectTruncated, "truncated CBOR string: %d bytes declared, %d present", arg, len(b)-n)
 		}
 		return n + int(arg), nil
 	case 4, 5: // array, map
 		items := arg
 		if major == 5 {
 			if arg > uint64(len(b)) {
-				return 0, errors.New("truncated CBOR map")
+				return 0, defectf(DefectTruncated, "truncated CBOR map")
 			}
 			items = 2 * arg
 		}
 		if items > uint64(len(b)) { // every item takes at least one byte
-			return 0, errors.New("truncated CBOR array")
+			return 0, defectf(DefectTruncated, "truncated CBOR array")
 		}
 		off := n
 		for i := uint64(0); i < items; i++ {
@@ -63,10 +58,10 @@ func checkShortest(b []byte, maxDepth int) (int, error) {
 		return n + m, nil
 	default: // 7: simple values and floats
 		if ai >= 25 && ai <= 27 {
-			return 0, errors.New("floating-point values are not allowed")
+			return 0, defectf(DefectForbiddenItem, "floating-point values are not allowed")
 		}
 		if ai == 24 && arg < 32 {
-			return 0, errors.New("simple value not in shortest form")
+			return 0, defectf(DefectNonShortest, "simple value not in shortest form")
 		}
 		return n, nil
 	}
@@ -81,20 +76,20 @@ func readArgument(b []byte, ai byte) (uint64, int, error) {
 	case ai <= 27:
 		size := 1 << (ai - 24) // 1, 2, 4 or 8 bytes
 		if len(b) < 1+size {
-			return 0, 0, errors.New("truncated CBOR head")
+			return 0, 0, defectf(DefectTruncated, "truncated CBOR head")
 		}
 		var v uint64
 		for _, c := range b[1 : 1+size] {
 			v = v<<8 | uint64(c)
 		}
 		if (b[0]>>5) != 7 && v < minForSize(size) {
-			return 0, 0, fmt.Errorf("CBOR argument %d not in shortest form", v)
+			return 0, 0, defectf(DefectNonShortest, "CBOR argument %d not in shortest form", v)
 		}
 		return v, 1 + size, nil
 	case ai == 31:
-		return 0, 0, errors.New("indefinite-length CBOR items are not allowed")
+		return 0, 0, defectf(DefectIndefiniteLength, "indefinite-length CBOR items are not allowed")
 	default:
-		return 0, 0, fmt.Errorf("reserved CBOR additional information %d", ai)
+		return 0, 0, defectf(DefectForbiddenItem, "reserved CBOR additional information %d", ai)
 	}
 }
 

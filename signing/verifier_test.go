@@ -58,3 +58,22 @@ func TestVerifierCloseAndCancel(t *testing.T) {
 		t.Fatalf("after close: %v", err)
 	}
 }
+
+// TestVerifierSequentialCallerIsNeverBatched: a gateway sending one message
+// at a time never waits for a batch: with every worker free, each request
+// is handed over alone and verified singly.
+func TestVerifierSequentialCallerIsNeverBatched(t *testing.T) {
+	v := NewVerifier(VerifierConfig{Workers: 2})
+	defer v.Close()
+	k := mustKey(t, AlgEd25519)
+	for i := range 50 {
+		msg := []byte{byte(i)}
+		sig, _ := k.Sign(msg)
+		if ok, err := v.Verify(context.Background(), k.Public(), msg, sig); !ok || err != nil {
+			t.Fatalf("message %d: %v %v", i, ok, err)
+		}
+	}
+	if s := v.Stats(); s.Batches != 0 || s.Singles != 50 {
+		t.Fatalf("stats %+v: want 50 singles and no batch", s)
+	}
+}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -73,8 +74,8 @@ type demoOptions struct {
 
 const demoZone = "downtown"
 
-func runDemo(ctx context.Context, out io.Writer, o demoOptions) error {
-	ctx, cancel := context.WithTimeout(ctx, o.duration)
+func runDemo(parent context.Context, out io.Writer, o demoOptions) error {
+	ctx, cancel := context.WithTimeout(parent, o.duration)
 	defer cancel()
 	dir, err := os.MkdirTemp("", "signet-demo-")
 	if err != nil {
@@ -106,8 +107,12 @@ func runDemo(ctx context.Context, out io.Writer, o demoOptions) error {
 	}
 	cfg := broker.DefaultConfig()
 	cfg.Store, cfg.MQTT, cfg.HTTP, cfg.Audit = storePath, o.mqttAddr, o.httpAddr, filepath.Join(dir, "audit.jsonl")
+	// The dashboard and the HTTP API take this bearer token (an admin's).
+	token := randomPassword() + randomPassword()
+	tokenSum := sha256.Sum256([]byte(token))
 	cfg.Users = []broker.User{
 		{Name: "admin", Role: broker.RoleAdmin, PasswordHash: hash},
+		{Name: "dashboard", Role: broker.RoleAdmin, PasswordHash: hash, TokenSHA256: hex.EncodeToString(tokenSum[:])},
 		{Name: "roadside-gw", Role: broker.RoleGateway, Zones: []string{demoZone}, PasswordHash: hash},
 	}
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -123,8 +128,9 @@ func runDemo(ctx context.Context, out io.Writer, o demoOptions) error {
 		defer scancel()
 		srv.Shutdown(sctx)
 	}()
-	say("broker: mqtt://%s   metrics: http://%s/metrics   twins: http://%s/api/v1/twins (admin / %s)",
-		srv.MQTTAddr(), srv.HTTPAddr(), srv.HTTPAddr(), password)
+	say("broker: mqtt://%s (admin / %s)", srv.MQTTAddr(), password)
+	say("dashboard: http://%s/dashboard   token: %s", srv.HTTPAddr(), token)
+	say("metrics: http://%s/metrics   twins: http://%s/api/v1/twins (Authorization: Bearer %s)", srv.HTTPAddr(), srv.HTTPAddr(), token)
 
 	// Watch security events as an auditor would.
 	rep := newDemoReport()
@@ -173,9 +179,7 @@ loop:
 		case <-ctx.Done():
 			break loop
 		case <-tick.C:
-			doc, _ := srv.Edge().Twin(victim.ID)
-			say("t=%2.0fs sent=%d acked=%d | %s v%d groups %s", time.Since(start).Seconds(),
-				stats.Sent.Load(), stats.Acked.Load(), victim.ID, doc.Version, groupLine(doc.Reported))
+			say("t=%2.0fs sent=%d acked=%d | %s", time.Since(start).Seconds(), stats.Sent.Load(), stats.Acked.Load(), twinLine(srv.Edge(), specs))
 		case <-attackAt:
 			capMu.Lock()
 			seen := captured
@@ -186,7 +190,44 @@ loop:
 		}
 	}
 	wg.Wait()
-	return rep.summary(out, srv.Edge(), specs)
+	if parent.Err() != nil {
+		// Ctrl-C: a clean stop. The summary covers what ran; only an attack
+		// that was launched and not refused is a failure.
+		say("\nstopped (interrupt): devices disconnected, broker drained, temporary store removed")
+		return rep.summary(out, srv.Edge(), specs, true)
+	}
+	return rep.summary(out, srv.Edge(), specs, false)
+}
+
+// twinLine is a live glimpse of the twins: how many devices have updated
+// theirs, and the latest reported state of one device of each kind.
+func twinLine(edge *devices.Edge, specs []fleet.Spec) string {
+	updated := 0
+	seen := map[string]bool{}
+	var parts []string
+	for _, s := range specs {
+		doc, ok := edge.Twin(s.ID)
+		if !ok || doc.Version == 0 {
+			continue
+		}
+		updated++
+		if seen[s.Kind] {
+			continue
+		}
+		seen[s.Kind] = true
+		r := doc.Reported
+		switch s.Kind {
+		case "traffic-signal":
+			parts = append(parts, fmt.Sprintf("%s %s", s.ID, groupLine(r)))
+		case "streetlight":
+			parts = append(parts, fmt.Sprintf("%s on=%v %v%%", s.ID, r["on"], r["level"]))
+		case "air-quality":
+			parts = append(parts, fmt.Sprintf("%s pm2.5=%v", s.ID, r["pm25"]))
+		case "loop-detector":
+			parts = append(parts, fmt.Sprintf("%s %v", s.ID, r["status"]))
+		}
+	}
+	return fmt.Sprintf("twins updated %d/%d | %s", updated, len(specs), strings.Join(parts, " | "))
 }
 
 func launchAttacks(addr, password string, victim, other *runtime.Device, seen attack.Captured, rep *demoReport, say func(string, ...any)) error {
@@ -278,15 +319,24 @@ func (r *demoReport) rejected(ev audit.Event) {
 
 // summary prints the outcome and fails unless every device's twin changed
 // and every attack was refused with its expected reason.
-func (r *demoReport) summary(out io.Writer, edge *devices.Edge, specs []fleet.Spec) error {
+//
+// interrupted (Ctrl-C) relaxes the first two: the run was cut short.
+func (r *demoReport) summary(out io.Writer, edge *devices.Edge, specs []fleet.Spec, interrupted bool) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	fmt.Fprintln(out, "\nSUMMARY")
 	updated := 0
 	for _, s := range specs {
-		if doc, ok := edge.Twin(s.ID); ok && doc.Version > 0 {
-			updated++
+		doc, ok := edge.Twin(s.ID)
+		if !ok {
+			continue
 		}
+		verdict := "no update"
+		if doc.Version > 0 {
+			updated++
+			verdict = "updated"
+		}
+		fmt.Fprintf(out, "twin %-8s %-15s v%-4d accepted %-4d %s\n", s.ID, s.Kind, doc.Version, doc.Security.Accepted, verdict)
 	}
 	fmt.Fprintf(out, "twins updated by their own signed messages: %d of %d devices\n", updated, len(specs))
 	want := map[string]int{}
@@ -308,6 +358,9 @@ func (r *demoReport) summary(out io.Writer, edge *devices.Edge, specs []fleet.Sp
 		fmt.Fprintf(out, "attacks expecting %-14s %d launched, %d rejected  %s\n", reason, want[reason], got, verdict)
 	}
 	switch {
+	case interrupted && missing == 0:
+		fmt.Fprintln(out, "interrupted: every attack launched so far was refused with its reason")
+		return nil
 	case len(r.attacks) == 0:
 		return fmt.Errorf("demo: no attack was launched (run longer)")
 	case updated < len(specs):

@@ -13,6 +13,7 @@ import (
 
 	"github.com/signet-city/signet/devices"
 	"github.com/signet-city/signet/devices/boltstore"
+	"github.com/signet-city/signet/devices/topic"
 	"github.com/signet-city/signet/signing"
 	"github.com/spf13/cobra"
 )
@@ -107,6 +108,9 @@ func newDeviceListCmd(db *string) *cobra.Command {
   signet device list --zone z1 --json`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := validZoneFlag(zone); err != nil {
+				return err
+			}
 			return withRegistry(cmd, *db, openRead, func(reg *devices.Registry) error {
 				list, err := reg.Devices(cmd.Context(), zone)
 				if err != nil {
@@ -339,6 +343,18 @@ func withRegistry(cmd *cobra.Command, path string, mode openMode, fn func(*devic
 		os.Remove(path)
 	}
 	return err
+}
+
+// validZoneFlag checks a --zone filter against the SPEC §1 grammar: a zone
+// that cannot exist is a typo, not an empty result.
+func validZoneFlag(zone string) error {
+	if zone == "" {
+		return nil
+	}
+	if err := topic.ValidID("zone", zone); err != nil {
+		return usagef("--zone: %v", err)
+	}
+	return nil
 }
 
 // loadPublicKey reads a key file and refuses private keys (devices.NewKey).

@@ -27,7 +27,11 @@ topic it was published on, which is signed as external_aad) the signature is
 verified too. FILE "-" reads standard input.
 
 The exit code is 0 when the message decodes (and verifies, with --key), and 1 with
-the stable rejection reason (malformed, alg_mismatch, bad_signature) otherwise.`,
+the stable rejection reason (malformed, alg_mismatch, bad_signature) otherwise. A
+malformed message also names the strict-decoding rule it broke ("defect":
+too_large, truncated, trailing_bytes, indefinite_length, non_shortest,
+duplicate_label, unknown_label, unprotected_not_empty, not_cose_sign1,
+wrong_type, missing_label, bad_value, unknown_alg, forbidden_item).`,
 		Example: `  signet inspect --key dev.pub.jwk --topic city/zone-1/tl-0001/state msg.cose
   mosquitto_sub -t 'city/#' -C 1 | signet inspect -`,
 		Args: exactArgs(1),
@@ -83,6 +87,7 @@ type inspection struct {
 	Payload     string `json:"payload,omitempty"`
 	Verdict     string `json:"verdict"`
 	Reason      string `json:"reason,omitempty"`
+	Defect      string `json:"defect,omitempty"` // which strict-decoding rule, for malformed
 	Detail      string `json:"detail,omitempty"`
 }
 
@@ -117,6 +122,7 @@ func inspect(data []byte, maxSize int, pub signing.PublicKey, topic string) (ins
 func (r inspection) reject(err error) inspection {
 	r.Verdict = "rejected"
 	r.Reason = string(signing.ReasonOf(err))
+	r.Defect = string(signing.DefectOf(err))
 	r.Detail = err.Error()
 	return r
 }
@@ -139,6 +145,9 @@ func (r inspection) print(w io.Writer) {
 			line("endorsement", fmt.Sprintf("%d bytes (operator CWT)", r.Endorsement))
 		}
 		line("payload", r.Payload)
+	}
+	if r.Defect != "" {
+		line("defect", r.Defect)
 	}
 	v := r.Verdict
 	if r.Detail != "" {

@@ -33,34 +33,12 @@ starts; the broker reads the registry at start.`,
   signet serve --dev`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg := broker.DefaultConfig()
-			var err error
-			if configPath != "" {
-				if cfg, err = broker.LoadConfig(configPath); err != nil {
-					return err
-				}
-			}
-			if dev {
-				dir, err := os.MkdirTemp("", "signet-dev-")
-				if err != nil {
-					return err
-				}
-				defer os.RemoveAll(dir)
-				cfg.Store, cfg.Audit, cfg.AllowAnonymous = filepath.Join(dir, "signet.db"), filepath.Join(dir, "audit.jsonl"), true
-			}
-			flags := cmd.Flags()
-			set := func(name string, dst *string, v string) {
-				if flags.Changed(name) {
-					*dst = v
-				}
-			}
-			set("store", &cfg.Store, store)
-			set("durability", &cfg.Durability, durability)
-			set("mqtt-addr", &cfg.MQTT, mqttAddr)
-			set("http-addr", &cfg.HTTP, httpAddr)
-			set("audit", &cfg.Audit, auditPath)
-			if flags.Changed("allow-anonymous") {
-				cfg.AllowAnonymous = allowAnon
+			cfg, cleanup, err := serveConfig(cmd, configPath, dev, serveFlags{
+				store: store, durability: durability, mqtt: mqttAddr, http: httpAddr, audit: auditPath, allowAnon: allowAnon,
+			})
+			defer cleanup()
+			if err != nil {
+				return err
 			}
 			logger := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
 			srv, err := broker.New(cmd.Context(), cfg, logger)
@@ -71,6 +49,9 @@ starts; the broker reads the registry at start.`,
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "signet: mqtt on %s, http on %s, store %s (%s)\n", srv.MQTTAddr(), srv.HTTPAddr(), cfg.Store, cfg.Durability)
+			if srv.HTTPAddr() != "" {
+				fmt.Fprintf(cmd.OutOrStdout(), "signet: dashboard http://%s%s\n", srv.HTTPAddr(), broker.DashboardPath)
+			}
 			<-cmd.Context().Done()
 			fmt.Fprintln(cmd.OutOrStdout(), "signet: shutting down: draining verification and commits")
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -88,6 +69,50 @@ starts; the broker reads the registry at start.`,
 	f.StringVar(&auditPath, "audit", "", "hash-chained audit log file")
 	f.BoolVar(&allowAnon, "allow-anonymous", false, "let clients without credentials use ordinary topics")
 	return cmd
+}
+
+// serveFlags are the values of serve's flags; only those the user set
+// override the configuration.
+type serveFlags struct {
+	store, durability, mqtt, http, audit string
+	allowAnon                            bool
+}
+
+// serveConfig builds the configuration: defaults, then the --config file,
+// then --dev, then every flag the user set (flags win). cleanup removes the
+// --dev temporary directory; call it even on error.
+func serveConfig(cmd *cobra.Command, configPath string, dev bool, f serveFlags) (broker.Config, func(), error) {
+	cleanup := func() {}
+	cfg := broker.DefaultConfig()
+	var err error
+	if configPath != "" {
+		if cfg, err = broker.LoadConfig(configPath); err != nil {
+			return cfg, cleanup, err
+		}
+	}
+	if dev {
+		dir, err := os.MkdirTemp("", "signet-dev-")
+		if err != nil {
+			return cfg, cleanup, fmt.Errorf("--dev: %w", err)
+		}
+		cleanup = func() { os.RemoveAll(dir) }
+		cfg.Store, cfg.Audit, cfg.AllowAnonymous = filepath.Join(dir, "signet.db"), filepath.Join(dir, "audit.jsonl"), true
+	}
+	flags := cmd.Flags()
+	set := func(name string, dst *string, v string) {
+		if flags.Changed(name) {
+			*dst = v
+		}
+	}
+	set("store", &cfg.Store, f.store)
+	set("durability", &cfg.Durability, f.durability)
+	set("mqtt-addr", &cfg.MQTT, f.mqtt)
+	set("http-addr", &cfg.HTTP, f.http)
+	set("audit", &cfg.Audit, f.audit)
+	if flags.Changed("allow-anonymous") {
+		cfg.AllowAnonymous = f.allowAnon
+	}
+	return cfg, cleanup, nil
 }
 
 func newPasswdCmd() *cobra.Command {

@@ -92,6 +92,9 @@ while the broker runs, subscribe to $twin/# on the broker.`,
 			if interval <= 0 {
 				return usagef("--interval %v: must be positive", interval)
 			}
+			if err := validZoneFlag(zone); err != nil {
+				return err
+			}
 			return watchTwins(cmd.Context(), *db, zone, interval, once, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}

@@ -64,7 +64,8 @@ var _ devices.Store = (*Store)(nil)
 
 // Open opens (or, unless read-only, creates) the store at path. Every error
 // names the path and says what to do: missing file, locked by another
-// process, corrupt file, or a schema this version does not know.
+// process, corrupt or truncated file, or a schema this version does not
+// know. A file that is refused is never written to.
 func Open(path string, opt Options) (*Store, error) {
 	if opt.LockTimeout <= 0 {
 		opt.LockTimeout = DefaultLockTimeout
@@ -80,6 +81,9 @@ func Open(path string, opt Options) (*Store, error) {
 			// bbolt would try to initialise it, which read-only cannot.
 			return nil, fmt.Errorf("store %s: empty file, not a signet store", path)
 		}
+	}
+	if err := preflight(path); err != nil {
+		return nil, err
 	}
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opt.LockTimeout, ReadOnly: opt.ReadOnly})
 	if err != nil {

@@ -41,9 +41,10 @@ const (
 //	                     "next_change_ms": <time to change, optional>}}}
 //
 // In mode "normal" it refuses (invalid_state): two conflicting groups green or
-// yellow at once; a green that ends other than in yellow; a yellow shorter
-// than min_yellow_ms; a green that starts before every conflicting group has
-// been red for red_clearance_ms (the NEMA TS 2 conflict monitor's rules).
+// yellow at once; a green that ends other than in yellow; a yellow that ends
+// other than in red, or before min_yellow_ms; a green that starts before
+// every conflicting group has been red for red_clearance_ms (the NEMA TS 2
+// conflict monitor's rules).
 type trafficSignal struct{}
 
 func (trafficSignal) Kind() string { return "traffic-signal" }
@@ -151,7 +152,9 @@ func (ts trafficSignal) ValidateReported(params json.RawMessage, prev, next map[
 		switch {
 		case old.state == Green && g.state != Yellow:
 			return invalid(path, "green ended in %s without the yellow change interval", g.state)
-		case old.state == Yellow && g.state == Red && g.since-old.since < float64(p.MinYellowMS):
+		case old.state == Yellow && g.state != Red:
+			return invalid(path, "yellow ended in %s; the yellow change interval ends in red", g.state)
+		case old.state == Yellow && g.since-old.since < float64(p.MinYellowMS):
 			return invalid(path, "yellow lasted %v ms, less than min_yellow_ms %d", g.since-old.since, p.MinYellowMS)
 		case g.state == Green:
 			for _, c := range p.Conflicts {

@@ -79,12 +79,17 @@ func (w *Window) Accept(ctr uint64) bool {
 }
 
 // Resume returns a window that knows only a durable high-water mark: every
-// counter at or below it is refused.
+// counter at or below it is refused, every counter above it is new. Every
+// block is marked seen except the bits above highWater in its own block: those
+// counters were never accepted, and a reordered one among them must still be
+// taken once the window has moved past it.
 func Resume(highWater uint64) Window {
 	w := Window{highest: highWater}
 	for i := range w.ring {
 		w.ring[i] = math.MaxUint64
 	}
+	// Bits 0..highWater%64 of the current block: seen; the rest: free.
+	w.ring[(highWater/blockBits)&blockMask] = math.MaxUint64 >> (blockBits - 1 - highWater%blockBits)
 	return w
 }
 

@@ -60,18 +60,27 @@ func TestRingWrap(t *testing.T) {
 	}
 }
 
-// TestAgainstReference compares with a map of seen counters over random
-// sequences that mix in-order, reordered, duplicate and old counters.
+// TestAgainstReference compares with a set of seen counters over random
+// sequences that mix in-order, reordered, duplicate, old and far-ahead
+// counters, from an empty window and from a resumed one. Before every
+// Accept, Check must give the same answer and change nothing (the read-only
+// pre-check of SPEC §4 step 7).
 func TestAgainstReference(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	for round := range 200 {
+	for round := range 300 {
 		var w Window
+		// reference: every counter at or below floor is taken (a resumed
+		// high-water mark), and seen holds the ones accepted above it.
 		seen := map[uint64]bool{}
-		var highest uint64
-		base := uint64(1)
+		var floor, highest uint64
+		if round%3 == 1 {
+			floor = uint64(rng.IntN(10 * WindowSize))
+			w, highest = Resume(floor), floor
+		}
+		base := highest + 1
 		for range 2000 {
 			var c uint64
-			switch rng.IntN(4) {
+			switch rng.IntN(5) {
 			case 0:
 				base += uint64(rng.IntN(3) + 1)
 				c = base
@@ -80,16 +89,52 @@ func TestAgainstReference(t *testing.T) {
 			case 2:
 				base += uint64(rng.IntN(4 * WindowSize))
 				c = base
+			case 3:
+				c = highest + uint64(rng.IntN(blockBits)) // just above, often reordered
 			default:
 				c = highest - min(highest, uint64(rng.IntN(WindowSize+2)))
 			}
-			want := c != 0 && !seen[c] && (c > highest || highest-c < WindowSize)
+			want := c != 0 && c > floor && !seen[c] && (c > highest || highest-c < WindowSize)
+			before := w
+			if got := w.Check(c); got != want || w != before {
+				t.Fatalf("round %d: Check(%d) with highest %d = %v (window changed: %v), want %v", round, c, highest, got, w != before, want)
+			}
 			if got := w.Accept(c); got != want {
 				t.Fatalf("round %d: Accept(%d) with highest %d = %v, want %v", round, c, highest, got, want)
 			}
 			if want {
 				seen[c] = true
 				highest = max(highest, c)
+			}
+			if w.Highest() != highest {
+				t.Fatalf("round %d: Highest() = %d, want %d", round, w.Highest(), highest)
+			}
+		}
+	}
+}
+
+// TestResumeTakesReorderedCountersAboveTheMark: after a restart from a
+// durable high-water mark, counters above it that arrive out of order (in the
+// mark's own 64-bit block, or the next) are still accepted once, and nothing
+// at or below the mark is.
+func TestResumeTakesReorderedCountersAboveTheMark(t *testing.T) {
+	for _, hw := range []uint64{0, 1, 62, 63, 64, 65, 500, 1 << 40, MaxCounter - 70} {
+		w := Resume(hw)
+		steps := []struct {
+			ctr  uint64
+			want bool
+		}{
+			{hw + 3, true}, {hw + 1, true}, {hw + 2, true}, {hw + 2, false},
+			{hw + 70, true}, {hw + 69, true}, {hw + 4, true}, {hw + 4, false},
+		}
+		for _, s := range steps {
+			if got := w.Accept(s.ctr); got != s.want {
+				t.Fatalf("Resume(%d): Accept(%d) = %v, want %v", hw, s.ctr, got, s.want)
+			}
+		}
+		for _, c := range []uint64{hw, hw - min(hw, 1), hw - min(hw, 63), hw - min(hw, 64)} {
+			if c != 0 && w.Check(c) {
+				t.Fatalf("Resume(%d): counter %d at or below the mark allowed", hw, c)
 			}
 		}
 	}

@@ -48,6 +48,13 @@ func Plan(victim, other *runtime.Device, seen, inFlight Captured) ([]Attack, err
 		return nil, err
 	}
 	otherTopic := topic.City{Zone: other.Zone, Device: other.ID, Class: topic.State}.String()
+	// A forged control request: a compromised device signs a command to
+	// another device with its own (real, enrolled) key and no endorsement.
+	cmdTopic := topic.City{Zone: other.Zone, Device: other.ID, Class: topic.Cmd, Name: "dim"}.String()
+	forgedCmd, err := victim.Sign(cmdTopic, []byte(`{"level":0}`))
+	if err != nil {
+		return nil, err
+	}
 	wrongZone := topic.City{Zone: victim.Zone + "-x", Device: victim.ID, Class: topic.State}.String()
 	return []Attack{
 		{Name: "replay a captured message", Topic: seen.Topic, Payload: seen.Message, Expect: signing.ReasonReplay},
@@ -57,6 +64,7 @@ func Plan(victim, other *runtime.Device, seen, inFlight Captured) ([]Attack, err
 		{Name: "re-topic to another device", Topic: otherTopic, Payload: seen.Message, Expect: signing.ReasonImpersonation},
 		{Name: "wrong zone", Topic: wrongZone, Payload: seen.Message, Expect: signing.ReasonZoneMismatch},
 		{Name: "garbage envelope", Topic: stateTopic, Payload: []byte(`{"mode":"flash"}`), Expect: signing.ReasonMalformed},
+		{Name: "forged command (a device key, no endorsement)", Topic: cmdTopic, Payload: forgedCmd, Expect: signing.ReasonUnauthorizedCommand},
 	}, nil
 }
 

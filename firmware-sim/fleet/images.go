@@ -5,7 +5,9 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"time"
 
+	"github.com/signet-city/signet/firmware-sim/command"
 	"github.com/signet-city/signet/firmware-sim/counter"
 	"github.com/signet-city/signet/firmware-sim/image"
 	"github.com/signet-city/signet/firmware-sim/model"
@@ -31,7 +33,12 @@ func FromImage(im *image.Image, seed uint64, stats *runtime.Stats) (*runtime.Dev
 	if len(kid) == 0 {
 		kid = signing.KeyID(k.Public)
 	}
-	return &runtime.Device{ID: im.Device, Zone: im.Zone, Key: k.Private, KID: kid, Counter: ctr, Model: m, Broker: im.Broker, Stats: stats}, nil
+	d := &runtime.Device{ID: im.Device, Zone: im.Zone, Key: k.Private, KID: kid, Counter: ctr, Model: m, Broker: im.Broker, Stats: stats}
+	if auths := im.AuthorityKeys(); len(auths) > 0 {
+		// Only a device flashed with an authority's key takes commands.
+		d.Commands = &command.Verifier{Zone: im.Zone, Device: im.Device, Kind: im.Kind, Params: im.Params, Authorities: auths, Boot: time.Now()}
+	}
+	return d, nil
 }
 
 // LoadImages loads every *.img in dir, sorted by name.

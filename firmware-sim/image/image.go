@@ -15,6 +15,7 @@ import (
 
 	"github.com/signet-city/signet/devices/kinds"
 	"github.com/signet-city/signet/devices/topic"
+	"github.com/signet-city/signet/firmware-sim/command"
 	"github.com/signet-city/signet/signing"
 )
 
@@ -33,8 +34,13 @@ type Image struct {
 	Authorities []json.RawMessage `json:"authorities,omitempty"` // public JWKs of the control authority
 	CounterPath string            `json:"counter_path"`          // relative to the image's folder
 
-	key *signing.JWK
+	key         *signing.JWK
+	authorities command.Authorities
 }
+
+// AuthorityKeys returns the trusted control-authority keys by kid (after
+// Load or Validate).
+func (im *Image) AuthorityKeys() command.Authorities { return im.authorities }
 
 // PrivateKey returns the image's decoded key (after Load or Validate).
 func (im *Image) PrivateKey() *signing.JWK { return im.key }
@@ -69,6 +75,7 @@ func (im *Image) Validate() error {
 	if err != nil || (u.Scheme != "tcp" && u.Scheme != "ssl" && u.Scheme != "ws") || u.Host == "" {
 		return fmt.Errorf(`field "broker": %q is not tcp://host:port, ssl://host:port or ws://host:port`, im.Broker)
 	}
+	im.authorities = command.Authorities{}
 	for i, a := range im.Authorities {
 		ak, err := signing.ParseJWK(a)
 		if err != nil {
@@ -77,6 +84,7 @@ func (im *Image) Validate() error {
 		if ak.Private != nil {
 			return fmt.Errorf(`field "authorities[%d]": holds a private key; flash the authority's public key only`, i)
 		}
+		im.authorities.Add(ak.Public, ak.KID)
 	}
 	if im.CounterPath == "" {
 		return errors.New(`field "counter_path": empty`)
@@ -84,20 +92,38 @@ func (im *Image) Validate() error {
 	return nil
 }
 
-// Load reads and validates an image. Errors name the file.
+// Load reads and validates an image. Errors name the file. An image that
+// other users could read is refused, as ssh refuses such a private key: its
+// key must be treated as leaked.
 func Load(path string) (*Image, error) {
-	data, err := os.ReadFile(path)
+	fi, err := os.Stat(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("image %s: no such file", path)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("image %s: %w", path, err)
 	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("image %s: not a regular file", path)
+	}
+	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+		return nil, fmt.Errorf("image %s: mode %04o lets other users read its private key (chmod 600 %s, or re-flash if it was exposed)", path, perm, path)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("image %s: %w", path, err)
+	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil, fmt.Errorf("image %s: empty file (flash it again)", path)
+	}
 	var im Image
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&im); err != nil {
-		return nil, fmt.Errorf("image %s: not a firmware image: %w", path, err)
+		return nil, fmt.Errorf("image %s: not a firmware image (truncated or damaged JSON; flash it again): %w", path, err)
+	}
+	if dec.More() {
+		return nil, fmt.Errorf("image %s: trailing data after the image (damaged; flash it again)", path)
 	}
 	if err := im.Validate(); err != nil {
 		return nil, fmt.Errorf("image %s: %w", path, err)

@@ -4,6 +4,7 @@
 package model
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -24,6 +25,15 @@ type Publication struct {
 type Model interface {
 	// Step advances the model to now and returns what to publish.
 	Step(now time.Time) []Publication
+}
+
+// Commandable is a model that acts on verified commands (SPEC §5). The
+// runtime calls Command only after firmware-sim/command has checked the
+// command, including its domain safety; payload is a JSON merge patch of the
+// state wanted. The change shows in the next Step. An error means the model
+// cannot do it (the device answers "refused").
+type Commandable interface {
+	Command(name string, payload []byte) error
 }
 
 // New returns the model of kind with its params, seeded.
@@ -94,26 +104,63 @@ func bump(h, c float64) float64 {
 	return 1 - d*d/4
 }
 
-// Streetlight is on at night, dimmed after midnight, with rare lamp faults.
+// Streetlight is on at night, dimmed after midnight, with rare lamp faults;
+// an operator's "dim" command overrides the schedule (mode "manual").
 type Streetlight struct {
-	rng   *rand.Rand
-	state map[string]any
+	rng    *rand.Rand
+	state  map[string]any
+	manual *float64 // level set by a command
+}
+
+// Command acts on a wanted state: {"level": 0..100} (0 is off) or
+// {"on": false} dims or switches the lamp by hand (mode "manual");
+// {"mode": "schedule"} hands it back to the schedule.
+func (m *Streetlight) Command(_ string, payload []byte) error {
+	var p struct {
+		Level *float64 `json:"level"`
+		On    *bool    `json:"on"`
+		Mode  *string  `json:"mode"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(payload))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&p); err != nil {
+		return fmt.Errorf("streetlight: %w", err)
+	}
+	switch {
+	case p.Mode != nil && *p.Mode == "schedule":
+		m.manual = nil
+	case p.Level != nil:
+		m.manual = p.Level
+	case p.On != nil:
+		level := 0.0
+		if *p.On {
+			level = 100
+		}
+		m.manual = &level
+	default:
+		return fmt.Errorf("streetlight: nothing to do in %s", payload)
+	}
+	return nil
 }
 
 // Step reports state changes and power.
 func (m *Streetlight) Step(now time.Time) []Publication {
 	h := now.Hour()
 	on := h >= 18 || h < 7
-	level := 0.0
+	level, mode := 0.0, "schedule"
 	if on {
 		level = 100
 		if h < 5 {
 			level = 40 // dimmed in the small hours
 		}
 	}
-	next := map[string]any{"on": on, "level": level, "mode": "schedule"}
+	if m.manual != nil {
+		level, mode = *m.manual, "manual"
+		on = level > 0
+	}
+	next := map[string]any{"on": on, "level": level, "mode": mode}
 	var out []Publication
-	if m.state == nil || m.state["on"] != on || m.state["level"] != level {
+	if m.state == nil || m.state["on"] != on || m.state["level"] != level || m.state["mode"] != mode {
 		m.state = next
 		out = append(out, Publication{Class: topic.State, Payload: mustJSON(next), QoS: 1})
 	}

@@ -1,7 +1,9 @@
 package model
 
 import (
+	"bytes"
 	"encoding/json"
+	"fmt"
 	"slices"
 	"time"
 
@@ -22,11 +24,29 @@ type TrafficSignal struct {
 	rings   [][]string // groups that are green together
 	greenMS int64
 
-	phase   int       // index into rings
-	stage   string    // green, yellow or red (clearance)
-	since   time.Time // when the stage began
-	started bool
-	groups  map[string]map[string]any
+	phase        int       // index into rings
+	stage        string    // green, yellow or red (clearance)
+	since        time.Time // when the stage began
+	started      bool
+	groups       map[string]map[string]any
+	planName     string // reported as "plan"; set by a command
+	reportedPlan string
+}
+
+// Command acts on a wanted state. A fixed-time controller takes a new plan
+// name ({"plan": "weekday-am"}); the signal groups are never commanded
+// directly: its own cycle is what keeps greens from conflicting.
+func (ts *TrafficSignal) Command(_ string, payload []byte) error {
+	var p struct {
+		Plan string `json:"plan"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(payload))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&p); err != nil || p.Plan == "" {
+		return fmt.Errorf(`traffic-signal: this controller takes only {"plan": NAME}, not %s`, payload)
+	}
+	ts.planName = p.Plan
+	return nil
 }
 
 // NewTrafficSignal builds a controller for the plan in params.
@@ -35,7 +55,7 @@ func NewTrafficSignal(params json.RawMessage) (*TrafficSignal, error) {
 	if err != nil {
 		return nil, err
 	}
-	ts := &TrafficSignal{plan: p, greenMS: max(p.MinGreenMS, 10_000), groups: map[string]map[string]any{}}
+	ts := &TrafficSignal{plan: p, greenMS: max(p.MinGreenMS, 10_000), groups: map[string]map[string]any{}, planName: "fixed-time"}
 	// Greedy phases: groups that conflict with nothing already in the phase.
 	left := slices.Clone(p.Groups)
 	for len(left) > 0 {
@@ -113,12 +133,16 @@ func (ts *TrafficSignal) Step(now time.Time) []Publication {
 	if len(changed) > 0 {
 		patch := map[string]any{"groups": changed}
 		if len(changed) == len(ts.groups) {
-			patch["mode"], patch["plan"] = "normal", "fixed-time"
+			patch["mode"], patch["plan"] = "normal", ts.planName
+		}
+		if ts.planName != ts.reportedPlan {
+			patch["plan"], ts.reportedPlan = ts.planName, ts.planName
 		}
 		out = append(out, Publication{Class: topic.State, Payload: mustJSON(patch), QoS: 1})
 	}
 	left := ts.since.Add(time.Duration(ts.stageMS()) * time.Millisecond).Sub(now).Milliseconds()
-	spat := map[string]any{"phase": ts.phase, "stage": ts.stage, "time_to_change_ms": left}
+	spat := map[string]any{"phase": ts.phase, "stage": ts.stage, "time_to_change_ms": left,
+		"min_yellow_ms": ts.plan.MinYellowMS, "red_clearance_ms": ts.plan.RedClearanceMS, "green_ms": ts.greenMS}
 	return append(out, Publication{Class: topic.Tele, Name: "spat", Payload: mustJSON(spat)})
 }
 

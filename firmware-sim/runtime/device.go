@@ -5,14 +5,15 @@ package runtime
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/signet-city/signet/devices/topic"
+	"github.com/signet-city/signet/firmware-sim/command"
 	"github.com/signet-city/signet/firmware-sim/counter"
 	"github.com/signet-city/signet/firmware-sim/model"
 	"github.com/signet-city/signet/signing"
@@ -24,6 +25,8 @@ const ConnectTopic = "$connect"
 // Stats counts a device's (or a fleet's) messages. Safe for concurrent use.
 type Stats struct {
 	Sent, Acked, Failed atomic.Uint64
+	// Commands acted on, and commands refused by the device itself (SPEC §5).
+	CmdDone, CmdRefused atomic.Uint64
 }
 
 // Device is one simulated device.
@@ -38,6 +41,17 @@ type Device struct {
 	// Tap, if set, sees every message the device publishes (the demo keeps
 	// one to replay it as an attacker would).
 	Tap func(topic string, msg []byte)
+	// Commands, if set, makes the device subscribe to its command topics
+	// and act on commands that pass SPEC §5 (see commands.go).
+	Commands *command.Verifier
+	// OnCommand, if set, sees every command outcome (err nil: acted on).
+	OnCommand func(topic string, err error)
+	// OnCommandsReady, if set, is called each time the command subscription
+	// is in place (after every connect).
+	OnCommandsReady func()
+
+	mu       sync.Mutex     // the model and reported state: Run and command handlers
+	reported map[string]any // merge of the state this life has published
 }
 
 // Sign makes the envelope of payload for topic with the next counter.
@@ -60,12 +74,16 @@ func (d *Device) Token() ([]byte, error) {
 	return signing.Sign(d.Key, signing.Header{KID: d.KID, Counter: ctr, IssuedAt: &now}, []byte(d.ID), ConnectTopic)
 }
 
-// Connect opens the MQTT session. Reconnects (with paho's backoff) sign a
-// new token each time, since a token is single-use.
+// Connect opens the MQTT session. Reconnects (with paho's backoff, doubling
+// up to 10 s) sign a new token each time, since a token is single-use. Every (re)connect
+// subscribes to the device's commands if it takes them. A first connection
+// that fails is an error (a wrong key or an unreachable broker should be
+// seen, not retried silently).
 func (d *Device) Connect(ctx context.Context) (paho.Client, error) {
 	opts := paho.NewClientOptions().AddBroker(d.Broker).SetClientID(d.ID).SetProtocolVersion(4).
 		SetAutoReconnect(true).SetMaxReconnectInterval(10 * time.Second).SetConnectTimeout(10 * time.Second).
 		SetOrderMatters(false).
+		SetOnConnectHandler(d.onConnect).
 		SetCredentialsProvider(func() (string, string) {
 			tok, err := d.Token()
 			if err != nil {
@@ -78,6 +96,7 @@ func (d *Device) Connect(ctx context.Context) (paho.Client, error) {
 	select {
 	case <-tok.Done():
 	case <-ctx.Done():
+		cl.Disconnect(0)
 		return nil, ctx.Err()
 	}
 	if err := tok.Error(); err != nil {
@@ -96,8 +115,13 @@ func (d *Device) Run(ctx context.Context, interval time.Duration) error {
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	for {
-		for _, p := range d.Model.Step(time.Now()) {
-			if err := d.Publish(ctx, cl, p); err != nil && !errors.Is(err, context.Canceled) {
+		d.mu.Lock()
+		pubs := d.Model.Step(time.Now())
+		d.mu.Unlock()
+		for _, p := range pubs {
+			// A publish cut short by the end of the run (cancel or
+			// deadline) is not a failure of the device or the broker.
+			if err := d.Publish(ctx, cl, p); err != nil && ctx.Err() == nil {
 				d.Stats.Failed.Add(1)
 			}
 		}
@@ -118,6 +142,9 @@ func (d *Device) Publish(ctx context.Context, cl paho.Client, p model.Publicatio
 	}
 	if d.Tap != nil {
 		d.Tap(t, msg)
+	}
+	if p.Class == topic.State {
+		d.remember(p.Payload)
 	}
 	d.Stats.Sent.Add(1)
 	tok := cl.Publish(t, p.QoS, false, msg)

@@ -2,6 +2,8 @@ package edbatch
 
 import (
 	"crypto/rand"
+	"crypto/sha512"
+	"hash"
 
 	"filippo.io/edwards25519"
 )
@@ -13,21 +15,35 @@ import (
 //
 // with fresh 128-bit random zᵢ per batch. Terms of the same key are merged
 // into one (city traffic repeats keys), so a batch of n signatures from m
-// keys costs one multiscalar multiplication of n + m + 1 points. Because the
-// single check is cofactored too, a batch accepts exactly what single
+// keys is one multiscalar multiplication of n short (128-bit) and m + 1 long
+// terms, computed with the bucket method (msm.go) from large batches and
+// with Straus (edwards25519.VarTimeMultiScalarMult) for small ones. Because
+// the single check is cofactored too, a batch accepts exactly what single
 // verification of each entry accepts (except with probability 2⁻¹²⁸).
 //
 // A Batch is reusable (Reset) and not safe for concurrent use.
 type Batch struct {
 	entries []entry
+	h       hash.Hash // SHA-512 state reused for the challenges
+
 	// scratch reused across verifications
+	rnd     []byte
+	short   []term
+	keySum  []keySum
+	keyTerm map[*PublicKey]int // index in keySum
+	bucket  msm
 	scalars []*edwards25519.Scalar
 	points  []*edwards25519.Point
+	straus  edwards25519.Point
+
+	// bucketFrom overrides the package's bucketFrom when > 0 (benchmarks).
+	bucketFrom int
 }
 
 type entry struct {
 	pk    *PublicKey
-	r     edwards25519.Point
+	r     edwards25519.Point // R, for single verification
+	ra    affine             // R, for the bucket method
 	s     edwards25519.Scalar
 	k     edwards25519.Scalar
 	valid bool // decoded: R canonical, S < L, sizes right
@@ -51,7 +67,11 @@ func (b *Batch) Add(pk *PublicKey, message, sig []byte) {
 	if _, err := e.s.SetCanonicalBytes(sig[32:]); err != nil {
 		return
 	}
-	e.k = *challenge(sig[:32], pk.raw[:], message)
+	if b.h == nil {
+		b.h = sha512.New()
+	}
+	e.k = *challengeWith(b.h, sig[:32], pk.raw[:], message)
+	e.ra.setPoint(&e.r)
 	e.valid = true
 }
 
@@ -78,6 +98,10 @@ func (b *Batch) VerifyEach(out []bool) {
 // singleBelow is the group size under which single verification is cheaper
 // than another level of bisection.
 const singleBelow = 4
+
+// bucketFrom is the batch size from which the bucket method beats Straus
+// (BenchmarkBatchSizes on the 2-core machine).
+const bucketFrom = 64
 
 func (b *Batch) verifyEach(idx []int, out []bool) {
 	if len(idx) < singleBelow {
@@ -112,38 +136,105 @@ func (b *Batch) verify(idx []int) bool {
 	if len(idx) == 0 {
 		return true
 	}
-	b.scalars, b.points = b.scalars[:0], b.points[:0]
-	var sumS edwards25519.Scalar
-	perKey := make(map[*PublicKey]*edwards25519.Scalar, len(idx))
-	var rnd [32]byte
 	for _, i := range idx {
-		e := &b.entries[i]
-		if !e.valid {
+		if !b.entries[i].valid {
 			return false
 		}
-		// zᵢ: 128 random bits (SPEC §3), < L so canonical.
-		if _, err := rand.Read(rnd[:16]); err != nil {
-			panic(err) // crypto/rand never fails on supported platforms
+	}
+	// zᵢ: 128 random bits each (SPEC §3), read at once; < L so canonical.
+	b.rnd = grow(b.rnd, 16*len(idx))
+	if _, err := rand.Read(b.rnd); err != nil {
+		panic(err) // crypto/rand never fails on supported platforms
+	}
+	b.short = b.short[:0]
+	b.keySum = b.keySum[:0]
+	if b.keyTerm == nil {
+		b.keyTerm = map[*PublicKey]int{}
+	}
+	clear(b.keyTerm)
+	var sumS, z, zk edwards25519.Scalar
+	var zb [32]byte
+	for n, i := range idx {
+		e := &b.entries[i]
+		copy(zb[:16], b.rnd[16*n:])
+		if _, err := z.SetCanonicalBytes(zb[:]); err != nil {
+			panic(err) // < 2^128 < L
 		}
-		z, _ := edwards25519.NewScalar().SetCanonicalBytes(rnd[:])
-		b.scalars = append(b.scalars, z)
-		b.points = append(b.points, &e.r)
-		sumS.MultiplyAdd(z, &e.s, &sumS)
-		zk := edwards25519.NewScalar().Multiply(z, &e.k)
-		if acc, ok := perKey[e.pk]; ok {
-			acc.Add(acc, zk)
+		b.short = append(b.short, term{p: &e.ra, scalar: zb})
+		sumS.MultiplyAdd(&z, &e.s, &sumS)
+		zk.Multiply(&z, &e.k)
+		if t, ok := b.keyTerm[e.pk]; ok {
+			b.keySum[t].s.Add(&b.keySum[t].s, &zk)
 		} else {
-			perKey[e.pk] = zk
+			b.keyTerm[e.pk] = len(b.keySum)
+			b.keySum = append(b.keySum, keySum{pk: e.pk, s: zk})
 		}
 	}
-	for pk, zk := range perKey {
-		b.scalars = append(b.scalars, zk)
-		b.points = append(b.points, &pk.a)
+	sumS.Negate(&sumS)
+	from := bucketFrom
+	if b.bucketFrom > 0 {
+		from = b.bucketFrom
 	}
-	b.scalars = append(b.scalars, sumS.Negate(&sumS))
-	b.points = append(b.points, edwards25519.NewGeneratorPoint())
-	var check edwards25519.Point
-	check.VarTimeMultiScalarMult(b.scalars, b.points)
-	check.MultByCofactor(&check)
-	return check.Equal(edwards25519.NewIdentityPoint()) == 1
+	if len(idx) < from {
+		return b.verifyStraus(idx, &sumS)
+	}
+	// Each full-size scalar splits into two 128-bit halves on A and [2^128]A.
+	for i := range b.keySum {
+		ks := &b.keySum[i]
+		b.short = appendSplit(b.short, &ks.pk.a, &ks.pk.a128, &ks.s)
+	}
+	b.short = appendSplit(b.short, basePoint, base128, &sumS)
+	var check extended
+	b.bucket.sum(&check, b.short, nil)
+	check.double() // × 8, the cofactor
+	check.double()
+	check.double()
+	return check.isIdentity()
 }
+
+// keySum is one key's merged scalar Σ_{i∈A} zᵢkᵢ.
+type keySum struct {
+	pk *PublicKey
+	s  edwards25519.Scalar
+}
+
+// appendSplit appends s·P as lo·p + hi·p128, with s = lo + 2^128·hi and p128
+// = [2^128]P.
+func appendSplit(terms []term, p, p128 *affine, s *edwards25519.Scalar) []term {
+	enc := s.Bytes()
+	var lo, hi [32]byte
+	copy(lo[:16], enc[:16])
+	copy(hi[:16], enc[16:])
+	return append(terms, term{p: p, scalar: lo}, term{p: p128, scalar: hi})
+}
+
+// verifyStraus checks the batch equation with edwards25519's Straus
+// multiscalar multiplication, faster for small batches.
+func (b *Batch) verifyStraus(idx []int, negSumS *edwards25519.Scalar) bool {
+	b.scalars, b.points = b.scalars[:0], b.points[:0]
+	for i, t := range b.short {
+		s, err := edwards25519.NewScalar().SetCanonicalBytes(t.scalar[:])
+		if err != nil {
+			panic(err)
+		}
+		b.scalars = append(b.scalars, s)
+		b.points = append(b.points, &b.entries[idx[i]].r)
+	}
+	for i := range b.keySum {
+		b.scalars = append(b.scalars, new(edwards25519.Scalar).Negate(&b.keySum[i].s))
+		b.points = append(b.points, &b.keySum[i].pk.negA)
+	}
+	b.scalars = append(b.scalars, negSumS)
+	b.points = append(b.points, edwards25519.NewGeneratorPoint())
+	b.straus.VarTimeMultiScalarMult(b.scalars, b.points)
+	b.straus.MultByCofactor(&b.straus)
+	return b.straus.Equal(edwards25519.NewIdentityPoint()) == 1
+}
+
+// basePoint and base128 are B and [2^128]B in the bucket method's form.
+var basePoint, base128 = func() (*affine, *affine) {
+	var b, b128 affine
+	b.setPoint(edwards25519.NewGeneratorPoint())
+	b128.setPoint(times2To128(edwards25519.NewGeneratorPoint()))
+	return &b, &b128
+}()

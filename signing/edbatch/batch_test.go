@@ -33,7 +33,8 @@ func signers(t testing.TB, n int) []signer {
 
 // TestBatchAgreesWithSingle: random mixes of valid and invalid entries
 // (repeated keys, tampered messages, tampered R and S); VerifyEach must equal
-// single verification entry by entry.
+// single verification entry by entry. Every fourth round is large enough
+// for the bucket method; the others use Straus.
 func TestBatchAgreesWithSingle(t *testing.T) {
 	keys := signers(t, 8)
 	rng := rand.New(rand.NewPCG(3, 4))
@@ -41,6 +42,9 @@ func TestBatchAgreesWithSingle(t *testing.T) {
 	for round := range 60 {
 		b.Reset()
 		n := 1 + rng.IntN(40)
+		if round%4 == 0 {
+			n = bucketFrom + rng.IntN(200)
+		}
 		type item struct {
 			pk       *PublicKey
 			msg, sig []byte
@@ -100,18 +104,23 @@ func TestMixedOrderR(t *testing.T) {
 	if !Verify(k.pk, msg, sig) {
 		t.Fatal("cofactored single verification refused a mixed-order R")
 	}
-	var b Batch
-	b.Add(k.pk, msg, sig)
-	b.Add(k.pk, []byte("other"), ed25519.Sign(k.priv, []byte("other")))
-	if !b.Verify() {
-		t.Fatal("batch refused what single verification accepts")
+	for _, size := range []int{2, bucketFrom, 3 * bucketFrom} { // Straus, then the bucket method
+		var b Batch
+		b.Add(k.pk, msg, sig)
+		for i := 1; i < size; i++ {
+			m := []byte{byte(i), byte(i >> 8)}
+			b.Add(k.pk, m, ed25519.Sign(k.priv, m))
+		}
+		if !b.Verify() {
+			t.Fatalf("batch of %d refused what single verification accepts", size)
+		}
 	}
 }
 
 // TestWycheproofThroughBatch runs every Wycheproof Ed25519 vector through a
 // one-entry and a mixed batch: the result equals single verification.
 func TestWycheproofThroughBatch(t *testing.T) {
-	data, err := os.ReadFile("../../../shared/vectors/wycheproof/ed25519_test.json")
+	data, err := os.ReadFile("../testdata/wycheproof/ed25519_test.json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,6 +138,12 @@ func TestWycheproofThroughBatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	good := signers(t, 1)[0]
+	// Fillers: valid signatures, so a batch is as large as the bucket method needs.
+	var fillMsgs, fillSigs [][]byte
+	for i := range bucketFrom {
+		m := []byte{'f', byte(i)}
+		fillMsgs, fillSigs = append(fillMsgs, m), append(fillSigs, ed25519.Sign(good.priv, m))
+	}
 	checked := 0
 	for _, g := range file.TestGroups {
 		pk, err := NewPublicKey(mustHex(g.PublicKey.PK))
@@ -138,13 +153,22 @@ func TestWycheproofThroughBatch(t *testing.T) {
 		for _, tc := range g.Tests {
 			msg, sig := mustHex(tc.Msg), mustHex(tc.Sig)
 			want := Verify(pk, msg, sig)
-			var b Batch
-			b.Add(good.pk, []byte("x"), ed25519.Sign(good.priv, []byte("x")))
-			b.Add(pk, msg, sig)
-			got := make([]bool, 2)
-			b.VerifyEach(got)
-			if got[1] != want || !got[0] || b.Verify() != want {
-				t.Fatalf("tcId %d: batch %v, single %v", tc.TcID, got[1], want)
+			for _, size := range []int{2, bucketFrom} { // Straus, then the bucket method
+				var b Batch
+				for i := range size - 1 {
+					b.Add(good.pk, fillMsgs[i], fillSigs[i])
+				}
+				b.Add(pk, msg, sig)
+				got := make([]bool, size)
+				b.VerifyEach(got)
+				for i := range size - 1 {
+					if !got[i] {
+						t.Fatalf("tcId %d, batch of %d: an honest filler was refused", tc.TcID, size)
+					}
+				}
+				if got[size-1] != want || b.Verify() != want {
+					t.Fatalf("tcId %d, batch of %d: batch %v, single %v", tc.TcID, size, got[size-1], want)
+				}
 			}
 			checked++
 		}

@@ -4,8 +4,10 @@ import (
 	"crypto/sha512"
 	"errors"
 	"fmt"
+	"hash"
 
 	"filippo.io/edwards25519"
+	"filippo.io/edwards25519/field"
 )
 
 // Sizes of RFC 8032 §5.1 encodings.
@@ -18,8 +20,11 @@ const (
 // verification reuses the point. It is immutable and safe for concurrent use.
 type PublicKey struct {
 	raw  [PublicKeySize]byte
-	a    edwards25519.Point // A
-	negA edwards25519.Point // -A, so that [S]B + [k](-A) is one double-scalar mult
+	negA edwards25519.Point // −A, so that [S]B + [k](−A) is one double-scalar mult
+	// A and [2^128]A for the bucket method, decoded once per key: a scalar
+	// s = lo + 2^128·hi becomes two 128-bit terms lo·A + hi·[2^128]A, so a
+	// batch's multiscalar multiplication has only short scalars (msm.go).
+	a, a128 affine
 }
 
 var (
@@ -38,16 +43,19 @@ func NewPublicKey(raw []byte) (*PublicKey, error) {
 	}
 	pk := &PublicKey{}
 	copy(pk.raw[:], raw)
-	if _, err := pk.a.SetBytes(raw); err != nil {
+	var a edwards25519.Point
+	if _, err := a.SetBytes(raw); err != nil {
 		return nil, errKeyEncoding
 	}
-	if !canonical(&pk.a, raw) {
+	if !canonical(raw) {
 		return nil, errKeyCanonical
 	}
-	if smallOrder(&pk.a) {
+	if smallOrder(&a) {
 		return nil, errKeySmall
 	}
-	pk.negA.Negate(&pk.a)
+	pk.negA.Negate(&a)
+	pk.a.setPoint(&a)
+	pk.a128.setPoint(times2To128(&a))
 	return pk, nil
 }
 
@@ -80,7 +88,13 @@ func Verify(pk *PublicKey, message, sig []byte) bool {
 
 // challenge returns k = SHA-512(R ‖ A ‖ M) mod L.
 func challenge(r, a, message []byte) *edwards25519.Scalar {
-	h := sha512.New()
+	return challengeWith(sha512.New(), r, a, message)
+}
+
+// challengeWith is challenge with a caller's SHA-512 state, reset first, so
+// a batch hashes without allocating.
+func challengeWith(h hash.Hash, r, a, message []byte) *edwards25519.Scalar {
+	h.Reset()
 	h.Write(r)
 	h.Write(a)
 	h.Write(message)
@@ -95,17 +109,43 @@ func decodeR(r *edwards25519.Point, enc []byte) bool {
 	if _, err := r.SetBytes(enc); err != nil {
 		return false
 	}
-	return canonical(r, enc)
+	return canonical(enc)
 }
 
-// canonical reports whether enc is the one canonical encoding of p.
-// edwards25519.Point.SetBytes accepts y ≥ p and a negative zero x; re-encoding
-// and comparing refuses both.
-func canonical(p *edwards25519.Point, enc []byte) bool {
-	var buf [32]byte
-	got := p.Bytes()
-	copy(buf[:], enc)
-	return [32]byte(got) == buf
+// canonical reports whether the 32-byte point encoding enc is canonical
+// (RFC 8032 §5.1.3): y < p, and no sign bit on x = 0.
+// edwards25519.Point.SetBytes accepts both y ≥ p and a negative zero x; this
+// refuses them from the bytes alone, without the field inversion that
+// re-encoding the point would cost. x = 0 exactly when y = 1 or y = −1.
+func canonical(enc []byte) bool {
+	var y [32]byte
+	copy(y[:], enc)
+	sign := y[31] >> 7
+	y[31] &= 0x7f
+	var fe field.Element
+	if _, err := fe.SetBytes(y[:]); err != nil {
+		return false
+	}
+	if [32]byte(fe.Bytes()) != y {
+		return false // y ≥ p: Bytes reduces mod p
+	}
+	if sign == 1 {
+		var minusOne field.Element
+		minusOne.Negate(feOne)
+		if fe.Equal(feOne) == 1 || fe.Equal(&minusOne) == 1 {
+			return false // x = 0 with the sign bit set
+		}
+	}
+	return true
+}
+
+// times2To128 returns [2^128]p.
+func times2To128(p *edwards25519.Point) *edwards25519.Point {
+	q := new(edwards25519.Point).Set(p)
+	for range 128 {
+		q.Double(q)
+	}
+	return q
 }
 
 // smallOrder reports whether [8]p is the identity.

@@ -1,0 +1,380 @@
+package bench
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/signet-city/signet/broker"
+)
+
+// BrokerOptions describes the broker comparison: every configuration gets
+// the same corpus and the same driver, in one run.
+type BrokerOptions struct {
+	Devices  int           // devices in the corpus (1000)
+	Messages int           // pre-signed messages per device
+	QoS      byte          // 0 or 1
+	Duration time.Duration // per measured run
+	// Modes are the brokers to measure, in order: plain, naive, relaxed,
+	// strict, mosquitto.
+	Modes []string
+	// Gateways, when positive, adds rows for plain and strict where that
+	// many gateway connections carry all the devices.
+	Gateways int
+	Inflight int // closed-loop window per connection (LoadOptions.Inflight)
+	// CorpusFile is read if it exists, else the generated corpus is
+	// written there ("": generate, keep in memory only).
+	CorpusFile string
+	// TargetCommand starts a broker under test as a child process when
+	// given the flags of "signet bench target" (e.g. the signet binary,
+	// "bench", "target").
+	TargetCommand []string
+	// ProfileDir, if set, receives a CPU profile of each broker child's
+	// closed-loop run (MODE-max.pprof).
+	ProfileDir string
+	// Progress, if set, is told what runs and how far the whole benchmark
+	// is (0 to 1), a few times a second.
+	Progress func(stage string, fraction float64)
+	Logger   *slog.Logger
+}
+
+// ConfigResult is one configuration's figures: a closed-loop run at its
+// maximum rate, then an open-loop run at half that rate.
+type ConfigResult struct {
+	Name        string `json:"name"`
+	Mode        string `json:"mode"`
+	Connections int    `json:"connections"`
+	Gateway     bool   `json:"gateway"`
+	// Skipped says why the configuration was not measured ("" if it was).
+	Skipped string `json:"skipped,omitempty"`
+
+	MsgsPerSec      float64 `json:"msgs_per_s"`
+	Sent            uint64  `json:"sent"`
+	Acked           uint64  `json:"acked"`
+	Rejected        uint64  `json:"rejected"` // security events seen (Signet)
+	Exhausted       bool    `json:"corpus_exhausted"`
+	CPUSeconds      float64 `json:"broker_cpu_s"`
+	CPUMicrosPerMsg float64 `json:"broker_cpu_us_per_msg"`
+	P50Ms           float64 `json:"puback_p50_ms"`
+	P99Ms           float64 `json:"puback_p99_ms"`
+	DeliveryP99Ms   float64 `json:"delivery_p99_ms"`
+
+	HalfRate          float64 `json:"half_load_target_msgs_per_s"`
+	HalfMsgsPerSec    float64 `json:"half_load_msgs_per_s"`
+	HalfP50Ms         float64 `json:"half_load_puback_p50_ms"`
+	HalfP99Ms         float64 `json:"half_load_puback_p99_ms"`
+	HalfP999Ms        float64 `json:"half_load_puback_p999_ms"`
+	HalfDeliveryP50Ms float64 `json:"half_load_delivery_p50_ms"`
+	HalfDeliveryP99Ms float64 `json:"half_load_delivery_p99_ms"`
+
+	// HalfCDF is the publish-to-PUBACK (QoS 1) or publish-to-delivery
+	// (QoS 0) latency distribution at half load, for the CDF plot.
+	HalfCDF []CDFPoint `json:"-"`
+}
+
+// BrokerReport is the broker comparison. The first six fields are the
+// acceptance figures of issue 7 (Signet = strict, one connection per
+// device).
+type BrokerReport struct {
+	PlainMsgsPerSec  float64 `json:"plain_msgs_per_s"`
+	NaiveMsgsPerSec  float64 `json:"naive_msgs_per_s"`
+	SignetMsgsPerSec float64 `json:"signet_msgs_per_s"`
+	RatioVsPlain     float64 `json:"ratio_vs_plain"`
+	RatioVsNaive     float64 `json:"ratio_vs_naive"`
+	P99MsAtHalfLoad  float64 `json:"p99_ms_at_half_load"`
+
+	Devices  int            `json:"devices"`
+	Messages int            `json:"messages_per_device"`
+	QoS      int            `json:"qos"`
+	Seconds  float64        `json:"seconds_per_run"`
+	Configs  []ConfigResult `json:"configs"`
+	Notes    []string       `json:"notes,omitempty"`
+}
+
+// config is one row to measure.
+type config struct {
+	name     string
+	mode     string
+	gateways int
+}
+
+// MeasureBrokers runs the comparison.
+func MeasureBrokers(ctx context.Context, o BrokerOptions) (*BrokerReport, error) {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Progress == nil {
+		o.Progress = func(string, float64) {}
+	}
+	if o.Duration <= 0 {
+		return nil, fmt.Errorf("broker bench: duration %v must be positive", o.Duration)
+	}
+	if o.QoS > 1 {
+		return nil, fmt.Errorf("broker bench: qos %d: want 0 or 1", o.QoS)
+	}
+	if len(o.TargetCommand) == 0 {
+		return nil, errors.New("broker bench: no command to start a broker under test")
+	}
+	for _, m := range o.Modes {
+		if !slices.Contains(TargetModes, m) && m != ModeMosquitto {
+			return nil, fmt.Errorf("broker bench: mode %q: want plain, naive, relaxed, strict or mosquitto", m)
+		}
+	}
+	dir, err := os.MkdirTemp("", "signet-bench-broker-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+
+	corpus, err := loadOrGenerate(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	rep := &BrokerReport{Devices: len(corpus.Devices), Messages: len(corpus.Messages[0]), QoS: int(o.QoS), Seconds: o.Duration.Seconds()}
+	devFile := filepath.Join(dir, "devices.json")
+	regs, err := json.Marshal(corpus.Registrations())
+	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(devFile, regs, 0o600); err != nil {
+		return nil, fmt.Errorf("broker bench: %w", err)
+	}
+	password := randomHex(12)
+	hash, err := broker.HashPassword(password)
+	if err != nil {
+		return nil, err
+	}
+	childEnv := []string{"SIGNET_BENCH_PASSWORD=" + password, "SIGNET_BENCH_PASSWORD_HASH=" + hash}
+
+	var configs []config
+	for _, m := range o.Modes {
+		configs = append(configs, config{name: m, mode: m})
+	}
+	if o.Gateways > 0 {
+		for _, m := range []string{ModePlain, ModeStrict} {
+			if slices.Contains(o.Modes, m) {
+				configs = append(configs, config{name: fmt.Sprintf("%s, %d gateways", m, o.Gateways), mode: m, gateways: o.Gateways})
+			}
+		}
+	}
+	mosquitto := MosquittoPath()
+	total := float64(2 * len(configs))
+	runs := 0.0
+	for _, c := range configs {
+		res := ConfigResult{Name: c.name, Mode: c.mode, Gateway: c.gateways > 0}
+		if c.mode == ModeMosquitto && mosquitto == "" {
+			res.Skipped = "mosquitto is not installed (apt-get install mosquitto to include it)"
+			rep.Configs = append(rep.Configs, res)
+			runs += 2
+			rep.Notes = append(rep.Notes, "mosquitto row skipped: not installed")
+			continue
+		}
+		for _, half := range []bool{false, true} {
+			stage := c.name + ": max rate, closed loop"
+			rate := 0.0
+			if half {
+				rate = res.MsgsPerSec / 2
+				stage = fmt.Sprintf("%s: half load, %.0f msg/s", c.name, rate)
+			}
+			r, err := runConfig(ctx, o, c, corpus, devFile, dir, password, childEnv, mosquitto, rate, func(f float64) {
+				o.Progress(stage, (runs+f)/total)
+			})
+			if err != nil {
+				return rep, fmt.Errorf("broker bench: %s: %w", stage, err)
+			}
+			runs++
+			res.Connections = r.load.Connections
+			if !half {
+				res.MsgsPerSec, res.Sent, res.Acked, res.Rejected, res.Exhausted = r.load.MsgsPerSec, r.load.Sent, r.load.Acked, r.load.Rejected, r.load.Exhausted
+				res.CPUSeconds = r.cpu.Seconds()
+				if n := countOf(o.QoS, r.load); n > 0 {
+					res.CPUMicrosPerMsg = r.cpu.Seconds() * 1e6 / float64(n)
+				}
+				res.P50Ms, res.P99Ms = millis(r.load.PubAck.Quantile(0.5)), millis(r.load.PubAck.Quantile(0.99))
+				res.DeliveryP99Ms = millis(r.load.Delivery.Quantile(0.99))
+				if res.MsgsPerSec <= 0 {
+					return rep, fmt.Errorf("broker bench: %s: no message was acknowledged", c.name)
+				}
+				continue
+			}
+			res.HalfRate, res.HalfMsgsPerSec = rate, r.load.MsgsPerSec
+			res.HalfP50Ms, res.HalfP99Ms, res.HalfP999Ms = millis(r.load.PubAck.Quantile(0.5)), millis(r.load.PubAck.Quantile(0.99)), millis(r.load.PubAck.Quantile(0.999))
+			res.HalfDeliveryP50Ms, res.HalfDeliveryP99Ms = millis(r.load.Delivery.Quantile(0.5)), millis(r.load.Delivery.Quantile(0.99))
+			res.HalfCDF = r.load.PubAck.CDF()
+			if o.QoS == 0 {
+				res.HalfCDF = r.load.Delivery.CDF()
+			}
+			res.Rejected += r.load.Rejected
+		}
+		if res.Exhausted {
+			rep.Notes = append(rep.Notes, fmt.Sprintf("%s: connections ran out of corpus before the end of the run, so the run was shorter and ended with fewer busy connections (use more --messages)", c.name))
+		}
+		if res.Rejected > 0 {
+			rep.Notes = append(rep.Notes, fmt.Sprintf("%s: %d messages were refused (security events); the corpus should be all valid", c.name, res.Rejected))
+		}
+		rep.Configs = append(rep.Configs, res)
+	}
+	rep.summarize()
+	o.Progress("done", 1)
+	return rep, nil
+}
+
+// summarize fills the acceptance figures from the rows.
+func (r *BrokerReport) summarize() {
+	for _, c := range r.Configs {
+		if c.Gateway || c.Skipped != "" {
+			continue
+		}
+		switch c.Mode {
+		case ModePlain:
+			r.PlainMsgsPerSec = c.MsgsPerSec
+		case ModeNaive:
+			r.NaiveMsgsPerSec = c.MsgsPerSec
+		case ModeStrict:
+			r.SignetMsgsPerSec = c.MsgsPerSec
+			r.P99MsAtHalfLoad = c.HalfP99Ms
+			if r.QoS == 0 {
+				r.P99MsAtHalfLoad = c.HalfDeliveryP99Ms
+			}
+		}
+	}
+	if r.PlainMsgsPerSec > 0 {
+		r.RatioVsPlain = r.SignetMsgsPerSec / r.PlainMsgsPerSec
+	}
+	if r.NaiveMsgsPerSec > 0 {
+		r.RatioVsNaive = r.SignetMsgsPerSec / r.NaiveMsgsPerSec
+	}
+}
+
+func countOf(qos byte, r *LoadResult) uint64 {
+	if qos == 0 {
+		return r.Sent
+	}
+	return r.Acked
+}
+
+// runResult is one measured run.
+type runResult struct {
+	load *LoadResult
+	cpu  time.Duration
+}
+
+// runConfig starts a fresh broker (a fresh store: the corpus's counters
+// start over), runs the load against it and stops it.
+func runConfig(ctx context.Context, o BrokerOptions, c config, corpus *Corpus, devFile, dir, password string, childEnv []string, mosquitto string, rate float64, progress func(float64)) (runResult, error) {
+	var p *Process
+	var err error
+	if c.mode == ModeMosquitto {
+		p, err = StartMosquitto(ctx, mosquitto, dir)
+	} else {
+		argv := append(slices.Clone(o.TargetCommand), "--mode", c.mode, "--addr", "127.0.0.1:0", "--devices", devFile)
+		if o.ProfileDir != "" && rate == 0 {
+			argv = append(argv, "--cpuprofile", filepath.Join(o.ProfileDir, fmt.Sprintf("%s-max.pprof", fileName(c.name))))
+		}
+		p, err = StartChild(ctx, c.name, argv, childEnv)
+	}
+	if err != nil {
+		return runResult{}, err
+	}
+	signet := c.mode == ModeStrict || c.mode == ModeRelaxed
+	lo := LoadOptions{
+		Addr: p.Addr(), Corpus: corpus, QoS: o.QoS, Gateways: c.gateways, Rate: rate,
+		Duration: o.Duration, Inflight: o.Inflight, SampleZone: corpus.Devices[0].Zone,
+		Login: Login{User: "bench", Password: password, SubscriberUser: "bench", SubscriberPassword: password},
+	}
+	if signet {
+		lo.Login = Login{DeviceTokens: true, User: TargetGatewayUser, Password: password, SubscriberUser: TargetAdminUser, SubscriberPassword: password}
+	}
+	var cpu time.Duration
+	var cpuErr error
+	var mu sync.Mutex
+	stopTicker := make(chan struct{})
+	var tickers sync.WaitGroup
+	lo.Started = func() {
+		cpuErr = p.MarkCPU()
+		start := time.Now()
+		tickers.Add(1)
+		go func() {
+			defer tickers.Done()
+			t := time.NewTicker(200 * time.Millisecond)
+			defer t.Stop()
+			for {
+				select {
+				case <-stopTicker:
+					return
+				case <-t.C:
+					mu.Lock()
+					progress(min(1, float64(time.Since(start))/float64(o.Duration)))
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	lo.Ended = func() {
+		var err error
+		cpu, err = p.CPUSince()
+		cpuErr = errors.Join(cpuErr, err)
+	}
+	load, err := RunLoad(ctx, lo)
+	close(stopTicker)
+	tickers.Wait()
+	stopErr := p.Stop()
+	if err != nil {
+		return runResult{}, errors.Join(err, stopErr)
+	}
+	if cpuErr != nil {
+		return runResult{}, cpuErr
+	}
+	if stopErr != nil {
+		o.Logger.Warn("broker under test did not stop cleanly", "config", c.name, "err", stopErr)
+	}
+	return runResult{load: load, cpu: cpu}, nil
+}
+
+// loadOrGenerate reads o.CorpusFile if it exists, else signs a new corpus
+// (and writes it to o.CorpusFile if named).
+func loadOrGenerate(ctx context.Context, o BrokerOptions) (*Corpus, error) {
+	if o.CorpusFile != "" {
+		if _, err := os.Stat(o.CorpusFile); err == nil {
+			o.Progress("reading corpus "+o.CorpusFile, 0)
+			return ReadCorpus(o.CorpusFile)
+		}
+	}
+	o.Progress(fmt.Sprintf("signing corpus: %d devices × %d messages", o.Devices, o.Messages), 0)
+	c, err := GenerateCorpus(ctx, CorpusOptions{Devices: o.Devices, Messages: o.Messages})
+	if err != nil {
+		return nil, err
+	}
+	if o.CorpusFile != "" {
+		if err := c.WriteFile(o.CorpusFile); err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+// fileName makes a configuration name usable in a file name.
+func fileName(name string) string {
+	b := []byte(name)
+	for i, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+			b[i] = '-'
+		}
+	}
+	return string(b)
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}

@@ -1,0 +1,99 @@
+package bench
+
+import (
+	"fmt"
+	"path/filepath"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/plotutil"
+	"gonum.org/v1/plot/vg"
+)
+
+// writePlots draws the broker comparison's three PNGs into dir.
+func writePlots(dir string, r *BrokerReport) error {
+	var names []string
+	var rates, cpu plotter.Values
+	for _, c := range r.Configs {
+		if c.Skipped != "" {
+			continue
+		}
+		names = append(names, c.Name)
+		rates = append(rates, c.MsgsPerSec)
+		cpu = append(cpu, c.CPUMicrosPerMsg)
+	}
+	if err := barPlot(filepath.Join(dir, PlotThroughput), "Broker ingress, max rate (closed loop)", "messages / s", names, rates); err != nil {
+		return err
+	}
+	if err := barPlot(filepath.Join(dir, PlotCPU), "Broker CPU per message", "CPU µs / message", names, cpu); err != nil {
+		return err
+	}
+	return cdfPlot(filepath.Join(dir, PlotLatencyCDF), r)
+}
+
+func barPlot(path, title, ylabel string, names []string, vals plotter.Values) error {
+	p := plot.New()
+	p.Title.Text = title
+	p.Y.Label.Text = ylabel
+	if len(vals) == 0 {
+		vals = plotter.Values{0}
+		names = []string{"(none)"}
+	}
+	bars, err := plotter.NewBarChart(vals, vg.Points(28))
+	if err != nil {
+		return fmt.Errorf("plot %s: %w", path, err)
+	}
+	bars.Color = plotutil.Color(0)
+	bars.LineStyle.Width = 0
+	p.Add(bars)
+	p.NominalX(names...)
+	p.Y.Min = 0
+	if err := p.Save(vg.Length(max(5, len(names)))*1.6*vg.Inch, 4*vg.Inch, path); err != nil {
+		return fmt.Errorf("plot %s: %w", path, err)
+	}
+	return nil
+}
+
+// cdfPlot draws each configuration's half-load latency CDF on a log scale.
+func cdfPlot(path string, r *BrokerReport) error {
+	p := plot.New()
+	p.Title.Text = "Latency at half of each broker's max rate"
+	p.X.Label.Text = "publish to PUBACK, ms (log)"
+	if r.QoS == 0 {
+		p.X.Label.Text = "publish to delivery, ms (log)"
+	}
+	p.Y.Label.Text = "fraction of messages"
+	p.X.Scale = plot.LogScale{}
+	p.X.Tick.Marker = plot.LogTicks{Prec: -1}
+	p.Legend.Top = false
+	p.Legend.Left = false
+	i := 0
+	for _, c := range r.Configs {
+		if c.Skipped != "" || len(c.HalfCDF) == 0 {
+			continue
+		}
+		pts := make(plotter.XYs, 0, len(c.HalfCDF))
+		for _, pt := range c.HalfCDF {
+			pts = append(pts, plotter.XY{X: max(pt.Millis, 0.001), Y: pt.Fraction})
+		}
+		line, err := plotter.NewLine(pts)
+		if err != nil {
+			return fmt.Errorf("plot %s: %w", path, err)
+		}
+		line.Color = plotutil.Color(i)
+		line.Dashes = plotutil.Dashes(i / 7)
+		line.Width = vg.Points(1.5)
+		p.Add(line)
+		p.Legend.Add(c.Name, line)
+		i++
+	}
+	if i == 0 {
+		// An empty log axis cannot be drawn: show an empty linear one.
+		p.X.Scale = plot.LinearScale{}
+		p.X.Tick.Marker = plot.DefaultTicks{}
+	}
+	if err := p.Save(8*vg.Inch, 5*vg.Inch, path); err != nil {
+		return fmt.Errorf("plot %s: %w", path, err)
+	}
+	return nil
+}

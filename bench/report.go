@@ -1,0 +1,180 @@
+package bench
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"math"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+)
+
+// AllReport is every figure of one "signet bench" run, as written by
+// --json and --report.
+type AllReport struct {
+	Machine Machine       `json:"machine"`
+	Command string        `json:"command"`
+	Broker  *BrokerReport `json:"broker,omitempty"`
+	Store   []StoreResult `json:"store,omitempty"`
+	Verify  *VerifyReport `json:"verify,omitempty"`
+}
+
+// MarshalJSON writes the report with any NaN or infinite figure as 0
+// (encoding/json refuses them; a tiny --quick run can divide by zero).
+func (r *AllReport) MarshalJSON() ([]byte, error) {
+	type plain AllReport
+	c := plain(*r)
+	c.Verify = finiteVerify(c.Verify)
+	return json.Marshal(c)
+}
+
+// finiteVerify is a copy of v with NaN and infinite figures set to 0.
+func finiteVerify(v *VerifyReport) *VerifyReport {
+	if v == nil {
+		return nil
+	}
+	c := *v
+	zeroNonFinite(reflect.ValueOf(&c).Elem())
+	return &c
+}
+
+// zeroNonFinite sets every NaN or infinite float in v (a settable struct,
+// slice or float) to 0. Slices are copied first, so v's original shares
+// nothing that changes.
+func zeroNonFinite(v reflect.Value) {
+	switch v.Kind() {
+	case reflect.Float32, reflect.Float64:
+		if f := v.Float(); math.IsNaN(f) || math.IsInf(f, 0) {
+			v.SetFloat(0)
+		}
+	case reflect.Struct:
+		for i := range v.NumField() {
+			if v.Field(i).CanSet() {
+				zeroNonFinite(v.Field(i))
+			}
+		}
+	case reflect.Slice:
+		if v.IsNil() {
+			return
+		}
+		c := reflect.MakeSlice(v.Type(), v.Len(), v.Len())
+		reflect.Copy(c, v)
+		v.Set(c)
+		for i := range c.Len() {
+			zeroNonFinite(c.Index(i))
+		}
+	}
+}
+
+// Report plot files, in dir.
+const (
+	PlotThroughput = "throughput.png"
+	PlotLatencyCDF = "latency_cdf.png"
+	PlotCPU        = "cpu_per_message.png"
+	ReportFile     = "report.md"
+)
+
+// WriteReport writes dir/report.md and, with broker figures, the PNG plots
+// it shows: throughput by configuration, the half-load latency CDF and the
+// broker's CPU per message.
+func WriteReport(dir string, r *AllReport) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	if r.Broker != nil {
+		if err := writePlots(dir, r.Broker); err != nil {
+			return err
+		}
+	}
+	var b bytes.Buffer
+	p := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
+	p("# Signet benchmark report")
+	p("")
+	p("| | |")
+	p("|---|---|")
+	p("| machine | %s, %d cores, %s |", r.Machine.CPU, r.Machine.Cores, r.Machine.OS)
+	p("| Go | %s |", r.Machine.GoVersion)
+	p("| commit | %s |", r.Machine.Commit)
+	p("| when | %s |", r.Machine.Time.Format("2006-01-02 15:04 MST"))
+	p("| command | `%s` |", r.Command)
+	p("")
+	p("Every figure comes from this one run on this machine; compare ratios, not")
+	p("absolute rates, across machines or runs.")
+	if br := r.Broker; br != nil {
+		p("")
+		p("## Broker ingress")
+		p("")
+		p("Corpus: %d devices × %d pre-signed messages (Ed25519, telemetry and state), QoS %d, %.1f s per run.", br.Devices, br.Messages, br.QoS, br.Seconds)
+		p("Each configuration runs in its own process on a fresh store: first closed loop (its maximum")
+		p("rate and the broker's CPU per message, from /proc), then open loop at half that rate (latency).")
+		p("")
+		p("**Signet (strict): %.0f msg/s = %.2fx plain mochi, %.2fx the naive crypto/ed25519 hook; p99 publish-to-PUBACK at half load %.2f ms.**",
+			br.SignetMsgsPerSec, br.RatioVsPlain, br.RatioVsNaive, br.P99MsAtHalfLoad)
+		p("(Targets: ≥ 0.6x plain, ≥ 2x naive, ≤ 10 ms.)")
+		p("")
+		p("| configuration | connections | msg/s | vs plain | broker CPU µs/msg | p50 ms | p99 ms | half-load msg/s | half p50 ms | half p99 ms | half p99.9 ms | delivery p99 ms (half) |")
+		p("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
+		for _, c := range br.Configs {
+			if c.Skipped != "" {
+				p("| %s | – | skipped: %s | | | | | | | | | |", c.Name, c.Skipped)
+				continue
+			}
+			ratio := 0.0
+			if br.PlainMsgsPerSec > 0 {
+				ratio = c.MsgsPerSec / br.PlainMsgsPerSec
+			}
+			p("| %s | %d | %.0f | %.2fx | %.1f | %.2f | %.2f | %.0f | %.2f | %.2f | %.2f | %.2f |", c.Name, c.Connections, c.MsgsPerSec, ratio,
+				c.CPUMicrosPerMsg, c.P50Ms, c.P99Ms, c.HalfMsgsPerSec, c.HalfP50Ms, c.HalfP99Ms, c.HalfP999Ms, c.HalfDeliveryP99Ms)
+		}
+		for _, n := range br.Notes {
+			p("")
+			p("Note: %s", n)
+		}
+		p("")
+		p("![throughput by configuration](%s)", PlotThroughput)
+		p("")
+		p("![latency CDF at half load](%s)", PlotLatencyCDF)
+		p("")
+		p("![broker CPU per message](%s)", PlotCPU)
+	}
+	if len(r.Store) > 0 {
+		p("")
+		p("## Store group commit")
+		p("")
+		p("| devices | mode | committers | commits/s | p50 ms | p99 ms | transactions | mean batch |")
+		p("|--:|---|--:|--:|--:|--:|--:|--:|")
+		for _, s := range r.Store {
+			p("| %d | %s | %d | %.0f | %.2f | %.2f | %d | %.1f |", s.Devices, s.Mode, s.Committers, s.CommitsPerSec, s.P50Millis, s.P99Millis, s.Transactions, s.MeanBatch)
+		}
+	}
+	if r.Verify != nil {
+		// The verify figures are listed by their JSON names, so that this
+		// report follows bench/verify.go as its fields change.
+		var fields map[string]any
+		data, err := json.Marshal(finiteVerify(r.Verify))
+		if err == nil {
+			err = json.Unmarshal(data, &fields)
+		}
+		if err != nil {
+			return fmt.Errorf("report: verify figures: %w", err)
+		}
+		p("")
+		p("## Ed25519 verification")
+		p("")
+		p("| figure | value |")
+		p("|---|--:|")
+		for _, k := range slices.Sorted(maps.Keys(fields)) {
+			if v, ok := fields[k].(float64); ok {
+				p("| %s | %.4g |", k, v)
+			}
+		}
+	}
+	path := filepath.Join(dir, ReportFile)
+	if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
+		return fmt.Errorf("report %s: %w", path, err)
+	}
+	return nil
+}

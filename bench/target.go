@@ -1,0 +1,178 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+
+	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/hooks/auth"
+	"github.com/mochi-mqtt/server/v2/listeners"
+
+	"github.com/signet-city/signet/broker"
+	"github.com/signet-city/signet/devices"
+	"github.com/signet-city/signet/devices/boltstore"
+)
+
+// The brokers under test. Each is measured with the same corpus and driver.
+const (
+	// ModePlain is mochi with no Signet hooks: any client may publish
+	// anything (mochi's allow-all auth hook).
+	ModePlain = "plain"
+	// ModeNaive is mochi with NaiveHook: parse each envelope and
+	// crypto/ed25519.Verify it inline in OnPublish (no replay window, no
+	// store, no batching).
+	ModeNaive = "naive"
+	// ModeRelaxed and ModeStrict are the real Signet broker (broker.New:
+	// access, verify and twin hooks, the batching verifier, a bbolt store
+	// in a temporary directory) with relaxed or strict durability.
+	ModeRelaxed = "relaxed"
+	ModeStrict  = "strict"
+	// ModeMosquitto is Debian's mosquitto, when installed (see
+	// StartMosquitto); it runs only as its own process.
+	ModeMosquitto = "mosquitto"
+)
+
+// TargetModes are the modes StartTarget serves.
+var TargetModes = []string{ModePlain, ModeNaive, ModeRelaxed, ModeStrict}
+
+// The users a Signet target knows (with TargetOptions.Password): the
+// driver's subscriber logs in as the admin, gateway connections as the
+// gateway of every zone.
+const (
+	TargetAdminUser   = "bench-admin"
+	TargetGatewayUser = "bench-gw"
+)
+
+// TargetOptions describes a broker under test.
+type TargetOptions struct {
+	Mode     string
+	Addr     string           // MQTT listen address, e.g. 127.0.0.1:0
+	Devices  []devices.Device // enrolled in Signet's store; keys for the naive hook
+	Password string           // for TargetAdminUser and TargetGatewayUser (Signet modes)
+	// PasswordHash is Password's argon2id hash, if already made (hashing
+	// is deliberately slow; "": hash Password).
+	PasswordHash string
+	Dir          string // for Signet's store ("": a new temporary directory)
+	Logger       *slog.Logger
+}
+
+// Target is a running broker under test.
+type Target struct {
+	addr  string
+	close func(context.Context) error
+}
+
+// Addr is the address the broker listens on.
+func (t *Target) Addr() string { return t.addr }
+
+// Close stops the broker and removes its temporary state.
+func (t *Target) Close(ctx context.Context) error { return t.close(ctx) }
+
+// StartTarget starts a broker of o.Mode in this process.
+func StartTarget(ctx context.Context, o TargetOptions) (*Target, error) {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	switch o.Mode {
+	case ModePlain, ModeNaive:
+		return startMochi(o)
+	case ModeRelaxed, ModeStrict:
+		return startSignet(ctx, o)
+	}
+	return nil, fmt.Errorf("target mode %q: want one of %v", o.Mode, TargetModes)
+}
+
+// startMochi serves plain mochi, with the naive hook in ModeNaive. Its
+// options are those broker.New gives mochi.
+func startMochi(o TargetOptions) (*Target, error) {
+	srv := mqtt.New(&mqtt.Options{InlineClient: true, Logger: o.Logger})
+	if err := srv.AddHook(new(auth.AllowHook), nil); err != nil {
+		return nil, err
+	}
+	if o.Mode == ModeNaive {
+		h, err := NewNaiveHook(o.Devices)
+		if err != nil {
+			return nil, err
+		}
+		if err := srv.AddHook(h, nil); err != nil {
+			return nil, err
+		}
+	}
+	tcp := listeners.NewTCP(listeners.Config{ID: "tcp", Address: o.Addr})
+	if err := srv.AddListener(tcp); err != nil {
+		return nil, fmt.Errorf("target %s: listen %s: %w", o.Mode, o.Addr, err)
+	}
+	if err := srv.Serve(); err != nil {
+		return nil, fmt.Errorf("target %s: %w", o.Mode, err)
+	}
+	return &Target{addr: tcp.Address(), close: func(context.Context) error { return srv.Close() }}, nil
+}
+
+// startSignet enrolls the devices in a fresh store and starts the real
+// broker on it.
+func startSignet(ctx context.Context, o TargetOptions) (*Target, error) {
+	dir, cleanup := o.Dir, func() {}
+	if dir == "" {
+		d, err := os.MkdirTemp("", "signet-bench-")
+		if err != nil {
+			return nil, err
+		}
+		dir, cleanup = d, func() { os.RemoveAll(d) }
+	}
+	path := filepath.Join(dir, "signet.db")
+	if err := enroll(ctx, path, o.Devices); err != nil {
+		cleanup()
+		return nil, err
+	}
+	hash := o.PasswordHash
+	if hash == "" {
+		var err error
+		if hash, err = broker.HashPassword(o.Password); err != nil {
+			cleanup()
+			return nil, err
+		}
+	}
+	cfg := broker.DefaultConfig()
+	cfg.Store, cfg.Durability, cfg.MQTT, cfg.HTTP = path, o.Mode, o.Addr, ""
+	// No per-client rate limit: a gateway connection carries many devices,
+	// and the benchmark asks what the broker can carry, not what the
+	// default limit allows.
+	cfg.RatePerClient, cfg.RateBurst = 0, 0
+	cfg.Users = []broker.User{
+		{Name: TargetAdminUser, Role: broker.RoleAdmin, PasswordHash: hash},
+		{Name: TargetGatewayUser, Role: broker.RoleGateway, Zones: []string{"*"}, PasswordHash: hash},
+	}
+	srv, err := broker.New(ctx, cfg, o.Logger)
+	if err != nil {
+		cleanup()
+		return nil, fmt.Errorf("target %s: %w", o.Mode, err)
+	}
+	if err := srv.Start(); err != nil {
+		cleanup()
+		return nil, errors.Join(fmt.Errorf("target %s: %w", o.Mode, err), srv.Shutdown(ctx))
+	}
+	return &Target{addr: srv.MQTTAddr(), close: func(ctx context.Context) error {
+		defer cleanup()
+		return srv.Shutdown(ctx)
+	}}, nil
+}
+
+// enroll writes the devices into a new store at path, in one transaction.
+func enroll(ctx context.Context, path string, devs []devices.Device) error {
+	store, err := boltstore.Open(path, boltstore.Options{})
+	if err != nil {
+		return err
+	}
+	for chunk := range slices.Chunk(devs, 10_000) {
+		if err := store.Write(ctx, devices.Batch{Devices: chunk}); err != nil {
+			store.Close()
+			return fmt.Errorf("enrolling %d devices in %s: %w", len(devs), path, err)
+		}
+	}
+	return store.Close()
+}

@@ -1,0 +1,306 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"runtime/pprof"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+
+	"github.com/signet-city/signet/bench"
+	"github.com/signet-city/signet/devices"
+)
+
+// brokerFlags are the flags of "bench broker", shared with "bench all".
+type brokerFlags struct {
+	devices, messages, qos, gateways, inflight int
+	seconds                                    float64
+	modes, corpus, profileDir                  string
+}
+
+func (f *brokerFlags) register(cmd *cobra.Command) {
+	cmd.Flags().IntVar(&f.devices, "devices", 1000, "devices in the signed corpus (one connection each)")
+	cmd.Flags().IntVar(&f.messages, "messages", 0, "pre-signed messages per device (0: enough for --seconds at 60k msg/s)")
+	cmd.Flags().IntVar(&f.qos, "qos", 1, "QoS of the published messages: 0 or 1")
+	cmd.Flags().Float64Var(&f.seconds, "seconds", 5, "duration of each measured run")
+	cmd.Flags().StringVar(&f.modes, "modes", "plain,naive,relaxed,strict,mosquitto", "brokers to measure, comma-separated")
+	cmd.Flags().IntVar(&f.gateways, "gateways", 10, "also measure plain and strict with this many gateway connections carrying all devices (0: no)")
+	cmd.Flags().IntVar(&f.inflight, "inflight", 0, "closed-loop unacknowledged messages per connection (0: 1 per device connection, 32 per gateway)")
+	cmd.Flags().StringVar(&f.corpus, "corpus", "", "read the signed corpus from this file if it exists, else write the new one there")
+	cmd.Flags().StringVar(&f.profileDir, "profile", "", "write a CPU profile of each broker's max-rate run into this directory")
+}
+
+// options validates the flags and builds the benchmark's options.
+func (f *brokerFlags) options() (bench.BrokerOptions, error) {
+	var o bench.BrokerOptions
+	if f.devices <= 0 || f.devices > 100_000 {
+		return o, usagef("--devices %d: want 1 to 100000", f.devices)
+	}
+	if f.messages < 0 {
+		return o, usagef("--messages %d: must not be negative", f.messages)
+	}
+	if f.qos != 0 && f.qos != 1 {
+		return o, usagef("--qos %d: want 0 or 1", f.qos)
+	}
+	if f.seconds <= 0 || f.seconds > 3600 {
+		return o, usagef("--seconds %v: want more than 0 and at most 3600", f.seconds)
+	}
+	if f.gateways < 0 || f.inflight < 0 {
+		return o, usagef("--gateways and --inflight must not be negative")
+	}
+	for _, m := range strings.Split(f.modes, ",") {
+		m = strings.TrimSpace(m)
+		switch m {
+		case bench.ModePlain, bench.ModeNaive, bench.ModeRelaxed, bench.ModeStrict, bench.ModeMosquitto:
+			o.Modes = append(o.Modes, m)
+		default:
+			return o, usagef("--modes: %q is not plain, naive, relaxed, strict or mosquitto", m)
+		}
+	}
+	if f.profileDir != "" {
+		if err := os.MkdirAll(f.profileDir, 0o755); err != nil {
+			return o, fmt.Errorf("--profile: %w", err)
+		}
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return o, fmt.Errorf("finding the signet binary to start brokers under test: %w", err)
+	}
+	o.Devices, o.QoS, o.Gateways, o.Inflight = f.devices, byte(f.qos), f.gateways, f.inflight
+	o.Duration = time.Duration(f.seconds * float64(time.Second))
+	o.Messages = f.messages
+	if o.Messages == 0 {
+		// Enough that no device runs out in a closed-loop run at 60k msg/s.
+		o.Messages = max(20, int(60_000*f.seconds)/f.devices+1)
+	}
+	o.CorpusFile, o.ProfileDir = f.corpus, f.profileDir
+	o.TargetCommand = []string{exe, "bench", "target"}
+	return o, nil
+}
+
+func newBenchBrokerCmd() *cobra.Command {
+	var f brokerFlags
+	var jsonFile, reportDir string
+	cmd := &cobra.Command{
+		Use:   "broker [--devices 1000] [--qos 1] [--seconds 5] [--json FILE] [--report DIR]",
+		Short: "Signet against plain brokers: messages/s, latency and CPU per message, same corpus, same driver",
+		Long: `Sign a corpus once (--devices streetlights, Ed25519 keys, --messages each:
+telemetry on city/{zone}/{device}/tele/power and every tenth message a state
+patch), then measure each broker under test, each in its own child process on a
+loopback port, with a fresh store per run:
+
+  plain      mochi with no Signet hooks (allow-all authentication)
+  naive      mochi with a hook that parses each envelope and calls
+             crypto/ed25519.Verify inline in OnPublish
+  relaxed    the Signet broker, relaxed durability
+  strict     the Signet broker, strict durability (fsync before PUBACK)
+  mosquitto  Debian's mosquitto, when installed (skipped with a note if not)
+
+Each configuration gets a closed-loop run (every connection publishes as fast
+as its in-flight window allows) that gives its maximum rate and the broker's
+CPU seconds per message (from /proc, the child's own accounting), then an
+open-loop run at half that rate for latency: publish to PUBACK, and publish to
+delivery at a subscriber of one zone. Percentiles come from a histogram with
+0.8% resolution. Devices log in with connect tokens (Signet) and one
+connection each; with --gateways N, plain and strict are also measured with N
+gateway connections carrying every device.
+
+The acceptance figures (issue 7) compare strict, one connection per device,
+with plain and naive from the same run. The numbers are only as quiet as the
+machine: close everything else, and compare ratios, not absolute rates.`,
+		Example: `  signet bench broker
+  signet bench broker --json broker.json --report report/
+  signet bench broker --modes plain,strict --devices 200 --seconds 2
+  signet bench broker --corpus /tmp/city.corpus   # sign once, reuse next time
+  signet bench broker --modes strict --profile prof/ && go tool pprof -top prof/strict-max.pprof`,
+		Args: exactArgs(0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			o, err := f.options()
+			if err != nil {
+				return err
+			}
+			if err := checkOutputs(jsonFile, reportDir); err != nil {
+				return err
+			}
+			all := &bench.AllReport{Machine: bench.DescribeMachine(), Command: commandLine()}
+			bar := newBenchBar(cmd.ErrOrStderr())
+			o.Progress = bar.update
+			all.Broker, err = bench.MeasureBrokers(cmd.Context(), o)
+			bar.finish()
+			if err != nil {
+				return err
+			}
+			printBrokerTable(cmd.OutOrStdout(), all.Broker)
+			return writeOutputs(cmd.OutOrStdout(), all, jsonFile, reportDir)
+		},
+	}
+	f.register(cmd)
+	cmd.Flags().StringVar(&jsonFile, "json", "", "write every figure as JSON to this file (- for stdout)")
+	cmd.Flags().StringVar(&reportDir, "report", "", "write report.md and PNG plots into this directory")
+	return cmd
+}
+
+// checkOutputs refuses output paths that cannot be written before any
+// minute of benchmarking is spent.
+func checkOutputs(jsonFile, reportDir string) error {
+	if jsonFile != "" && jsonFile != "-" {
+		f, err := os.OpenFile(jsonFile, os.O_WRONLY|os.O_CREATE, 0o644)
+		if err != nil {
+			return usagef("--json: %v", err)
+		}
+		f.Close()
+	}
+	if reportDir != "" {
+		if err := os.MkdirAll(reportDir, 0o755); err != nil {
+			return usagef("--report: %v", err)
+		}
+	}
+	return nil
+}
+
+// writeOutputs writes the JSON and the report.
+func writeOutputs(stdout io.Writer, all *bench.AllReport, jsonFile, reportDir string) error {
+	if jsonFile != "" {
+		data, err := json.MarshalIndent(all, "", "  ")
+		if err != nil {
+			return err
+		}
+		data = append(data, '\n')
+		if jsonFile == "-" {
+			_, err = stdout.Write(data)
+		} else {
+			err = os.WriteFile(jsonFile, data, 0o644)
+		}
+		if err != nil {
+			return fmt.Errorf("--json %s: %w", jsonFile, err)
+		}
+	}
+	if reportDir != "" {
+		if err := bench.WriteReport(reportDir, all); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "report: %s\n", reportDir+"/report.md")
+	}
+	return nil
+}
+
+// commandLine is how this run was started, for the report.
+func commandLine() string {
+	return "signet " + strings.Join(os.Args[1:], " ")
+}
+
+// printBrokerTable prints the comparison.
+func printBrokerTable(out io.Writer, r *bench.BrokerReport) {
+	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(w, "configuration\tconns\tmsg/s\tvs plain\tCPU µs/msg\tp50 ms\tp99 ms\thalf-load msg/s\thalf p50 ms\thalf p99 ms\tdelivery p99 ms\t\n")
+	for _, c := range r.Configs {
+		if c.Skipped != "" {
+			fmt.Fprintf(w, "%s\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t\n", c.Name)
+			continue
+		}
+		ratio := "-"
+		if r.PlainMsgsPerSec > 0 {
+			ratio = fmt.Sprintf("%.2fx", c.MsgsPerSec/r.PlainMsgsPerSec)
+		}
+		fmt.Fprintf(w, "%s\t%d\t%.0f\t%s\t%.1f\t%.2f\t%.2f\t%.0f\t%.2f\t%.2f\t%.2f\t\n", c.Name, c.Connections, c.MsgsPerSec, ratio,
+			c.CPUMicrosPerMsg, c.P50Ms, c.P99Ms, c.HalfMsgsPerSec, c.HalfP50Ms, c.HalfP99Ms, c.HalfDeliveryP99Ms)
+	}
+	w.Flush()
+	fmt.Fprintf(out, "\nsignet (strict) %.0f msg/s: %.2fx plain, %.2fx naive; p99 publish-to-PUBACK at half load %.2f ms\n",
+		r.SignetMsgsPerSec, r.RatioVsPlain, r.RatioVsNaive, r.P99MsAtHalfLoad)
+	for _, n := range r.Notes {
+		fmt.Fprintf(out, "note: %s\n", n)
+	}
+}
+
+// benchBar is one progress bar on stderr for a whole benchmark.
+type benchBar struct {
+	w   io.Writer
+	bar *progressbar.ProgressBar
+}
+
+func newBenchBar(w io.Writer) *benchBar {
+	return &benchBar{w: w, bar: progressbar.NewOptions(1000,
+		progressbar.OptionSetWriter(w),
+		progressbar.OptionSetWidth(30),
+		progressbar.OptionThrottle(100*time.Millisecond),
+		progressbar.OptionShowElapsedTimeOnFinish(),
+		progressbar.OptionSetPredictTime(true),
+		progressbar.OptionClearOnFinish(),
+	)}
+}
+
+func (b *benchBar) update(stage string, fraction float64) {
+	b.bar.Describe(fmt.Sprintf("%-45s", stage))
+	b.bar.Set(int(fraction * 1000))
+}
+
+func (b *benchBar) finish() {
+	b.bar.Finish()
+	b.bar.Exit()
+	fmt.Fprintln(b.w) // what follows starts on its own line
+}
+
+// newBenchTargetCmd is the broker under test, started by "bench broker" as
+// a child process so that its CPU time is its own.
+func newBenchTargetCmd() *cobra.Command {
+	var mode, addr, devFile, profile string
+	cmd := &cobra.Command{
+		Use:    "target --mode plain|naive|relaxed|strict --devices FILE [--addr 127.0.0.1:0]",
+		Short:  "A broker under test for bench broker (internal)",
+		Hidden: true,
+		Long: `Serve one broker under test until stdin closes. Prints "ready ADDR" on stdout
+once listening. The Signet modes enrol the devices of --devices (JSON) in a
+fresh store in a temporary directory; their admin and gateway users take the
+password in $SIGNET_BENCH_PASSWORD (or its argon2id hash in
+$SIGNET_BENCH_PASSWORD_HASH, which saves hashing it in every child).`,
+		Args: exactArgs(0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			data, err := os.ReadFile(devFile)
+			if err != nil {
+				return usagef("--devices: %v", err)
+			}
+			var devs []devices.Device
+			if err := json.Unmarshal(data, &devs); err != nil {
+				return fmt.Errorf("--devices %s: %w", devFile, err)
+			}
+			if profile != "" {
+				pf, err := os.Create(profile)
+				if err != nil {
+					return fmt.Errorf("--cpuprofile: %w", err)
+				}
+				defer pf.Close()
+				if err := pprof.StartCPUProfile(pf); err != nil {
+					return fmt.Errorf("--cpuprofile: %w", err)
+				}
+				defer pprof.StopCPUProfile()
+			}
+			logger := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelError}))
+			t, err := bench.StartTarget(cmd.Context(), bench.TargetOptions{
+				Mode: mode, Addr: addr, Devices: devs, Logger: logger,
+				Password: os.Getenv("SIGNET_BENCH_PASSWORD"), PasswordHash: os.Getenv("SIGNET_BENCH_PASSWORD_HASH"),
+			})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "ready %s\n", t.Addr())
+			io.Copy(io.Discard, cmd.InOrStdin()) // until the driver closes our stdin
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			return t.Close(ctx)
+		},
+	}
+	cmd.Flags().StringVar(&mode, "mode", "", "plain, naive, relaxed or strict")
+	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:0", "MQTT listen address")
+	cmd.Flags().StringVar(&devFile, "devices", "", "devices to enrol (JSON list of registry records)")
+	cmd.Flags().StringVar(&profile, "cpuprofile", "", "write a CPU profile here")
+	return cmd
+}

@@ -1,0 +1,176 @@
+package edbatch
+
+// Bucket (Pippenger) multiscalar multiplication, variable time: the batch
+// equation's Σ cᵢPᵢ over hundreds of points. Straus (edwards25519's
+// VarTimeMultiScalarMult) costs every point about 50 additions whatever the
+// batch size; the bucket method shares the work across points, so a point's
+// cost falls as the batch grows (BenchmarkMSM, BenchmarkCityStream).
+//
+// Scalars are recoded into signed radix-2^c digits in [−2^(c−1), 2^(c−1)].
+// For each window, from the most significant down, every point with a
+// non-zero digit is added (mixed addition, 7M) into the bucket of |digit|,
+// negated for a negative digit; the buckets are then summed as
+// Σ_k k·bucket[k] with two running sums, and the window sums are combined by
+// c doublings in between (Horner). The batch's random coefficients zᵢ are
+// 128-bit (SPEC §3), so the Rᵢ points use only the low windows.
+
+// term is one point of a multiscalar multiplication with its scalar's
+// little-endian encoding; short terms have scalars below 2^128.
+type term struct {
+	p      *affine
+	scalar [32]byte
+}
+
+// msm is scratch memory for bucket multiscalar multiplication, reused across
+// batches.
+type msm struct {
+	digits  []int16
+	buckets []extended
+	filled  []bool
+}
+
+// Bit lengths of the two kinds of scalar: 128-bit batch coefficients and
+// scalars mod L < 2^253. One extra bit absorbs the carry of signed recoding.
+const (
+	shortBits = 128 + 1
+	longBits  = 253 + 1
+)
+
+// windowBits picks c to minimise the cost model: per point one mixed
+// addition (7M) per window, plus per window about 2^c full additions (9M)
+// to sum the buckets.
+func windowBits(nShort, nLong int) int {
+	best, bestCost := 1, -1
+	for c := 2; c <= 16; c++ {
+		ws, wl := (shortBits+c-1)/c, (longBits+c-1)/c
+		cost := 7*(nShort*ws+nLong*wl) + 9*wl*(1<<c)
+		if bestCost < 0 || cost < bestCost {
+			best, bestCost = c, cost
+		}
+	}
+	return best
+}
+
+// sum sets out = Σ scalar·p over short then long terms and returns out.
+func (m *msm) sum(out *extended, short, long []term) *extended {
+	nShort, nLong := len(short), len(long)
+	n := nShort + nLong
+	c := windowBits(nShort, nLong)
+	ws, wl := (shortBits+c-1)/c, (longBits+c-1)/c
+
+	// digits[w*n+i] is the w-th signed digit of term i; short terms have
+	// only ws windows.
+	m.digits = grow(m.digits, wl*n)
+	for i := range short {
+		recode(m.digits, i, n, &short[i].scalar, c, ws)
+	}
+	for i := range long {
+		recode(m.digits, nShort+i, n, &long[i].scalar, c, wl)
+	}
+	nb := 1 << (c - 1)
+	m.buckets = grow(m.buckets, nb)
+	m.filled = grow(m.filled, nb)
+
+	out.identity()
+	started := false
+	for w := wl - 1; w >= 0; w-- {
+		if started {
+			for range c {
+				out.double()
+			}
+		}
+		clear(m.filled)
+		first := 0
+		if w >= ws {
+			first = nShort // only long scalars reach this high
+		}
+		row := m.digits[w*n : (w+1)*n]
+		for i := first; i < n; i++ {
+			d := row[i]
+			if d == 0 {
+				continue
+			}
+			neg := d < 0
+			if neg {
+				d = -d
+			}
+			p := short
+			j := i
+			if i >= nShort {
+				p, j = long, i-nShort
+			}
+			b := int(d) - 1
+			if m.filled[b] {
+				m.buckets[b].addAffine(p[j].p, neg)
+			} else {
+				m.buckets[b].setAffine(p[j].p, neg)
+				m.filled[b] = true
+			}
+		}
+		// Σ_k (k+1)·bucket[k] = Σ_k running_k, running_k = Σ_{j≥k} bucket[j].
+		var running, total extended
+		hasRunning, hasTotal := false, false
+		for k := nb - 1; k >= 0; k-- {
+			if m.filled[k] {
+				if hasRunning {
+					running.add(&m.buckets[k])
+				} else {
+					running, hasRunning = m.buckets[k], true
+				}
+			}
+			if hasRunning {
+				if hasTotal {
+					total.add(&running)
+				} else {
+					total, hasTotal = running, true
+				}
+			}
+		}
+		if hasTotal {
+			if started {
+				out.add(&total)
+			} else {
+				*out, started = total, true
+			}
+		}
+	}
+	return out
+}
+
+// recode writes the nwin signed radix-2^c digits of the little-endian scalar
+// s into digits[w*stride+i]; each digit is in (−2^(c−1), 2^(c−1)] and
+// Σ digit_w·2^(cw) = s. Allowing +2^(c−1) (rather than −2^(c−1)) means the
+// top window never carries out: nwin·c ≥ bits+1 leaves it at most c−1 bits.
+func recode(digits []int16, i, stride int, s *[32]byte, c, nwin int) {
+	carry := 0
+	half := 1 << (c - 1)
+	for w := range nwin {
+		v := bitsAt(s, w*c, c) + carry
+		if v > half {
+			digits[w*stride+i] = int16(v - 1<<c)
+			carry = 1
+		} else {
+			digits[w*stride+i] = int16(v)
+			carry = 0
+		}
+	}
+}
+
+// bitsAt returns the c ≤ 16 bits of s starting at bit off (zero past the end).
+func bitsAt(s *[32]byte, off, c int) int {
+	var v uint32
+	for k := 0; k < 3; k++ {
+		if j := off/8 + k; j < len(s) {
+			v |= uint32(s[j]) << (8 * k)
+		}
+	}
+	return int(v>>(off%8)) & (1<<c - 1)
+}
+
+// grow returns s resized to n, reusing its memory when it can.
+func grow[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n)
+	}
+	return s[:n]
+}

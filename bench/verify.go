@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 
@@ -293,8 +294,9 @@ func concurrentRun(ctx context.Context, stream []signed, callers int, cfg *signi
 	var wg sync.WaitGroup
 	var failed atomic.Value
 	start := processCPU()
-	for range callers {
+	for c := range callers {
 		wg.Add(1)
+		ctx := signing.WithCaller(ctx, strconv.Itoa(c)) // as one connection each
 		go func() {
 			defer wg.Done()
 			for {

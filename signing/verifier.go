@@ -27,8 +27,8 @@ type VerifierConfig struct {
 	// grows that large when that many requests arrived while every worker
 	// was busy, so the cap costs an idle verifier nothing.
 	MaxBatch int
-	// MaxDelay is how long a request may wait for its batch to fill while
-	// a worker is busy (0: 500µs); an idle verifier never waits.
+	// MaxDelay is the longest a request waits for its batch to fill
+	// (0: 1ms); see dispatch.go for when it waits at all.
 	MaxDelay time.Duration
 	// QueueSize bounds the requests waiting to be batched (0: 4096). A full
 	// queue blocks callers: back-pressure onto their connections, never
@@ -48,22 +48,20 @@ const otherChunk = 8
 // Verifier verifies signatures for many goroutines (one per MQTT
 // connection) at once.
 //
-// One dispatcher goroutine takes requests from a bounded queue and hands
-// jobs to the workers: Ed25519 requests from keys in good standing as one
-// batch (edbatch.Batch, cofactored, so verdicts equal single verification),
-// everything else in small chunks verified one by one (the parallel lanes of
-// the other algorithms). When every worker is free the dispatcher hands over
-// at once, so an idle verifier answers a lone request at single-verification
-// speed and a roadside gateway's sequential messages are never held behind a
-// deadline. Under load (a worker busy) a batch gathers until MaxBatch or
-// MaxDelay, because per-signature cost falls with batch size; handing over
-// whatever had trickled in whenever any worker was free kept batches at
-// about 40 with 256 callers on 2 cores (signet bench verify).
+// One dispatcher goroutine (dispatch.go) takes requests from a bounded
+// queue and hands jobs to the workers: Ed25519 requests from keys in good
+// standing as one batch (edbatch.Batch, cofactored, so verdicts equal single
+// verification), everything else in small chunks verified one by one (the
+// parallel lanes of the other algorithms). A batch is handed over as soon as
+// every caller that could still join it has (so a lone roadside gateway is
+// verified at once, at single-verification speed, never held behind a
+// deadline), and otherwise after at most MaxDelay, because per-signature
+// cost falls with batch size.
 type Verifier struct {
 	cfg   VerifierConfig
 	queue chan *request
 	jobs  chan job
-	idle  chan struct{} // a worker finished its job
+	idle  chan int // a worker finished a job of this many requests
 	wg    sync.WaitGroup
 
 	closeMu sync.RWMutex // guards closed and the sends on queue
@@ -77,6 +75,7 @@ type Verifier struct {
 }
 
 type request struct {
+	caller   string // who asked (WithCaller); "" if unknown
 	key      PublicKey
 	ek       *edbatch.PublicKey // nil: not batchable
 	msg, sig []byte
@@ -108,13 +107,13 @@ func NewVerifier(cfg VerifierConfig) *Verifier {
 		cfg.Quarantine = 10 * time.Second
 	}
 	if cfg.MaxDelay <= 0 {
-		cfg.MaxDelay = 500 * time.Microsecond
+		cfg.MaxDelay = time.Millisecond
 	}
 	v := &Verifier{
 		cfg:        cfg,
 		queue:      make(chan *request, cfg.QueueSize),
 		jobs:       make(chan job),
-		idle:       make(chan struct{}, cfg.Workers),
+		idle:       make(chan int, cfg.Workers),
 		quarantine: map[*edbatch.PublicKey]time.Time{},
 	}
 	for range cfg.Workers {
@@ -132,7 +131,7 @@ func (v *Verifier) Verify(ctx context.Context, key PublicKey, message, signature
 	if err := ctx.Err(); err != nil {
 		return false, err
 	}
-	r := &request{key: key, msg: message, sig: signature, done: make(chan struct{})}
+	r := &request{caller: callerOf(ctx), key: key, msg: message, sig: signature, done: make(chan struct{})}
 	if ek, ok := key.(edwardsKeyed); ok {
 		r.ek = ek.EdwardsKey()
 	}
@@ -188,88 +187,6 @@ func (v *Verifier) Stats() VerifierStats {
 	}
 }
 
-// dispatch gathers requests and hands them to free workers as jobs: at
-// once when every worker is free (an idle verifier), when MaxBatch requests
-// have gathered, or MaxDelay after the first request began to wait while a
-// worker was busy (load). Single verifications go out at once to any free
-// worker: batching does not speed them up.
-func (v *Verifier) dispatch() {
-	defer v.wg.Done()
-	defer close(v.jobs)
-	var batch, other []*request
-	queue := v.queue
-	free := v.cfg.Workers
-	timer := time.NewTimer(time.Hour)
-	timer.Stop()
-	waiting, late := false, false // a delay is running / has run out
-	take := func(r *request) {
-		v.pending.Add(1)
-		if r.ek != nil && !v.quarantined(r.ek) {
-			batch = append(batch, r)
-		} else {
-			other = append(other, r)
-		}
-	}
-	for queue != nil || len(batch)+len(other) > 0 || free < v.cfg.Workers {
-		// Gather everything already queued before deciding.
-	drain:
-		for queue != nil && len(batch)+len(other) < v.cfg.MaxBatch {
-			select {
-			case r, ok := <-queue:
-				if !ok {
-					queue = nil
-					break drain
-				}
-				take(r)
-			default:
-				break drain
-			}
-		}
-		if free > 0 {
-			var j job
-			switch {
-			case len(other) > 0:
-				j = job{entries: other[:min(len(other), otherChunk)]}
-				if other = other[len(j.entries):]; len(other) == 0 {
-					other = nil
-				}
-			case len(batch) > 0 && (free == v.cfg.Workers || len(batch) >= v.cfg.MaxBatch || late || queue == nil):
-				j = job{batch: true, entries: batch}
-				batch = nil
-				if waiting {
-					timer.Stop()
-				}
-				waiting, late = false, false
-			}
-			if j.entries != nil {
-				v.jobs <- j // a free worker is at its receive, or about to be
-				free--
-				continue
-			}
-		}
-		if len(batch) > 0 && !waiting && !late {
-			timer.Reset(v.cfg.MaxDelay)
-			waiting = true
-		}
-		in := queue
-		if len(batch)+len(other) >= v.cfg.MaxBatch {
-			in = nil // full: back-pressure until a worker takes a job
-		}
-		select {
-		case r, ok := <-in:
-			if !ok {
-				queue = nil
-				continue
-			}
-			take(r)
-		case <-v.idle:
-			free++
-		case <-timer.C:
-			waiting, late = false, true
-		}
-	}
-}
-
 func (v *Verifier) work() {
 	defer v.wg.Done()
 	var b edbatch.Batch
@@ -277,7 +194,7 @@ func (v *Verifier) work() {
 	for j := range v.jobs {
 		v.pending.Add(-int64(len(j.entries)))
 		v.do(j, &b, &verdicts)
-		v.idle <- struct{}{}
+		v.idle <- len(j.entries)
 	}
 }
 

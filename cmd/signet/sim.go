@@ -4,7 +4,10 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/http"
 	"runtime"
+	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -18,21 +21,30 @@ import (
 func newSimCmd() *cobra.Command {
 	var rate float64
 	var duration, rebootEvery time.Duration
+	var metrics string
 	cmd := &cobra.Command{
 		Use:   "sim IMAGES_DIR [--rate 1] [--duration 60s] [--reboot-every 0]",
 		Short: "Run a fleet of flashed devices against their broker",
 		Long: `Boot every *.img in IMAGES_DIR as a device in this process (one MQTT
 connection each), run its model --rate times per second, and sign and publish
 what it produces. A live progress line on stderr shows messages sent,
-acknowledged and failed, and the rate; a summary follows at the end.
+acknowledged, rejected and failed, and the rate; a summary follows at the end.
 
 --reboot-every kills and boots each device at that interval (its memory is
 dropped; only the image and the counter file survive), to exercise counter
 persistence: a rebooted device must never reuse a counter. Ctrl-C stops early.
 
-MQTT 3.1.1 gives no reason codes: a message the broker refused is still
-acknowledged; see $security/events or /metrics for rejections.`,
-		Example: "  signet sim images/ --rate 2 --duration 5m\n  signet sim images/ --reboot-every 30s",
+Rejected: the devices speak MQTT 3.1.1, which has no reason codes, so a
+message the broker refused is acknowledged like any other. With --metrics
+(the broker's Prometheus endpoint, http://HOST:PORT/metrics of its HTTP
+address) the sim reads signet_messages_rejected_total before it starts, on
+every progress line and at the end (once the broker has decided on every
+acknowledged message), and shows the difference, with the reasons in the
+summary. Those counters are the broker's, for every client: the count is the
+fleet's own only while the fleet is the broker's only publisher. Without
+--metrics the images do not say where the broker's HTTP side is, and the
+sim shows "rejected n/a".`,
+		Example: "  signet sim images/ --rate 2 --duration 5m\n  signet sim images/ --reboot-every 30s\n  signet sim images/ --metrics http://127.0.0.1:8080/metrics",
 		Args:    exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if rate <= 0 || rate > 1000 {
@@ -41,21 +53,41 @@ acknowledged; see $security/events or /metrics for rejections.`,
 			if duration <= 0 {
 				return usagef("--duration must be positive")
 			}
+			if metrics != "" {
+				if err := fleet.ValidMetricsURL(metrics); err != nil {
+					return usagef("--metrics: %v", err)
+				}
+			}
 			ims, err := fleet.LoadImages(args[0])
 			if err != nil {
 				return err
 			}
-			return runSim(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), ims, time.Duration(float64(time.Second)/rate), duration, rebootEvery)
+			return runSim(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), ims, simOptions{
+				interval: time.Duration(float64(time.Second) / rate), duration: duration, rebootEvery: rebootEvery, metrics: metrics,
+			})
 		},
 	}
 	cmd.Flags().Float64Var(&rate, "rate", 1, "model steps (messages) per second per device")
 	cmd.Flags().DurationVar(&duration, "duration", time.Minute, "how long to run")
 	cmd.Flags().DurationVar(&rebootEvery, "reboot-every", 0, "reboot each device at this interval (0: never)")
+	cmd.Flags().StringVar(&metrics, "metrics", "", "the broker's /metrics URL, to count rejected messages (default: none, rejected n/a)")
 	return cmd
 }
 
-func runSim(ctx context.Context, out, progress io.Writer, ims []*image.Image, interval, duration, rebootEvery time.Duration) error {
-	ctx, cancel := context.WithTimeout(ctx, duration)
+// simOptions are sim's settings after validation.
+type simOptions struct {
+	interval, duration, rebootEvery time.Duration
+	metrics                         string // the broker's /metrics URL; "" for none
+}
+
+func runSim(ctx context.Context, out, progress io.Writer, ims []*image.Image, o simOptions) error {
+	interval, rebootEvery := o.interval, o.rebootEvery
+	rejections, err := watchRejections(ctx, o.metrics)
+	if err != nil {
+		return err
+	}
+	scrapeCtx := ctx // the progress line's last scrape may outlive the run
+	ctx, cancel := context.WithTimeout(ctx, o.duration)
 	defer cancel()
 	stats := &simrt.Stats{}
 	var boots sync.Map
@@ -109,19 +141,118 @@ loop:
 			break loop
 		case <-tick.C:
 			sent := stats.Sent.Load()
-			fmt.Fprintf(progress, "\rsim: %d devices  %5.0fs  sent %d  acked %d  failed %d  %.0f msg/s   ",
-				len(ims), time.Since(start).Seconds(), sent, stats.Acked.Load(), stats.Failed.Load(), float64(sent-lastSent))
+			fmt.Fprintf(progress, "\rsim: %d devices  %5.0fs  sent %d  acked %d  rejected %s  failed %d  %.0f msg/s   ",
+				len(ims), time.Since(start).Seconds(), sent, stats.Acked.Load(), rejections.now(scrapeCtx), stats.Failed.Load(), float64(sent-lastSent))
 			lastSent = sent
 		}
 	}
 	fmt.Fprintln(progress)
 	elapsed := time.Since(start).Seconds()
+	rejected, byReason := rejections.final(stats.Acked.Load())
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	totalBoots := 0
 	boots.Range(func(_, v any) bool { totalBoots += *(v.(*int)); return true })
-	fmt.Fprintf(out, "devices %d  boots %d  sent %d  acked %d  failed %d  %.0f msg/s  heap %.0f MiB\n",
-		len(ims), totalBoots, stats.Sent.Load(), stats.Acked.Load(), stats.Failed.Load(),
+	fmt.Fprintf(out, "devices %d  boots %d  sent %d  acked %d  rejected %s  failed %d  %.0f msg/s  heap %.0f MiB\n",
+		len(ims), totalBoots, stats.Sent.Load(), stats.Acked.Load(), rejected, stats.Failed.Load(),
 		float64(stats.Sent.Load())/elapsed, float64(ms.HeapAlloc)/(1<<20))
+	if byReason != "" {
+		fmt.Fprintf(out, "rejected by reason: %s\n", byReason)
+	}
 	return firstErr
+}
+
+// simRejections counts the broker's refusals since the sim started, from
+// its /metrics (see the sim's --help for why and what the count covers).
+// A nil *simRejections (no --metrics) reports "n/a".
+type simRejections struct {
+	url    string
+	client *http.Client
+	base   fleet.Verdicts
+}
+
+// watchRejections takes the baseline scrape; an unreachable endpoint is an
+// error before any device boots.
+func watchRejections(ctx context.Context, metricsURL string) (*simRejections, error) {
+	if metricsURL == "" {
+		return nil, nil
+	}
+	r := &simRejections{url: metricsURL, client: &http.Client{Timeout: 2 * time.Second}}
+	base, err := fleet.ScrapeVerdicts(ctx, r.client, metricsURL)
+	if err != nil {
+		return nil, fmt.Errorf("--metrics: %w", err)
+	}
+	r.base = base
+	return r, nil
+}
+
+// now is the rejected count for the progress line ("?" if a scrape fails:
+// the broker may be restarting; the sim goes on).
+func (r *simRejections) now(ctx context.Context) string {
+	if r == nil {
+		return "n/a"
+	}
+	v, err := fleet.ScrapeVerdicts(ctx, r.client, r.url)
+	if err != nil {
+		return "?"
+	}
+	return count(v.Since(r.base))
+}
+
+// final is the count for the summary, and the reasons. Every acknowledged
+// message was decided before its PUBACK, but QoS 0 telemetry is
+// "acknowledged" once written to the connection, so the broker may still be
+// deciding the last of it: final scrapes until the broker's verdicts since
+// the start cover acked (bounded, in case the counts are skewed).
+func (r *simRejections) final(acked uint64) (string, string) {
+	if r == nil {
+		return "n/a", ""
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	poll := time.NewTicker(50 * time.Millisecond)
+	defer poll.Stop()
+	var d *fleet.Verdicts
+	result := func() (string, string) {
+		if d == nil {
+			return "?", ""
+		}
+		return count(*d), reasonList(d.Rejected)
+	}
+	for {
+		if v, err := fleet.ScrapeVerdicts(ctx, r.client, r.url); err == nil {
+			since := v.Since(r.base)
+			if d = &since; d.Accepted+d.RejectedTotal() >= float64(acked) {
+				return result()
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return result()
+		case <-poll.C:
+		}
+	}
+}
+
+// count is the rejected total since the start, or "?" if the broker's
+// counters went down (it restarted, and the difference means nothing).
+func count(d fleet.Verdicts) string {
+	if d.Accepted < 0 || d.RejectedTotal() < 0 {
+		return "?"
+	}
+	return fmt.Sprint(d.RejectedTotal())
+}
+
+// reasonList is "replay 3, zone_mismatch 1", sorted by reason.
+func reasonList(byReason map[string]float64) string {
+	reasons := make([]string, 0, len(byReason))
+	for r := range byReason {
+		reasons = append(reasons, r)
+	}
+	sort.Strings(reasons)
+	parts := make([]string, 0, len(reasons))
+	for _, r := range reasons {
+		parts = append(parts, fmt.Sprintf("%s %v", r, byReason[r]))
+	}
+	return strings.Join(parts, ", ")
 }

@@ -81,14 +81,13 @@ func (d *Document) MarshalJSON() ([]byte, error) {
 	return json.Marshal((*plain)(d))
 }
 
-// Clone returns a deep copy.
+// Clone returns a copy that shares d's maps. A Document's maps are never
+// modified once it exists: the Apply and Record methods replace a map they
+// change (MergePatch copies the changed path, touch and RecordRejection copy
+// before writing), so the copy and d stay independent. Cloning on every
+// accepted message is then cheap: telemetry changes only the counters.
 func (d *Document) Clone() *Document {
 	c := *d
-	c.Reported = deepCopy(d.Reported).(map[string]any)
-	c.Desired = deepCopy(d.Desired).(map[string]any)
-	c.Delta = deepCopy(d.Delta).(map[string]any)
-	c.Meta = maps.Clone(d.Meta)
-	c.Security.Rejected = maps.Clone(d.Security.Rejected)
 	return &c
 }
 
@@ -130,19 +129,26 @@ func (d *Document) RecordAccepted(ctr uint64) {
 
 // RecordRejection counts one rejected message.
 func (d *Document) RecordRejection(reason signing.Reason) {
-	if d.Security.Rejected == nil {
-		d.Security.Rejected = map[string]uint64{}
+	rejected := maps.Clone(d.Security.Rejected) // copy on write: see Clone
+	if rejected == nil {
+		rejected = map[string]uint64{}
 	}
-	d.Security.Rejected[string(reason)]++
+	rejected[string(reason)]++
+	d.Security.Rejected = rejected
 }
 
 // touch bumps the version, records provenance of the patched top-level
 // fields and recomputes the delta.
 func (d *Document) touch(p map[string]any, m FieldMeta) {
 	d.Version++
-	for k := range p {
-		d.Meta[k] = m
+	meta := maps.Clone(d.Meta) // copy on write: see Clone
+	if meta == nil {
+		meta = map[string]FieldMeta{}
 	}
+	for k := range p {
+		meta[k] = m
+	}
+	d.Meta = meta
 	d.Delta = delta(d.Desired, d.Reported)
 }
 
@@ -173,22 +179,4 @@ func decodePatch(patch []byte) (map[string]any, error) {
 		return nil, signing.Reject(signing.ReasonInvalidState, "payload", "must be one JSON object (an RFC 7396 merge patch)")
 	}
 	return p, nil
-}
-
-func deepCopy(v any) any {
-	switch x := v.(type) {
-	case map[string]any:
-		out := make(map[string]any, len(x))
-		for k, e := range x {
-			out[k] = deepCopy(e)
-		}
-		return out
-	case []any:
-		out := make([]any, len(x))
-		for i, e := range x {
-			out[i] = deepCopy(e)
-		}
-		return out
-	}
-	return v
 }

@@ -130,3 +130,41 @@ func TestParseRoundTrip(t *testing.T) {
 		t.Fatal("unknown field accepted")
 	}
 }
+
+// TestCloneStaysIndependent: Clone shares maps (copy on write), so every
+// change to the clone — reported and desired patches, nested objects,
+// provenance, rejections, acceptances — must leave the original as it was.
+func TestCloneStaysIndependent(t *testing.T) {
+	d := New("sl-1", "z1", "streetlight")
+	if err := d.ApplyReported([]byte(`{"level":10,"lamp":{"ok":true}}`), FieldMeta{Ctr: 1}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.ApplyDesired([]byte(`{"level":50}`), FieldMeta{Ctr: 2}); err != nil {
+		t.Fatal(err)
+	}
+	d.RecordRejection(signing.ReasonReplay)
+	snapshot, err := d.MarshalJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := d.Clone()
+	if err := c.ApplyReported([]byte(`{"level":50,"lamp":{"ok":false},"power_w":31}`), FieldMeta{Ctr: 3}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.ApplyDesired([]byte(`{"level":null,"mode":"dim"}`), FieldMeta{Ctr: 4}); err != nil {
+		t.Fatal(err)
+	}
+	c.RecordRejection(signing.ReasonReplay)
+	c.RecordRejection(signing.ReasonBadSignature)
+	c.RecordAccepted(9)
+	after, err := d.MarshalJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(after) != string(snapshot) {
+		t.Fatalf("original changed through its clone:\nbefore %s\nafter  %s", snapshot, after)
+	}
+	if c.Version != d.Version+2 || c.Security.Rejected["replay"] != 2 || c.Reported["power_w"] != 31.0 {
+		t.Fatalf("clone did not take its changes: %+v", c)
+	}
+}

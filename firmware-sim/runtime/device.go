@@ -63,15 +63,19 @@ func (d *Device) Sign(t string, payload []byte) ([]byte, error) {
 	return signing.Sign(d.Key, signing.Header{KID: d.KID, Counter: ctr}, payload, t)
 }
 
-// Token is a fresh connect token: the client id signed with topic $connect,
-// iat now and the next counter.
-func (d *Device) Token() ([]byte, error) {
+// Token is a fresh connect token for client id d.ID (see TokenFor).
+func (d *Device) Token() ([]byte, error) { return d.TokenFor(d.ID) }
+
+// TokenFor is a fresh connect token for a session with clientID: the client
+// id signed with topic $connect, iat now and the next counter. The broker
+// takes it with username = the device id.
+func (d *Device) TokenFor(clientID string) ([]byte, error) {
 	ctr, err := d.Counter.Next()
 	if err != nil {
 		return nil, err
 	}
 	now := time.Now().Unix()
-	return signing.Sign(d.Key, signing.Header{KID: d.KID, Counter: ctr, IssuedAt: &now}, []byte(d.ID), ConnectTopic)
+	return signing.Sign(d.Key, signing.Header{KID: d.KID, Counter: ctr, IssuedAt: &now}, []byte(clientID), ConnectTopic)
 }
 
 // Connect opens the MQTT session. Reconnects (with paho's backoff, doubling

@@ -1,0 +1,273 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/signet-city/signet/firmware-sim/attack"
+	"github.com/signet-city/signet/firmware-sim/fleet"
+	"github.com/signet-city/signet/firmware-sim/image"
+	simrt "github.com/signet-city/signet/firmware-sim/runtime"
+)
+
+func newAttackCmd() *cobra.Command {
+	var o attackOptions
+	var kinds string
+	cmd := &cobra.Command{
+		Use:   "attack IMAGES_DIR [--kind all] [--count 1] [--rate 10]",
+		Short: "Send hostile messages to the broker as a compromised device, and check it refuses them",
+		Long: `Act as a compromised device: take the key of a flashed image in IMAGES_DIR
+(the first one, or --device), log in to the broker named in the image (or
+--broker) with a connect token signed by that key, and publish hostile
+messages. Kinds (--kind, comma-separated, or all):
+
+  replay              a real message of the device, accepted once, sent again
+  tamper              a real message intercepted in flight, one payload byte flipped
+  forged-key          signed by a key that was never enrolled
+  forged-signature    the device's kid, a forger's signature
+  wrong-topic         a real message moved to another device's topic (needs 2 images)
+  wrong-zone          a real message moved to another zone
+  garbage             no COSE_Sign1 envelope at all
+  forged-command      a command to another device signed by the device's own key,
+                      with no operator endorsement (needs 2 images)
+  conflicting-greens  every signal group green, signed by a real traffic signal's
+                      key (the device if it is one, else the first traffic-signal image)
+
+Each kind sends --count fresh messages, --rate messages per second overall.
+For replay, wrong-topic and wrong-zone the attacker first publishes one real
+reading of the device (it must be accepted) and reuses it.
+
+How it tells: the attacker speaks MQTT 5 (eclipse/paho.golang) and publishes
+at QoS 1, so the broker answers every message with a PUBACK reason code:
+0x87 (not authorized) or 0x99 (payload format invalid) for a refusal, below
+0x80 for a message it took. That verdict is exact for every message, unlike
+watching a twin (MQTT 3.1.1 acknowledges a refused message like any other).
+The SPEC §4 reason shown is the one each kind is built to trigger; the
+broker's own record of it is on $security/events and /metrics (above the
+broker's per-client rate limit some are refused as rate_limited first).
+
+The exit code is 0 only if every hostile message was refused. The attacker
+uses and advances the device's counter file, as the device would after a
+reboot; do not attack a device that a "signet sim" is running at the same
+time (their counters would collide and the sim's messages be refused as
+replays).`,
+		Example: `  signet attack images/
+  signet attack images/ --kind replay,tamper --count 100 --rate 50
+  signet attack images/ --device tl-03 --kind conflicting-greens
+  signet attack images/ --broker tcp://10.0.0.5:1883`,
+		Args: exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var err error
+			if o.kinds, err = parseAttackKinds(kinds); err != nil {
+				return err
+			}
+			if o.count < 1 || o.count > 1_000_000 {
+				return usagef("--count must be between 1 and 1000000 messages per kind")
+			}
+			if o.rate <= 0 || o.rate > 10_000 {
+				return usagef("--rate must be more than 0 and at most 10000 messages per second")
+			}
+			o.all = kinds == "all"
+			o.dir = args[0]
+			return runAttack(cmd.Context(), cmd.OutOrStdout(), o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&kinds, "kind", "all", "attacks to run: all, or a comma-separated list of kinds")
+	f.IntVar(&o.count, "count", 1, "messages per kind")
+	f.Float64Var(&o.rate, "rate", 10, "messages per second, all kinds together")
+	f.StringVar(&o.device, "device", "", "the compromised device (default: the first image)")
+	f.StringVar(&o.broker, "broker", "", "broker URL, tcp://host:port (default: the image's broker)")
+	return cmd
+}
+
+type attackOptions struct {
+	dir, device, broker string
+	kinds               []attack.Kind
+	all                 bool // --kind all: skip, with a note, kinds the images cannot support
+	count               int
+	rate                float64
+}
+
+func parseAttackKinds(s string) ([]attack.Kind, error) {
+	if s == "all" {
+		return attack.Kinds(), nil
+	}
+	var out []attack.Kind
+	for _, name := range strings.Split(s, ",") {
+		k, err := attack.ParseKind(strings.TrimSpace(name))
+		if err != nil {
+			return nil, usagef("--kind: %v, or all", err)
+		}
+		out = append(out, k)
+	}
+	return out, nil
+}
+
+// attackCast is who plays which part, chosen from the images.
+type attackCast struct {
+	victim, other, signal *image.Image // other, signal: nil if the images have none
+}
+
+func castAttack(ims []*image.Image, device, dir string) (attackCast, error) {
+	var c attackCast
+	for _, im := range ims {
+		if im.Device == device || (device == "" && c.victim == nil) {
+			c.victim = im
+		}
+	}
+	if c.victim == nil {
+		return c, usagef("--device %s: no image of that device in %s", device, dir)
+	}
+	for _, im := range ims {
+		if c.other == nil && im != c.victim && im.Zone == c.victim.Zone {
+			c.other = im
+		}
+	}
+	if c.victim.Kind == "traffic-signal" {
+		c.signal = c.victim
+	}
+	for _, im := range ims {
+		if c.signal == nil && im.Kind == "traffic-signal" {
+			c.signal = im
+		}
+	}
+	return c, nil
+}
+
+// missing says why the images cannot support kind k ("" if they can).
+func (c attackCast) missing(k attack.Kind, dir string) string {
+	switch {
+	case k.NeedsOther() && c.other == nil:
+		return fmt.Sprintf("needs a second device image of zone %s in %s", c.victim.Zone, dir)
+	case k.NeedsTrafficSignal() && c.signal == nil:
+		return fmt.Sprintf("needs a traffic-signal image in %s", dir)
+	}
+	return ""
+}
+
+func runAttack(ctx context.Context, out io.Writer, o attackOptions) error {
+	ims, err := fleet.LoadImages(o.dir)
+	if err != nil {
+		return err
+	}
+	cast, err := castAttack(ims, o.device, o.dir)
+	if err != nil {
+		return err
+	}
+	var kinds []attack.Kind
+	var skipped []string
+	for _, k := range o.kinds {
+		why := cast.missing(k, o.dir)
+		switch {
+		case why == "":
+			kinds = append(kinds, k)
+		case o.all:
+			skipped = append(skipped, fmt.Sprintf("%-19s skipped: %s", k, why))
+		default:
+			return usagef("--kind %s %s", k, why)
+		}
+	}
+	brokerURL := o.broker
+	if brokerURL == "" {
+		brokerURL = cast.victim.Broker
+	}
+	boot := func(im *image.Image) (*simrt.Device, error) {
+		if im == nil {
+			return nil, nil
+		}
+		return fleet.FromImage(im, 1, &simrt.Stats{})
+	}
+	victim, err := boot(cast.victim)
+	if err != nil {
+		return err
+	}
+	other, err := boot(cast.other)
+	if err != nil {
+		return err
+	}
+	scene := attack.Scene{Victim: victim, Other: other}
+
+	conn, err := attack.Dial(ctx, brokerURL, victim, victim.ID+"-attacker")
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	fmt.Fprintf(out, "attacking %s as compromised device %s (zone %s) over MQTT 5; verdicts from PUBACK reason codes\n", brokerURL, victim.ID, victim.Zone)
+
+	needSeen := false
+	for _, k := range kinds {
+		needSeen = needSeen || k.NeedsSeen()
+	}
+	if needSeen {
+		if scene.Seen, err = captureAccepted(ctx, conn, victim); err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "captured a real message of %s on %s (the broker accepted it)\n", victim.ID, scene.Seen.Topic)
+	}
+
+	tick := time.NewTicker(time.Duration(float64(time.Second) / o.rate))
+	defer tick.Stop()
+	var total attack.Tally
+	for _, k := range kinds {
+		s, c := scene, conn
+		if k.NeedsTrafficSignal() && cast.signal != cast.victim {
+			// Conflicting greens need a real traffic signal's key: that
+			// controller is the compromised device for this kind.
+			sig, err := boot(cast.signal)
+			if err != nil {
+				return err
+			}
+			if c, err = attack.Dial(ctx, brokerURL, sig, sig.ID+"-attacker"); err != nil {
+				return err
+			}
+			defer c.Close()
+			s = attack.Scene{Victim: sig}
+		}
+		t, err := attack.Launch(ctx, c, s, k, o.count, tick.C)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "%-19s sent %d  refused %d  accepted %d  expect %-21s %s\n", k, t.Sent, t.Refused, t.Accepted, t.Expect, t.CodeSummary())
+		total.Sent, total.Refused, total.Accepted, total.Unanswered = total.Sent+t.Sent, total.Refused+t.Refused, total.Accepted+t.Accepted, total.Unanswered+t.Unanswered
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	for _, s := range skipped {
+		fmt.Fprintln(out, s)
+	}
+	fmt.Fprintf(out, "total: sent %d, refused %d, accepted %d, unanswered %d\n", total.Sent, total.Refused, total.Accepted, total.Unanswered)
+	switch {
+	case total.Accepted > 0:
+		return fmt.Errorf("attack: the broker accepted %d of %d hostile messages", total.Accepted, total.Sent)
+	case total.Unanswered > 0:
+		return fmt.Errorf("attack: %d of %d messages got no PUBACK; their verdict is unknown", total.Unanswered, total.Sent)
+	case ctx.Err() != nil:
+		return fmt.Errorf("attack: interrupted after %d messages, all refused", total.Sent)
+	}
+	fmt.Fprintln(out, "every hostile message was refused")
+	return nil
+}
+
+// captureAccepted publishes one real reading of d and checks the broker took
+// it: the message replay, wrong-topic and wrong-zone reuse.
+func captureAccepted(ctx context.Context, conn *attack.Conn, d *simrt.Device) (attack.Captured, error) {
+	seen, err := attack.Capture(d, time.Now())
+	if err != nil {
+		return seen, err
+	}
+	code, err := conn.Publish(ctx, seen.Topic, seen.Message)
+	if err != nil {
+		return seen, fmt.Errorf("capturing a real message of %s: %w", d.ID, err)
+	}
+	if attack.Refused(code) {
+		return seen, fmt.Errorf("capturing a real message of %s: the broker refused the device's own message (%s); is its counter file behind the broker's, or the image's zone not its registered zone?", d.ID, attack.CodeName(code))
+	}
+	return seen, nil
+}

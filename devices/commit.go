@@ -127,7 +127,8 @@ func (e *Edge) Commit(ctx context.Context, u Update) (*twin.Document, error) {
 	dev.twin = next
 	// The twin is encoded by the committer, once per batch and device:
 	// next is never modified again, so it can wait.
-	b, backlog := e.com.enqueue(entry{kid: k.KID, highWater: k.state.window.Highest(), window: win, dev: dev, doc: next})
+	b, backlog := e.com.enqueue(entry{kid: k.KID, highWater: k.state.window.Highest(), window: win, dev: dev, doc: next,
+		countersOnly: u.Kind != State && u.Kind != Desired})
 	dev.mu.Unlock()
 	k.state.mu.Unlock()
 

@@ -2,9 +2,13 @@ package main
 
 import (
 	"os"
+	"strconv"
 	"testing"
+	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/signet-city/signet/broker/audit"
 )
 
 // TestMain lets testscript scripts run "signet" as a real command in-process.
@@ -24,7 +28,47 @@ func TestScripts(t *testing.T) {
 			env.Setenv("SHARED", sharedDir())
 			return nil
 		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"mkaudit":  mkaudit,
+			"flipbyte": flipbyte,
+		},
 	})
+}
+
+// mkaudit FILE N writes an audit log of N rejection events with the broker's
+// own writer (broker/audit), as a broker would.
+func mkaudit(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: mkaudit FILE N")
+	}
+	n, err := strconv.Atoi(args[1])
+	ts.Check(err)
+	l, err := audit.Open(ts.MkAbs(args[0]))
+	ts.Check(err)
+	for i := range n {
+		ts.Check(l.Append(audit.Event{
+			Time: time.Date(2026, 11, 25, 8, 0, i, 0, time.UTC), Kind: "rejected", Client: "sl-01",
+			Device: "sl-01", Topic: "city/z1/sl-01/state", Reason: "replay", Counter: uint64(100 + i),
+		}))
+	}
+	ts.Check(l.Close())
+}
+
+// flipbyte FILE OFFSET changes one byte of FILE (xor 1), as a tamperer would.
+func flipbyte(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: flipbyte FILE OFFSET")
+	}
+	off, err := strconv.Atoi(args[1])
+	ts.Check(err)
+	path := ts.MkAbs(args[0])
+	b, err := os.ReadFile(path)
+	ts.Check(err)
+	if off >= len(b) {
+		ts.Fatalf("flipbyte: %s has %d bytes", args[0], len(b))
+	}
+	b[off] ^= 1
+	ts.Check(os.WriteFile(path, b, 0o600))
 }
 
 // sharedDir is the steering repo's shared/ folder beside this repository.

@@ -6,8 +6,10 @@ import (
 	"crypto/sha256"
 	"crypto/tls"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -26,7 +28,8 @@ const ConnectTopic = "$connect"
 // tokenSkew is how far a connect token's iat may be from the broker's clock.
 const tokenSkew = 5 * time.Minute
 
-// User is a person or application that logs in with a password.
+// User is a person or application: it logs in with a password, an HTTP API
+// bearer token, or (over the mTLS listener) a pinned client certificate.
 type User struct {
 	Name         string   `yaml:"name"`
 	Role         Role     `yaml:"role"`
@@ -34,6 +37,9 @@ type User struct {
 	PasswordHash string   `yaml:"password_hash"` // argon2id PHC string
 	// TokenSHA256 is the hex SHA-256 of an HTTP API bearer token ("" for none).
 	TokenSHA256 string `yaml:"token_sha256"`
+	// CertSHA256 is the hex SHA-256 of the DER of a client certificate that
+	// logs in as this user on the mTLS listener ("" for none).
+	CertSHA256 string `yaml:"cert_sha256"`
 }
 
 // AccessHook authenticates clients, binds client ids to identities,
@@ -46,7 +52,15 @@ type User struct {
 // "$connect" as external_aad, an iat within 5 minutes of the broker's clock,
 // and a counter that goes through the device key's replay window like any
 // message. People and applications log in with a name and an argon2id
-// password.
+// password, or on the mTLS listener with a client certificate pinned by
+// their cert_sha256 (the CONNECT username, if any, must then be their name;
+// a password beside it is not needed and not checked).
+//
+// A verified client certificate pinned to no device and no user is refused
+// when the CONNECT carries no username or password (even with
+// allow_anonymous: a client that shows a certificate claims an identity);
+// with them, the certificate only secured the transport and the password or
+// connect token decides.
 type AccessHook struct {
 	mqtt.HookBase
 	edge           *devices.Edge
@@ -55,6 +69,7 @@ type AccessHook struct {
 	events         EventSink
 	log            *slog.Logger
 	now            func() time.Time
+	userPins       map[string]User // lower-case hex SHA-256 of a client certificate's DER -> user; read-only
 
 	mu       sync.Mutex
 	pins     map[string]Identity // hex SHA-256 of a client certificate's DER -> device
@@ -68,11 +83,14 @@ func NewAccessHook(edge *devices.Edge, users []User, allowAnonymous bool, events
 		log = slog.Default()
 	}
 	h := &AccessHook{
-		edge: edge, users: map[string]User{}, allowAnonymous: allowAnonymous, events: events, log: log, now: time.Now,
+		edge: edge, users: map[string]User{}, userPins: map[string]User{}, allowAnonymous: allowAnonymous, events: events, log: log, now: time.Now,
 		ids: map[*mqtt.Client]Identity{}, bindings: map[string]string{},
 	}
 	for _, u := range users {
 		h.users[u.Name] = u
+		if u.CertSHA256 != "" {
+			h.userPins[strings.ToLower(u.CertSHA256)] = u
+		}
 	}
 	return h
 }
@@ -80,30 +98,62 @@ func NewAccessHook(edge *devices.Edge, users []User, allowAnonymous bool, events
 // ID names the hook.
 func (h *AccessHook) ID() string { return "signet-access" }
 
-// SetCertPins sets the pinned client certificates (hex SHA-256 of the DER).
+// SetCertPins sets the devices' pinned client certificates (hex SHA-256 of
+// the DER). A certificate pinned to a device and to a user is refused at
+// CONNECT; the overlap is logged here so an operator can remove one pin.
 func (h *AccessHook) SetCertPins(pins map[string]Identity) {
+	for pin, id := range pins {
+		if u, ok := h.userPins[strings.ToLower(pin)]; ok {
+			h.log.Warn("client certificate pinned to a device and a user; it will be refused", "sha256", pin, "device", id.Device, "user", u.Name)
+		}
+	}
 	h.mu.Lock()
 	h.pins = pins
 	h.mu.Unlock()
 }
 
-// certIdentity returns the device whose pinned certificate the client
-// presented on a TLS connection (the TLS layer has verified it against the
-// client CA when mTLS is on).
-func (h *AccessHook) certIdentity(cl *mqtt.Client) (Identity, bool) {
+// errUnpinned is a verified client certificate that no device or user pins.
+var errUnpinned = errors.New("client certificate is pinned to no device or user")
+
+// verifiedCertSHA256 returns the hex SHA-256 of the leaf certificate the
+// client presented on a TLS connection, if the TLS layer verified it against
+// the client CA (mTLS); an unverified certificate proves nothing.
+func verifiedCertSHA256(cl *mqtt.Client) (string, bool) {
 	tc, ok := cl.Net.Conn.(*tls.Conn)
 	if !ok {
-		return Identity{}, false
+		return "", false
 	}
-	certs := tc.ConnectionState().PeerCertificates
-	if len(certs) == 0 {
-		return Identity{}, false
+	chains := tc.ConnectionState().VerifiedChains
+	if len(chains) == 0 || len(chains[0]) == 0 {
+		return "", false
 	}
-	sum := sha256.Sum256(certs[0].Raw)
+	sum := sha256.Sum256(chains[0][0].Raw)
+	return hex.EncodeToString(sum[:]), true
+}
+
+// certIdentity returns the device or user that pins the certificate pin;
+// user is the CONNECT username. It returns an error wrapping errUnpinned
+// when nobody pins it.
+func (h *AccessHook) certIdentity(cl *mqtt.Client, pin, user string) (Identity, string, error) {
 	h.mu.Lock()
-	defer h.mu.Unlock()
-	id, ok := h.pins[hex.EncodeToString(sum[:])]
-	return id, ok
+	dev, isDevice := h.pins[pin]
+	h.mu.Unlock()
+	u, isUser := h.userPins[pin]
+	switch {
+	case isDevice && isUser:
+		return Identity{}, "bad_certificate", fmt.Errorf("certificate sha256 %s is pinned to both device %q and user %q; remove one pin", pin, dev.Device, u.Name)
+	case isDevice:
+		if cl.ID != dev.Device {
+			return Identity{}, "bad_certificate", fmt.Errorf("certificate of device %q used with client id %q", dev.Device, cl.ID)
+		}
+		return dev, "", nil
+	case isUser:
+		if user != "" && user != u.Name {
+			return Identity{}, "bad_certificate", fmt.Errorf("certificate of user %q presented with username %q", u.Name, user)
+		}
+		return Identity{Role: u.Role, Name: u.Name, Zones: u.Zones}, "", nil
+	}
+	return Identity{}, "unpinned_certificate", fmt.Errorf("%w: sha256 %s", errUnpinned, pin)
 }
 
 // Provides lists the events the hook handles.
@@ -155,13 +205,15 @@ func (h *AccessHook) bind(cl *mqtt.Client, id Identity) error {
 }
 
 func (h *AccessHook) authenticate(cl *mqtt.Client, pk packets.Packet) (Identity, string, error) {
-	if id, ok := h.certIdentity(cl); ok {
-		if cl.ID != id.Device {
-			return Identity{}, "bad_certificate", fmt.Errorf("certificate of device %q used with client id %q", id.Device, cl.ID)
-		}
-		return id, "", nil
-	}
 	user, pass := string(pk.Connect.Username), pk.Connect.Password
+	if pin, ok := verifiedCertSHA256(cl); ok {
+		id, reason, err := h.certIdentity(cl, pin, user)
+		if !errors.Is(err, errUnpinned) || (user == "" && len(pass) == 0) {
+			return id, reason, err
+		}
+		// Pinned to nobody, with credentials: the certificate only secured
+		// the transport; the password or connect token decides.
+	}
 	if user == "" && len(pass) == 0 {
 		if h.allowAnonymous {
 			return Identity{Role: RoleAnonymous, Name: "anonymous:" + cl.ID}, "", nil

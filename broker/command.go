@@ -49,14 +49,14 @@ func (p *CommandPolicy) Check(ctx context.Context, env *signing.Envelope, k *dev
 	if len(env.Header.Endorsement) == 0 {
 		return signing.Reject(signing.ReasonUnauthorizedCommand, "protected.endorsement", "a command must carry its operator's endorsement CWT (label 13)")
 	}
-	e, err := VerifyEndorsement(env.Header.Endorsement, p.keys, now)
+	e, err := verifyEndorsement(env.Header.Endorsement, p.keys, now)
 	if err != nil {
 		return err
 	}
 	if e.Operator != k.Owner || !e.Binds(k.Public) {
 		return signing.Reject(signing.ReasonUnauthorizedCommand, "protected.endorsement.cnf", "endorsement is for operator %q and another key, not operator %q key %s", e.Operator, k.Owner, signing.FormatKeyID(k.KID))
 	}
-	if !e.Scope.Allows(t.Zone, doc.Kind, t.Name) {
+	if !devices.Scope(e.Scope).Allows(t.Zone, doc.Kind, t.Name) {
 		return signing.Reject(signing.ReasonUnauthorizedCommand, "protected.endorsement.scope", "the authority does not allow %q on %s in zone %s", t.Name, doc.Kind, t.Zone)
 	}
 	if k.Scope == nil || !k.Scope.Allows(t.Zone, doc.Kind, t.Name) {

@@ -21,7 +21,9 @@ type operatorKit struct {
 
 func (k *operatorKit) endorse(t *testing.T, by *device, of signing.PublicKey, name string, scope devices.Scope, exp time.Time) []byte {
 	t.Helper()
-	e, err := broker.SignEndorsement(by.key, by.kid, by.ctr.Add(1), name, of, scope, time.Now().Add(-time.Minute), exp)
+	e, err := signing.SignEndorsement(by.key, by.kid, by.ctr.Add(1), of, signing.EndorsementClaims{
+		Operator: name, Scope: signing.CommandScope(scope), IssuedAt: time.Now().Add(-time.Minute), Expires: exp,
+	})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -28,7 +28,8 @@ type Config struct {
 	MQTT string `yaml:"mqtt"`
 	// TLS is an MQTT-over-TLS listener; with ClientCA set, clients must
 	// present a certificate signed by it (mTLS), and a device whose
-	// certificate is pinned in the registry is authenticated by it.
+	// certificate is pinned in the registry, or a user whose cert_sha256
+	// pins it, is authenticated by it.
 	TLS TLSConfig `yaml:"tls"`
 	// WebSocket is an MQTT-over-WebSocket listen address ("" disables it).
 	WebSocket string `yaml:"websocket"`
@@ -46,7 +47,8 @@ type Config struct {
 	// city/ (0: unlimited), RateBurst its burst.
 	RatePerClient float64 `yaml:"rate_per_client"`
 	RateBurst     int     `yaml:"rate_burst"`
-	// Users are people and applications (argon2id password hashes).
+	// Users are people and applications (argon2id password hashes, bearer
+	// token hashes, client certificate pins).
 	Users []User `yaml:"users"`
 }
 
@@ -130,6 +132,7 @@ func (c Config) Validate() error {
 		return errors.New("max_message_bytes, rate_per_client and rate_burst must not be negative")
 	}
 	seen := map[string]bool{}
+	certUser := map[string]string{} // lower-case cert_sha256 -> user name
 	for i, u := range c.Users {
 		f := fmt.Sprintf("users[%d]", i)
 		if u.Name == "" || seen[u.Name] {
@@ -148,8 +151,8 @@ func (c Config) Validate() error {
 				}
 			}
 		}
-		if u.PasswordHash == "" && u.TokenSHA256 == "" {
-			return fmt.Errorf("%s: needs a password_hash (make one with: signet passwd) or a token_sha256", f)
+		if u.PasswordHash == "" && u.TokenSHA256 == "" && u.CertSHA256 == "" {
+			return fmt.Errorf("%s: needs a password_hash (make one with: signet passwd), a token_sha256 or a cert_sha256", f)
 		}
 		if u.PasswordHash != "" {
 			if _, err := CheckPassword(u.PasswordHash, ""); err != nil {
@@ -161,6 +164,28 @@ func (c Config) Validate() error {
 				return fmt.Errorf("%s.token_sha256: want 64 hex digits, the SHA-256 of the bearer token", f)
 			}
 		}
+		if u.CertSHA256 != "" {
+			if err := c.validUserCert(u.CertSHA256); err != nil {
+				return fmt.Errorf("%s.cert_sha256: %w", f, err)
+			}
+			pin := strings.ToLower(u.CertSHA256)
+			if prev, dup := certUser[pin]; dup {
+				return fmt.Errorf("%s.cert_sha256: already pinned to user %q; a certificate logs in as one user", f, prev)
+			}
+			certUser[pin] = u.Name
+		}
+	}
+	return nil
+}
+
+// validUserCert checks a user's cert_sha256: a SHA-256 in hex, usable only
+// where clients present verified certificates (tls.listen and tls.client_ca).
+func (c Config) validUserCert(pin string) error {
+	if b, err := hex.DecodeString(pin); err != nil || len(b) != sha256.Size {
+		return errors.New("want 64 hex digits, the SHA-256 of the client certificate's DER (openssl x509 -in cert.pem -outform der | sha256sum)")
+	}
+	if c.TLS.Listen == "" || c.TLS.ClientCA == "" {
+		return errors.New("certificate login needs tls.listen and tls.client_ca (mTLS); set them or remove the pin")
 	}
 	return nil
 }

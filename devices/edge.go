@@ -111,12 +111,17 @@ type Edge struct {
 	store Store
 	opt   Options
 	index atomic.Pointer[index]
+	// swap serialises the writers of index (Refresh, AddDevice), so that
+	// neither replaces an index the other built a moment before and loses
+	// its change. Readers never take it.
+	swap  sync.Mutex
 	com   *committer
 	watch *watchers
 }
 
-// index is an immutable view of the registry; Refresh swaps in a new one
-// that shares the replay and twin state of keys and devices it keeps.
+// index is an immutable view of the registry; Refresh and AddDevice swap in
+// a new one that shares the replay and twin state of keys and devices it
+// keeps.
 type index struct {
 	keys        map[string]*KeyRecord // device and operator keys, by kid
 	authorities map[string]*KeyRecord // control-authority keys, by kid
@@ -185,6 +190,8 @@ func Open(ctx context.Context, s Store, opt Options) (*Edge, error) {
 // Refresh reloads the registry from the store (after a Registry change in
 // this process), keeping every window and twin in memory as it is.
 func (e *Edge) Refresh(ctx context.Context) error {
+	e.swap.Lock()
+	defer e.swap.Unlock()
 	snap, err := e.store.Load(ctx)
 	if err != nil {
 		return err

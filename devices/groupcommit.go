@@ -20,7 +20,7 @@ type committer struct {
 	store Store
 
 	mu      sync.Mutex
-	queue   []*batch                 // in commit order; the last one takes appends
+	queue   []*batch             // in commit order; the last one takes appends
 	dirty   map[*edgeDevice]bool // twins with unwritten counters; true: watchers not yet told (rejections)
 	closed  bool
 	failure error

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -14,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/signet-city/signet/broker"
+	"github.com/signet-city/signet/broker/brokertest"
 	"github.com/signet-city/signet/firmware-sim/image"
 )
 
@@ -35,16 +34,7 @@ func startHarbour(t *testing.T) *harbour {
 	}
 	images, store := filepath.Join(dir, "images"), filepath.Join(dir, "s.db")
 	signet(t, 0, "flash", "--fleet", fleetFile, "--out", images, "--db", store)
-	cfg := broker.DefaultConfig()
-	cfg.Store, cfg.MQTT, cfg.HTTP = store, "127.0.0.1:0", "127.0.0.1:0"
-	srv, err := broker.New(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Shutdown(context.Background()) })
+	srv := brokertest.Start(t, store, func(cfg *broker.Config) { cfg.HTTP = "127.0.0.1:0" })
 	// The broker's port is known only now: re-point the images at it.
 	paths, _ := filepath.Glob(filepath.Join(images, "*.img"))
 	for _, p := range paths {

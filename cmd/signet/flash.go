@@ -2,11 +2,16 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"gopkg.in/yaml.v3"
@@ -22,7 +27,7 @@ func newFlashCmd() *cobra.Command {
 	var f flashArgs
 	var fleetPath string
 	cmd := &cobra.Command{
-		Use:   "flash --device ID --kind KIND --zone ZONE --broker URL --out images/ID.img [--db signet.db]",
+		Use:   "flash --device ID --kind KIND --zone ZONE --broker URL --out images/ID.img [--db signet.db | --api URL --token T]",
 		Short: "Flash a simulated device (or a district with --fleet) and enroll its key",
 		Long: `Write a firmware image for a simulated device: its id, zone and kind, model
 parameters (--params, or the default signal plan for a traffic signal), a
@@ -31,7 +36,11 @@ authority's public keys (--authority, repeatable) and the path of its counter
 store. The image holds a private key and is written with mode 0600.
 
 With --db the public key is enrolled in that registry (the broker must not be
-running on it). With --fleet city.yaml a whole district is flashed into the
+running on it). With --api the running broker enrols it through its HTTP API
+(POST /api/v1/devices, as a user with the admin role: --token, or --user and
+--password), takes it at once, and the image records the API's address so
+that signet sim can read the broker's /metrics. Give at most one of --db and
+--api; with neither, nothing is enrolled. With --fleet city.yaml a whole district is flashed into the
 folder --out:
 
   broker: tcp://127.0.0.1:1883
@@ -41,9 +50,13 @@ folder --out:
       streetlights: 6
       air_quality: 6`,
 		Example: `  signet flash --device tl-01 --kind traffic-signal --zone downtown --broker tcp://127.0.0.1:1883 --out images/tl-01.img --db signet.db
+  signet flash --device sl-07 --kind streetlight --zone downtown --broker tcp://edge:1883 --out images/sl-07.img --api http://edge:8080 --token "$SIGNET_TOKEN"
   signet flash --fleet city.yaml --out images/ --db signet.db`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := f.checkEnrolment(); err != nil {
+				return err
+			}
 			if fleetPath != "" {
 				return flashFleet(cmd, fleetPath, f)
 			}
@@ -72,6 +85,10 @@ folder --out:
 	fl.StringArrayVar(&f.authorities, "authority", nil, "control authority public key (JWK), repeatable")
 	fl.StringVarP(&f.out, "out", "o", "", "image file (or folder, with --fleet)")
 	fl.StringVar(&f.db, "db", "", "enroll the public key in this registry")
+	fl.StringVar(&f.api, "api", "", "enroll the public key through this broker's HTTP API, http://HOST:PORT")
+	fl.StringVar(&f.token, "token", "", "bearer token of an admin user, for --api")
+	fl.StringVar(&f.user, "user", "", "admin user name, for --api (with --password)")
+	fl.StringVar(&f.password, "password", "", "the --user's password, for --api")
 	fl.BoolVar(&f.force, "force", false, "replace existing images")
 	fl.StringVar(&fleetPath, "fleet", "", "flash every device of a fleet file into --out")
 	return cmd
@@ -79,9 +96,38 @@ folder --out:
 
 type flashArgs struct {
 	device, kind, zone, broker, algName, keyPath, paramsPath, out, db string
+	api, token, user, password                                        string
 	authorities                                                       []string
 	force                                                             bool
 	params                                                            json.RawMessage
+}
+
+// checkEnrolment checks the enrolment flags before anything is generated:
+// one registry at most, and --api with one way to authenticate.
+func (f *flashArgs) checkEnrolment() error {
+	if f.api == "" {
+		for _, fl := range []struct{ name, val string }{{"--token", f.token}, {"--user", f.user}, {"--password", f.password}} {
+			if fl.val != "" {
+				return usagef("%s is for --api; pass --api http://HOST:PORT too", fl.name)
+			}
+		}
+		return nil
+	}
+	if f.db != "" {
+		return usagef("--db and --api are exclusive: enrol in a registry file (broker stopped) or through a running broker, not both")
+	}
+	if err := image.ValidAPI(f.api); err != nil {
+		return usagef("--api: %v", err)
+	}
+	switch {
+	case f.token != "" && (f.user != "" || f.password != ""):
+		return usagef("--token and --user/--password are exclusive: authenticate one way")
+	case f.token == "" && f.user == "" && f.password == "":
+		return usagef("--api needs credentials of an admin user: --token, or --user and --password")
+	case f.token == "" && (f.user == "" || f.password == ""):
+		return usagef("--user and --password go together")
+	}
+	return nil
 }
 
 // image builds and validates one image (nothing is written).
@@ -124,7 +170,7 @@ func (f *flashArgs) image(device, zone, kind string, params json.RawMessage) (*i
 		return nil, err
 	}
 	im := &image.Image{Version: image.Version, Device: device, Zone: zone, Kind: kind, Params: params,
-		Key: keyJSON, Broker: f.broker, CounterPath: device + ".ctr"}
+		Key: keyJSON, Broker: f.broker, CounterPath: device + ".ctr", API: strings.TrimSuffix(f.api, "/")}
 	for _, a := range f.authorities {
 		b, err := os.ReadFile(a)
 		if err != nil {
@@ -146,15 +192,13 @@ func (f *flashArgs) write(cmd *cobra.Command, ims []*image.Image, paths []string
 			return fmt.Errorf("image %s: already exists (use --force to re-flash)", p)
 		}
 	}
+	if f.api != "" {
+		return f.enrollOverAPI(cmd, ims, paths)
+	}
 	if f.db != "" {
 		err := withRegistry(cmd, f.db, openCreate, func(reg *devices.Registry) error {
 			for _, im := range ims {
-				k := im.PrivateKey()
-				pub := k.Private.Public()
-				d := devices.Device{ID: im.Device, Zone: im.Zone, Kind: im.Kind, Params: im.Params, Keys: []devices.Key{{
-					KID: k.KID, Alg: pub.Alg(), Public: pub.Bytes(), Status: devices.StatusActive,
-				}}}
-				if err := reg.Enroll(cmd.Context(), d); err != nil {
+				if err := reg.Enroll(cmd.Context(), registryDevice(im)); err != nil {
 					return err
 				}
 			}
@@ -173,6 +217,76 @@ func (f *flashArgs) write(cmd *cobra.Command, ims []*image.Image, paths []string
 		}
 	}
 	return nil
+}
+
+// registryDevice is what the registry holds of an image: no private key.
+func registryDevice(im *image.Image) devices.Device {
+	k := im.PrivateKey()
+	pub := k.Private.Public()
+	return devices.Device{ID: im.Device, Zone: im.Zone, Kind: im.Kind, Params: im.Params, Keys: []devices.Key{{
+		KID: k.KID, Alg: pub.Alg(), Public: pub.Bytes(), Status: devices.StatusActive,
+	}}}
+}
+
+// enrollOverAPI enrols each device through the broker's HTTP API and saves
+// its image right after. There is no transaction across HTTP calls, so the
+// images are written one by one: if one device is refused, every device
+// enrolled before it has its image (no enrolled key is left without its
+// private half), and the error says how far it got.
+func (f *flashArgs) enrollOverAPI(cmd *cobra.Command, ims []*image.Image, paths []string) error {
+	client := &http.Client{Timeout: 30 * time.Second}
+	endpoint := strings.TrimSuffix(f.api, "/") + "/api/v1/devices"
+	for i, im := range ims {
+		if err := f.postDevice(cmd.Context(), client, endpoint, registryDevice(im)); err != nil {
+			if i > 0 {
+				return fmt.Errorf("%w (the %d devices before %s are enrolled and their images written)", err, i, im.Device)
+			}
+			return err
+		}
+		if err := os.MkdirAll(filepath.Dir(paths[i]), 0o700); err != nil {
+			return err
+		}
+		if err := image.Save(paths[i], im, f.force); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// postDevice sends one device to POST /api/v1/devices and turns a refusal
+// into one line: the broker's own line, and what to do about the status.
+func (f *flashArgs) postDevice(ctx context.Context, client *http.Client, endpoint string, d devices.Device) error {
+	body, err := json.Marshal(d)
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, bytes.NewReader(body))
+	if err != nil {
+		return fmt.Errorf("--api %s: %w", f.api, err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if f.token != "" {
+		req.Header.Set("Authorization", "Bearer "+f.token)
+	} else {
+		req.SetBasicAuth(f.user, f.password)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return fmt.Errorf("--api %s: device %s: %w", f.api, d.ID, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusCreated {
+		return nil
+	}
+	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	line := strings.Join(strings.Fields(string(msg)), " ")
+	hint := map[int]string{
+		http.StatusUnauthorized: "; check --token, or --user and --password",
+		http.StatusForbidden:    "; the user needs the admin role",
+		http.StatusNotFound:     "; is --api the broker's HTTP address?",
+		http.StatusConflict:     "; flash it with a new --device id, or revoke the old one",
+	}[resp.StatusCode]
+	return fmt.Errorf("--api %s: device %s: %s (HTTP %d)%s", f.api, d.ID, line, resp.StatusCode, hint)
 }
 
 // fleetFile is the --fleet document.

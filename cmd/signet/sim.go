@@ -42,8 +42,9 @@ every progress line and at the end (once the broker has decided on every
 acknowledged message), and shows the difference, with the reasons in the
 summary. Those counters are the broker's, for every client: the count is the
 fleet's own only while the fleet is the broker's only publisher. Without
---metrics the images do not say where the broker's HTTP side is, and the
-sim shows "rejected n/a".`,
+--metrics the sim uses the broker's HTTP address recorded in the images
+(signet flash --api), when they all name the same one; otherwise it shows
+"rejected n/a".`,
 		Example: "  signet sim images/ --rate 2 --duration 5m\n  signet sim images/ --reboot-every 30s\n  signet sim images/ --metrics http://127.0.0.1:8080/metrics",
 		Args:    exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -62,6 +63,9 @@ sim shows "rejected n/a".`,
 			if err != nil {
 				return err
 			}
+			if metrics == "" {
+				metrics = imagesMetricsURL(ims)
+			}
 			return runSim(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), ims, simOptions{
 				interval: time.Duration(float64(time.Second) / rate), duration: duration, rebootEvery: rebootEvery, metrics: metrics,
 			})
@@ -70,8 +74,20 @@ sim shows "rejected n/a".`,
 	cmd.Flags().Float64Var(&rate, "rate", 1, "model steps (messages) per second per device")
 	cmd.Flags().DurationVar(&duration, "duration", time.Minute, "how long to run")
 	cmd.Flags().DurationVar(&rebootEvery, "reboot-every", 0, "reboot each device at this interval (0: never)")
-	cmd.Flags().StringVar(&metrics, "metrics", "", "the broker's /metrics URL, to count rejected messages (default: none, rejected n/a)")
+	cmd.Flags().StringVar(&metrics, "metrics", "", "the broker's /metrics URL, to count rejected messages (default: from the images' api, else none: rejected n/a)")
 	return cmd
+}
+
+// imagesMetricsURL is the /metrics URL of the broker HTTP address that every
+// image records (signet flash --api), or "" when one lacks it or they differ.
+func imagesMetricsURL(ims []*image.Image) string {
+	api := ims[0].API
+	for _, im := range ims {
+		if im.API == "" || im.API != api {
+			return ""
+		}
+	}
+	return strings.TrimSuffix(api, "/") + "/metrics"
 }
 
 // simOptions are sim's settings after validation.

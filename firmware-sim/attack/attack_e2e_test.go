@@ -2,15 +2,12 @@ package attack_test
 
 import (
 	"context"
-	"io"
-	"log/slog"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/signet-city/signet/broker"
+	"github.com/signet-city/signet/broker/brokertest"
 	"github.com/signet-city/signet/devices"
-	"github.com/signet-city/signet/devices/boltstore"
 	"github.com/signet-city/signet/firmware-sim/attack"
 	"github.com/signet-city/signet/firmware-sim/fleet"
 	"github.com/signet-city/signet/firmware-sim/model"
@@ -27,30 +24,16 @@ type city struct {
 func startCity(t *testing.T) *city {
 	t.Helper()
 	dir := t.TempDir()
-	storePath := filepath.Join(dir, "s.db")
-	store, err := boltstore.Open(storePath, boltstore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	specs := []fleet.Spec{
 		{ID: "tl-1", Zone: "z1", Kind: "traffic-signal", Params: model.DefaultSignalPlan},
 		{ID: "sl-1", Zone: "z1", Kind: "streetlight"},
 	}
-	devs, err := fleet.Build(context.Background(), devices.NewRegistry(store, nil), specs, dir, "", &runtime.Stats{})
-	store.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := broker.DefaultConfig()
-	cfg.Store, cfg.MQTT, cfg.HTTP = storePath, "127.0.0.1:0", ""
-	srv, err := broker.New(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Shutdown(context.Background()) })
+	var devs []*runtime.Device
+	store := brokertest.NewStore(t, dir, func(ctx context.Context, reg *devices.Registry) (err error) {
+		devs, err = fleet.Build(ctx, reg, specs, dir, "", &runtime.Stats{})
+		return err
+	})
+	srv := brokertest.Start(t, store)
 	for _, d := range devs {
 		d.Broker = "tcp://" + srv.MQTTAddr()
 	}

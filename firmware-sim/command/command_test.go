@@ -42,8 +42,8 @@ func newFixture(t *testing.T) *fixture {
 func (f *fixture) operator(t *testing.T, key signing.PrivateKey, scope devices.Scope, iat, exp time.Time) *Operator {
 	t.Helper()
 	kid := signing.KeyID(key.Public())
-	cwt, err := Endorse(f.authority, signing.KeyID(f.authority.Public()), 1, Endorsement{
-		Operator: "alice", Key: key.Public(), Scope: scope, IssuedAt: iat, Expires: exp,
+	cwt, err := signing.SignEndorsement(f.authority, signing.KeyID(f.authority.Public()), 1, key.Public(), signing.EndorsementClaims{
+		Operator: "alice", Scope: signing.CommandScope(scope), IssuedAt: iat, Expires: exp,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -6,7 +6,8 @@
 // scope and domain safety — so that even a fully compromised broker cannot
 // make a device act on a command no operator signed.
 //
-// Envelopes, parsing, signatures, scopes, replay windows and the kinds'
-// rules are the signing and devices packages'; this package adds only the
-// endorsement claims (RFC 8392, RFC 8747) and the order of the checks.
+// Envelopes, endorsements (RFC 8392, RFC 8747), parsing, signatures,
+// scopes, replay windows and the kinds' rules are the signing and devices
+// packages'; this package adds only the keys a device trusts and the order
+// of the checks.
 package command

@@ -17,7 +17,7 @@ type Counter interface {
 type Operator struct {
 	Key         signing.PrivateKey
 	KID         []byte
-	Endorsement []byte // the CWT from Endorse
+	Endorsement []byte // the CWT from signing.SignEndorsement
 	Counter     Counter
 }
 

@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/signet-city/signet/devices"
 	"github.com/signet-city/signet/devices/replay"
 	"github.com/signet-city/signet/devices/topic"
 	"github.com/signet-city/signet/signing"
@@ -64,14 +65,14 @@ func (v *Verifier) Check(t string, msg []byte, now time.Time, reported map[strin
 	if len(env.Header.Endorsement) == 0 {
 		return nil, signing.Reject(signing.ReasonUnauthorizedCommand, "protected.endorsement", "missing: a command must carry its operator's endorsement (label 13)")
 	}
-	e, err := v.Authorities.Verify(env.Header.Endorsement, env.Header.Alg)
+	e, key, err := v.Authorities.Verify(env.Header.Endorsement, env.Header.Alg)
 	if err != nil {
 		return nil, err
 	}
 	// Replay: the device's own window for the operator's key (read-only
 	// here), named by the endorsed key's thumbprint: the device has no
 	// registry, and a kid is only a hint.
-	kid := signing.FormatKeyID(signing.KeyID(e.Key))
+	kid := signing.FormatKeyID(signing.KeyID(key))
 	if env.Header.IssuedAt != nil && time.Unix(*env.Header.IssuedAt, 0).Before(v.Boot.Truncate(time.Second)) {
 		return nil, signing.Reject(signing.ReasonReplay, "protected.cwt.iat", "issued before this device booted")
 	}
@@ -82,11 +83,11 @@ func (v *Verifier) Check(t string, msg []byte, now time.Time, reported map[strin
 	if !unseen {
 		return nil, signing.Reject(signing.ReasonReplay, "protected.piv", "counter %d of %s already seen or too old", env.Header.Counter, kid)
 	}
-	if err := env.Verify(e.Key, t); err != nil {
+	if err := env.Verify(key, t); err != nil {
 		return nil, err
 	}
 	// Endorsement scope and time, then the command's own freshness.
-	if !e.Scope.Allows(v.Zone, v.Kind, c.Name) {
+	if !devices.Scope(e.Scope).Allows(v.Zone, v.Kind, c.Name) {
 		return nil, signing.Reject(signing.ReasonUnauthorizedCommand, "protected.endorsement", "operator %s is not endorsed for %s on %s in zone %s", e.Operator, c.Name, v.Kind, v.Zone)
 	}
 	if !now.Before(e.Expires) {

@@ -2,15 +2,11 @@ package fleet_test
 
 import (
 	"context"
-	"io"
-	"log/slog"
-	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/signet-city/signet/broker"
+	"github.com/signet-city/signet/broker/brokertest"
 	"github.com/signet-city/signet/devices"
-	"github.com/signet-city/signet/devices/boltstore"
 	"github.com/signet-city/signet/firmware-sim/fleet"
 	"github.com/signet-city/signet/firmware-sim/model"
 	"github.com/signet-city/signet/firmware-sim/runtime"
@@ -23,35 +19,22 @@ import (
 // refused as a replay.
 func TestRebootedDeviceNeverRepeatsACounter(t *testing.T) {
 	dir := t.TempDir()
-	storePath := filepath.Join(dir, "s.db")
-	store, err := boltstore.Open(storePath, boltstore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	stats := &runtime.Stats{}
-	devs, err := fleet.Build(context.Background(), devices.NewRegistry(store, nil), []fleet.Spec{{ID: "sl-1", Zone: "z1", Kind: "streetlight"}}, dir, "", stats)
-	store.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := broker.DefaultConfig()
-	cfg.Store, cfg.MQTT, cfg.HTTP = storePath, "127.0.0.1:0", ""
-	srv, err := broker.New(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Shutdown(context.Background())
+	var devs []*runtime.Device
+	store := brokertest.NewStore(t, dir, func(ctx context.Context, reg *devices.Registry) (err error) {
+		devs, err = fleet.Build(ctx, reg, []fleet.Spec{{ID: "sl-1", Zone: "z1", Kind: "streetlight"}}, dir, "", stats)
+		return err
+	})
+	srv := brokertest.Start(t, store)
 	proto := devs[0]
 	const boots = 50
 	for boot := range boots {
 		// A fresh boot: same key, counter store reopened from its file.
-		d := &runtime.Device{ID: proto.ID, Zone: proto.Zone, Key: proto.Key, KID: proto.KID, Model: proto.Model, Stats: stats}
-		if d.Counter, err = reopen(dir); err != nil {
+		ctr, err := reopen(dir)
+		if err != nil {
 			t.Fatal(err)
 		}
+		d := &runtime.Device{ID: proto.ID, Zone: proto.Zone, Key: proto.Key, KID: proto.KID, Model: proto.Model, Counter: ctr, Stats: stats}
 		d.Broker = "tcp://" + srv.MQTTAddr()
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		cl, err := d.Connect(ctx)

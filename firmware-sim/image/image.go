@@ -33,6 +33,10 @@ type Image struct {
 	Broker      string            `json:"broker"`                // tcp://host:port
 	Authorities []json.RawMessage `json:"authorities,omitempty"` // public JWKs of the control authority
 	CounterPath string            `json:"counter_path"`          // relative to the image's folder
+	// API is the broker's HTTP address (http://host:port), when the device
+	// was enrolled through it (signet flash --api): signet sim reads the
+	// broker's /metrics there. Optional; the device itself never uses it.
+	API string `json:"api,omitempty"`
 
 	key         *signing.JWK
 	authorities command.Authorities
@@ -75,6 +79,11 @@ func (im *Image) Validate() error {
 	if err != nil || (u.Scheme != "tcp" && u.Scheme != "ssl" && u.Scheme != "ws") || u.Host == "" {
 		return fmt.Errorf(`field "broker": %q is not tcp://host:port, ssl://host:port or ws://host:port`, im.Broker)
 	}
+	if im.API != "" {
+		if err := ValidAPI(im.API); err != nil {
+			return fmt.Errorf(`field "api": %w`, err)
+		}
+	}
 	im.authorities = command.Authorities{}
 	for i, a := range im.Authorities {
 		ak, err := signing.ParseJWK(a)
@@ -88,6 +97,16 @@ func (im *Image) Validate() error {
 	}
 	if im.CounterPath == "" {
 		return errors.New(`field "counter_path": empty`)
+	}
+	return nil
+}
+
+// ValidAPI checks a broker HTTP address: http:// or https://, a host, and no
+// path beyond "/" (the API's paths are added to it).
+func ValidAPI(s string) error {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
+		return fmt.Errorf("%q is not http://host:port or https://host:port", s)
 	}
 	return nil
 }

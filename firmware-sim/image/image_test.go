@@ -66,6 +66,8 @@ func TestLoadRefusesBadImages(t *testing.T) {
 		{"bad zone", replace(`"zone": "z1"`, `"zone": "Z 1"`), 0o600, `field "zone"`},
 		{"bad kind", replace(`"kind": "streetlight"`, `"kind": "toaster"`), 0o600, `field "kind"`},
 		{"bad broker", replace(`"broker": "tcp://127.0.0.1:1883"`, `"broker": "http://x"`), 0o600, `field "broker"`},
+		{"bad api", replace(`"counter_path"`, `"api": "tcp://h:1", "counter_path"`), 0o600, `field "api": "tcp://h:1" is not http://host:port`},
+		{"api with a path", replace(`"counter_path"`, `"api": "http://h:1/api/v1", "counter_path"`), 0o600, `field "api"`},
 		{"no counter path", replace(`"counter_path": "sl-01.ctr"`, `"counter_path": ""`), 0o600, `field "counter_path"`},
 	}
 	for _, c := range cases {

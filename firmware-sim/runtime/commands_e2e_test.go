@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
-	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -16,8 +15,8 @@ import (
 	"github.com/mochi-mqtt/server/v2/listeners"
 
 	"github.com/signet-city/signet/broker"
+	"github.com/signet-city/signet/broker/brokertest"
 	"github.com/signet-city/signet/devices"
-	"github.com/signet-city/signet/devices/boltstore"
 	"github.com/signet-city/signet/firmware-sim/command"
 	"github.com/signet-city/signet/firmware-sim/fleet"
 	"github.com/signet-city/signet/firmware-sim/runtime"
@@ -29,8 +28,8 @@ type seq struct{ n atomic.Uint64 }
 func (s *seq) Next() (uint64, error) { return s.n.Add(1), nil }
 
 // cityKit is a streetlight enrolled in a store, a control authority, and
-// operator alice endorsed (by the broker's own endorsement code) for "dim"
-// on streetlights of zone z1.
+// operator alice endorsed (signing.SignEndorsement, the codec broker and
+// device share) for "dim" on streetlights of zone z1.
 type cityKit struct {
 	store     string
 	dev       *runtime.Device
@@ -49,28 +48,25 @@ type outcome struct {
 func newCityKit(t *testing.T) *cityKit {
 	t.Helper()
 	dir := t.TempDir()
-	k := &cityKit{store: filepath.Join(dir, "s.db"), outcomes: make(chan outcome, 64), ready: make(chan struct{}, 8)}
+	k := &cityKit{outcomes: make(chan outcome, 64), ready: make(chan struct{}, 8)}
 	k.authority, _ = signing.GenerateKey(signing.AlgEd25519)
 	k.aliceKey, _ = signing.GenerateKey(signing.AlgEd25519)
-	st, err := boltstore.Open(k.store, boltstore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	reg := devices.NewRegistry(st, nil)
-	ctx := context.Background()
-	devs, err := fleet.Build(ctx, reg, []fleet.Spec{{ID: "sl-1", Zone: "z1", Kind: "streetlight"}}, dir, "", &runtime.Stats{})
-	if err == nil {
-		_, err = reg.AddAuthorityKey(ctx, "city", keyOf(k.authority))
-	}
 	scope := devices.Scope{Zones: []string{"z1"}, Kinds: []string{"streetlight"}, Commands: []string{"dim"}}
-	if err == nil {
-		err = reg.EnrollOperator(ctx, devices.Operator{ID: "alice", Keys: []devices.Key{keyOf(k.aliceKey)}, Scope: scope})
-	}
-	st.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cwt, err := broker.SignEndorsement(k.authority, signing.KeyID(k.authority.Public()), 1, "alice", k.aliceKey.Public(), scope, time.Now().Add(-time.Minute), time.Now().Add(time.Hour))
+	var devs []*runtime.Device
+	k.store = brokertest.NewStore(t, dir, func(ctx context.Context, reg *devices.Registry) error {
+		var err error
+		devs, err = fleet.Build(ctx, reg, []fleet.Spec{{ID: "sl-1", Zone: "z1", Kind: "streetlight"}}, dir, "", &runtime.Stats{})
+		if err == nil {
+			_, err = reg.AddAuthorityKey(ctx, "city", keyOf(k.authority))
+		}
+		if err == nil {
+			err = reg.EnrollOperator(ctx, devices.Operator{ID: "alice", Keys: []devices.Key{keyOf(k.aliceKey)}, Scope: scope})
+		}
+		return err
+	})
+	cwt, err := signing.SignEndorsement(k.authority, signing.KeyID(k.authority.Public()), 1, k.aliceKey.Public(), signing.EndorsementClaims{
+		Operator: "alice", Scope: signing.CommandScope(scope), IssuedAt: time.Now().Add(-time.Minute), Expires: time.Now().Add(time.Hour),
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,20 +165,12 @@ func TestCommandThroughSignetBroker(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := broker.DefaultConfig()
-	cfg.Store, cfg.MQTT, cfg.HTTP = k.store, "127.0.0.1:0", ""
-	cfg.Users = []broker.User{
-		{Name: "alice", Role: broker.RoleOperator, Zones: []string{"z1"}, PasswordHash: hash},
-		{Name: "admin", Role: broker.RoleAdmin, PasswordHash: hash},
-	}
-	srv, err := broker.New(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Shutdown(context.Background()) })
+	srv := brokertest.Start(t, k.store, func(cfg *broker.Config) {
+		cfg.Users = []broker.User{
+			{Name: "alice", Role: broker.RoleOperator, Zones: []string{"z1"}, PasswordHash: hash},
+			{Name: "admin", Role: broker.RoleAdmin, PasswordHash: hash},
+		}
+	})
 	k.run(t, srv.MQTTAddr())
 
 	watch := connect(t, srv.MQTTAddr(), "console", "admin", "pw")
@@ -251,8 +239,10 @@ func TestDeviceRefusesCommandsEvenIfDelivered(t *testing.T) {
 		}
 		return topic, msg
 	}
-	expired, err := broker.SignEndorsement(k.authority, signing.KeyID(k.authority.Public()), 2, "alice", k.aliceKey.Public(),
-		devices.Scope{Zones: []string{"*"}, Kinds: []string{"*"}, Commands: []string{"*"}}, now.Add(-2*time.Hour), now.Add(-time.Hour))
+	expired, err := signing.SignEndorsement(k.authority, signing.KeyID(k.authority.Public()), 2, k.aliceKey.Public(), signing.EndorsementClaims{
+		Operator: "alice", Scope: signing.CommandScope{Zones: []string{"*"}, Kinds: []string{"*"}, Commands: []string{"*"}},
+		IssuedAt: now.Add(-2 * time.Hour), Expires: now.Add(-time.Hour),
+	})
 	if err != nil {
 		t.Fatal(err)
 	}

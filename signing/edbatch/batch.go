@@ -15,9 +15,11 @@ import (
 //
 // with fresh 128-bit random zᵢ per batch. Terms of the same key are merged
 // into one (city traffic repeats keys), so a batch of n signatures from m
-// keys is one multiscalar multiplication of n short (128-bit) and m + 1 long
-// terms, computed with the bucket method (msm.go) from large batches and
-// with Straus (edwards25519.VarTimeMultiScalarMult) for small ones. Because
+// keys is one multiscalar multiplication of n + m + 1 terms. Large batches
+// use the bucket method (msm.go), with each full-size scalar of A and B split
+// into two 128-bit halves on A and [2^128]A (decoded once per key), so that
+// every scalar is short; small ones use Straus
+// (edwards25519.VarTimeMultiScalarMult). Because
 // the single check is cofactored too, a batch accepts exactly what single
 // verification of each entry accepts (except with probability 2⁻¹²⁸).
 //

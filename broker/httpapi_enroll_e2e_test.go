@@ -134,17 +134,19 @@ func TestEnrollOverHTTP(t *testing.T) {
 		t.Fatalf("enrolling twice: %d %s", code, body)
 	}
 
-	// The events, in order: the two refused roles, the two private keys, the enrolment.
-	want := []struct{ reason, user string }{
-		{"enroll_forbidden", "viewer-z1"}, {"enroll_forbidden", "auditor"},
-		{"private_key_refused", "admin"}, {"private_key_refused", "flasher"}, {"device_enrolled", "admin"},
+	// The events, in order: the two refused roles, the wrong token (an
+	// authentication failure), the two private keys, the enrolment.
+	want := []struct{ kind, reason, user string }{
+		{"admin", "enroll_forbidden", "viewer-z1"}, {"admin", "enroll_forbidden", "auditor"},
+		{"auth_failed", "unknown_token", ""},
+		{"admin", "private_key_refused", "admin"}, {"admin", "private_key_refused", "flasher"}, {"admin", "device_enrolled", "admin"},
 	}
 	for i, w := range want {
 		var ev audit.Event
 		if err := json.Unmarshal(events.next(t).Payload(), &ev); err != nil {
 			t.Fatal(err)
 		}
-		if ev.Kind != "admin" || ev.Reason != w.reason || ev.User != w.user {
+		if ev.Kind != w.kind || ev.Reason != w.reason || ev.User != w.user {
 			t.Fatalf("event %d: %+v, want %s by %s", i, ev, w.reason, w.user)
 		}
 		if w.reason == "device_enrolled" && (ev.Device != "sl-new" || ev.KID != signing.FormatKeyID(fresh.kid) || !strings.Contains(ev.Detail, "zone z1, kind streetlight")) {

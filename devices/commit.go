@@ -127,8 +127,7 @@ func (e *Edge) Commit(ctx context.Context, u Update) (*twin.Document, error) {
 	dev.twin = next
 	// The twin is encoded by the committer, once per batch and device:
 	// next is never modified again, so it can wait.
-	b, backlog := e.com.enqueue(entry{kid: k.KID, highWater: k.state.window.Highest(), window: win, dev: dev, doc: next,
-		countersOnly: u.Kind != State && u.Kind != Desired})
+	b, backlog := e.com.enqueue(entry{kid: k.KID, highWater: k.state.window.Highest(), window: win, dev: dev, doc: next})
 	dev.mu.Unlock()
 	k.state.mu.Unlock()
 

@@ -20,8 +20,8 @@ type committer struct {
 	store Store
 
 	mu      sync.Mutex
-	queue   []*batch             // in commit order; the last one takes appends
-	dirty   map[*edgeDevice]bool // twins with unwritten counters; true: watchers not yet told (rejections)
+	queue   []*batch                 // in commit order; the last one takes appends
+	dirty   map[*edgeDevice]struct{} // twins with unwritten rejection counters
 	closed  bool
 	failure error
 
@@ -44,24 +44,13 @@ type entry struct {
 	window    []byte
 	dev       *edgeDevice
 	doc       *twin.Document // never modified after it is queued
-	// countersOnly: the change left the twin's content as it was and moved
-	// only its security counters (telemetry, events). Such a twin is not
-	// rewritten with the window: it is marked dirty and written within
-	// Options.FlushInterval, like a counted rejection. The window (and so
-	// the high-water mark, SPEC §6) is durable before the caller learns of
-	// the commit either way. Rewriting every busy device's twin on every
-	// telemetry message was most of the store's page writes (profile of
-	// signet bench broker, strict).
-	countersOnly bool
-	// quiet: a deferred twin written late; watchers already had the change.
-	quiet bool
 }
 
 func startCommitter(e *Edge) *committer {
 	c := &committer{
 		e:       e,
 		store:   e.store,
-		dirty:   map[*edgeDevice]bool{},
+		dirty:   map[*edgeDevice]struct{}{},
 		wake:    make(chan struct{}, 1),
 		stopped: make(chan struct{}),
 	}
@@ -107,10 +96,8 @@ func (c *committer) enqueue(en entry) (b *batch, backlog <-chan struct{}) {
 	}
 	b = c.openBatch()
 	b.entries = append(b.entries, en)
-	if !en.countersOnly {
-		// The twin written now includes any counted rejection.
-		delete(c.dirty, en.dev)
-	}
+	// The twin written now includes any counted rejection.
+	delete(c.dirty, en.dev)
 	if len(c.queue) > maxBacklog {
 		backlog = c.queue[0].done
 	}
@@ -137,7 +124,7 @@ func (c *committer) openBatch() *batch {
 func (c *committer) markDirty(dev *edgeDevice) {
 	c.mu.Lock()
 	if !c.closed && c.failure == nil {
-		c.dirty[dev] = true
+		c.dirty[dev] = struct{}{}
 	}
 	c.mu.Unlock()
 }
@@ -176,11 +163,8 @@ func (c *committer) round() bool {
 	failure := c.failure
 	c.mu.Unlock()
 
-	var deferred []*edgeDevice
 	if failure == nil {
-		var changes []Change
-		var err error
-		changes, deferred, err = coalesce(b.entries)
+		changes, err := coalesce(b.entries)
 		if err == nil {
 			// A transaction once begun is finished even if the edge is
 			// closing: callers are waiting for it.
@@ -191,26 +175,14 @@ func (c *committer) round() bool {
 			c.e.opt.Logger.Error("store commit failed; refusing further commits", "err", err, "changes", len(b.entries))
 			c.mu.Lock()
 			c.failure = failure
-			c.dirty = map[*edgeDevice]bool{}
+			c.dirty = map[*edgeDevice]struct{}{}
 			c.mu.Unlock()
 		}
-	}
-	if failure == nil && len(deferred) > 0 {
-		c.mu.Lock()
-		for _, d := range deferred {
-			if _, ok := c.dirty[d]; !ok {
-				c.dirty[d] = false // watchers are told below; only the write is owed
-			}
-		}
-		c.mu.Unlock()
 	}
 	if failure == nil {
 		// Before the callers are released: when a Strict Commit returns,
 		// every watcher has been offered its change.
 		for _, en := range b.entries {
-			if en.quiet {
-				continue
-			}
 			c.e.watch.publish(TwinChange{Device: en.dev.id, Zone: en.dev.zone, Doc: en.doc})
 		}
 	}
@@ -237,10 +209,10 @@ func (c *committer) flushDirty() {
 	for _, d := range devs {
 		d.mu.Lock()
 		c.mu.Lock()
-		if tell, still := c.dirty[d]; still && c.failure == nil {
+		if _, still := c.dirty[d]; still && c.failure == nil {
 			delete(c.dirty, d)
 			b := c.openBatch()
-			b.entries = append(b.entries, entry{dev: d, doc: d.twin, quiet: !tell})
+			b.entries = append(b.entries, entry{dev: d, doc: d.twin})
 		}
 		c.mu.Unlock()
 		d.mu.Unlock()
@@ -270,18 +242,11 @@ func (c *committer) close(ctx context.Context) error {
 // each key and the last twin of each device: each is the whole state after
 // every earlier change in the batch, so the rest would be overwritten within
 // the same transaction anyway. A busy device costs one twin encoding per
-// batch, not one per message. A device whose every change in the batch was
-// countersOnly is not written but returned in deferred, to be marked dirty.
-func coalesce(entries []entry) (changes []Change, deferred []*edgeDevice, err error) {
+// batch, not one per message.
+func coalesce(entries []entry) ([]Change, error) {
 	seenKID := make(map[string]bool, len(entries))
 	seenDev := make(map[*edgeDevice]bool, len(entries))
-	content := make(map[*edgeDevice]bool, len(entries)) // some change moved the twin's content
-	for _, en := range entries {
-		if !en.countersOnly {
-			content[en.dev] = true
-		}
-	}
-	changes = make([]Change, 0, len(entries))
+	changes := make([]Change, 0, len(entries))
 	for i := len(entries) - 1; i >= 0; i-- {
 		en := entries[i]
 		var ch Change
@@ -291,20 +256,16 @@ func coalesce(entries []entry) (changes []Change, deferred []*edgeDevice, err er
 		}
 		if !seenDev[en.dev] {
 			seenDev[en.dev] = true
-			if content[en.dev] {
-				doc, err := en.doc.MarshalJSON()
-				if err != nil {
-					return nil, nil, fmt.Errorf("encoding the twin of %s: %w", en.dev.id, err)
-				}
-				ch.Device, ch.Twin = en.dev.id, doc
-			} else {
-				deferred = append(deferred, en.dev)
+			doc, err := en.doc.MarshalJSON()
+			if err != nil {
+				return nil, fmt.Errorf("encoding the twin of %s: %w", en.dev.id, err)
 			}
+			ch.Device, ch.Twin = en.dev.id, doc
 		}
 		if ch.KID != nil || ch.Twin != nil {
 			changes = append(changes, ch)
 		}
 	}
 	slices.Reverse(changes)
-	return changes, deferred, nil
+	return changes, nil
 }

@@ -59,11 +59,10 @@ func newDevice(t testing.TB, id, zone, kind string, alg signing.Alg) *device {
 
 // city is a broker on a loopback port with a few enrolled devices.
 type city struct {
-	srv     *broker.Server
-	store   string // the store file, for reopening after Shutdown
-	audit   string // the audit log file
-	devs    map[string]*device
-	adminPW string
+	srv   *broker.Server
+	store string // the store file, for reopening after Shutdown
+	audit string // the audit log file
+	devs  map[string]*device
 }
 
 const testPassword = "correct horse battery staple"

@@ -7,7 +7,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"math/big"
 )
 
 // JWK is a key read from a JSON Web Key (RFC 7517) or PEM file.
@@ -63,7 +62,11 @@ func MarshalPrivateJWK(priv PrivateKey, kid []byte) ([]byte, error) {
 	case *ed448Private:
 		j.D = b64.EncodeToString(k.seed())
 	case *es256Private:
-		j.D = b64.EncodeToString(k.priv.D.FillBytes(make([]byte, es256Size)))
+		d, err := k.priv.Bytes() // fixed 32 bytes (RFC 7518 §6.2.2.1)
+		if err != nil {
+			return nil, fmt.Errorf("jwk: es256 private key: %w", err)
+		}
+		j.D = b64.EncodeToString(d)
 	case *mldsaPrivate:
 		j.Priv = b64.EncodeToString(k.seed())
 	default:
@@ -229,9 +232,12 @@ func privateFromSecret(alg Alg, secret []byte) (PrivateKey, error) {
 	case AlgEd448:
 		return newEd448Private(alg, secret)
 	case AlgES256:
-		d := new(big.Int).SetBytes(secret)
-		priv := &ecdsa.PrivateKey{D: d, PublicKey: ecdsa.PublicKey{Curve: elliptic.P256()}}
-		priv.PublicKey.X, priv.PublicKey.Y = elliptic.P256().ScalarBaseMult(secret)
+		// RFC 7518 §6.2.2.1: d is the 32-byte scalar; ParseRawPrivateKey
+		// also refuses 0 and values ≥ the group order.
+		priv, err := ecdsa.ParseRawPrivateKey(elliptic.P256(), secret)
+		if err != nil {
+			return nil, fmt.Errorf("es256 private key: %w", err)
+		}
 		return newES256Private(priv)
 	case AlgMLDSA44, AlgMLDSA65, AlgMLDSA87:
 		return newMLDSAPrivate(alg, secret)

@@ -30,7 +30,12 @@ func newES256Public(raw []byte) (*es256Public, error) {
 		if x == nil {
 			return nil, fmt.Errorf("es256 public key: compressed point is not on P-256")
 		}
-		key = &ecdsa.PublicKey{Curve: elliptic.P256(), X: x, Y: y}
+		// SEC 1 §2.3.3 uncompressed form, parsed like any other.
+		point := make([]byte, 65)
+		point[0] = 4
+		x.FillBytes(point[1:33])
+		y.FillBytes(point[33:])
+		key, err = ecdsa.ParseUncompressedPublicKey(elliptic.P256(), point)
 	default:
 		return nil, fmt.Errorf("es256 public key: %d bytes, want 65 (uncompressed) or 33 (compressed)", len(raw))
 	}

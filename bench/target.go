@@ -104,7 +104,7 @@ func startMochi(o TargetOptions) (*Target, error) {
 		}
 	}
 	tcp := listeners.NewTCP(listeners.Config{ID: "tcp", Address: o.Addr})
-	if err := srv.AddListener(tcp); err != nil {
+	if err := srv.AddListener(broker.ShutdownSafe(srv, tcp)); err != nil {
 		return nil, fmt.Errorf("target %s: listen %s: %w", o.Mode, o.Addr, err)
 	}
 	if err := srv.Serve(); err != nil {

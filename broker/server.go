@@ -100,7 +100,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		}
 	}
 	s.tcp = listeners.NewTCP(listeners.Config{ID: "tcp", Address: cfg.MQTT})
-	if err := s.mqtt.AddListener(s.tcp); err != nil {
+	if err := s.mqtt.AddListener(ShutdownSafe(s.mqtt, s.tcp)); err != nil {
 		return nil, errors.Join(fmt.Errorf("mqtt listener %s: %w", cfg.MQTT, err), s.closeState(ctx))
 	}
 	tlsConf, err := cfg.TLS.load()
@@ -109,12 +109,12 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	}
 	if tlsConf != nil {
 		s.tls = listeners.NewTCP(listeners.Config{ID: "tls", Address: cfg.TLS.Listen, TLSConfig: tlsConf})
-		if err := s.mqtt.AddListener(s.tls); err != nil {
+		if err := s.mqtt.AddListener(ShutdownSafe(s.mqtt, s.tls)); err != nil {
 			return nil, errors.Join(fmt.Errorf("tls listener %s: %w", cfg.TLS.Listen, err), s.mqtt.Close(), s.closeState(ctx))
 		}
 	}
 	if cfg.WebSocket != "" {
-		if err := s.mqtt.AddListener(listeners.NewWebsocket(listeners.Config{ID: "ws", Address: cfg.WebSocket})); err != nil {
+		if err := s.mqtt.AddListener(ShutdownSafe(s.mqtt, listeners.NewWebsocket(listeners.Config{ID: "ws", Address: cfg.WebSocket}))); err != nil {
 			return nil, errors.Join(fmt.Errorf("websocket listener %s: %w", cfg.WebSocket, err), s.mqtt.Close(), s.closeState(ctx))
 		}
 	}

@@ -220,7 +220,7 @@ func TestDeviceRefusesCommandsEvenIfDelivered(t *testing.T) {
 		t.Fatal(err)
 	}
 	tcp := listeners.NewTCP(listeners.Config{ID: "t", Address: "127.0.0.1:0"})
-	if err := srv.AddListener(tcp); err != nil {
+	if err := srv.AddListener(broker.ShutdownSafe(srv, tcp)); err != nil {
 		t.Fatal(err)
 	}
 	if err := srv.Serve(); err != nil {

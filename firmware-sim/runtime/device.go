@@ -100,6 +100,12 @@ func (d *Device) Connect(ctx context.Context) (paho.Client, error) {
 	select {
 	case <-tok.Done():
 	case <-ctx.Done():
+		// Let the attempt end first (it is bounded by the connect timeout):
+		// Disconnect during a connect does not stop it, and a session that
+		// comes up afterwards would auto-reconnect for ever, signing tokens
+		// (and writing the counter file) after Run has returned (seen as the
+		// demo's temporary folder left behind after Ctrl-C).
+		tok.WaitTimeout(15 * time.Second)
 		cl.Disconnect(0)
 		return nil, ctx.Err()
 	}

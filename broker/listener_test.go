@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"net"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,19 +15,22 @@ import (
 	"github.com/signet-city/signet/broker"
 )
 
-// mqttConnect is a minimal MQTT 3.1.1 CONNECT (client id "c<n>"), enough to
-// make mochi add and then delete a client.
-func mqttConnect(n byte) []byte {
-	return []byte{0x10, 15, 0, 4, 'M', 'Q', 'T', 'T', 4, 2, 0, 30, 0, 3, 'c', '0' + n/10, '0' + n%10}
+// mqttConnect is a minimal MQTT 3.1.1 CONNECT with client id "c<n>".
+func mqttConnect(n int) []byte {
+	return []byte{0x10, 16, 0, 4, 'M', 'Q', 'T', 'T', 4, 2, 0, 30, 0, 4, 'c', '0' + byte(n/100), '0' + byte(n/10%10), '0' + byte(n%10)}
 }
 
-// TestCloseWhileClientsChurn: closing a server while clients connect and
-// leave must return and disconnect everyone. Without ShutdownSafe, mochi
-// v2.7.9 can deadlock here (a nested read lock behind a waiting Add or
-// Delete); the window is narrow, so this test exercises the path rather than
-// reproducing the hang every time (it was seen once in three -race runs of
-// the bench package); a hang fails it by its timeout.
-func TestCloseWhileClientsChurn(t *testing.T) {
+// TestCloseWhileClientsLeave: closing a server while its clients are
+// leaving must return and end every session. Without ShutdownSafe, mochi
+// v2.7.9 can deadlock here: Server.Close holds the clients' read lock and
+// takes it again inside (Clients.GetByListener calls Len), and a leaving
+// client's Delete waiting for the write lock between the two blocks both
+// for ever. The window is narrow, so the test exercises the path rather than
+// reproducing the hang each time (it was seen once in three -race runs of
+// the bench package); a hang fails it by its timeout. (No client connects
+// during Close: mochi v2.7.9 also has a data race between Close and
+// EstablishConnection, which no wrapper can avoid.)
+func TestCloseWhileClientsLeave(t *testing.T) {
 	for round := range 10 {
 		srv := mqtt.New(&mqtt.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 		if err := srv.AddHook(new(auth.AllowHook), nil); err != nil {
@@ -41,37 +43,37 @@ func TestCloseWhileClientsChurn(t *testing.T) {
 		if err := srv.Serve(); err != nil {
 			t.Fatal(err)
 		}
-		var stop atomic.Bool
-		var connected atomic.Int64
-		churning := make(chan struct{})
-		var once sync.Once
-		var wg sync.WaitGroup
-		for g := range 8 {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for i := 0; !stop.Load(); i++ {
-					c, err := net.Dial("tcp", tcp.Address())
-					if err != nil {
-						return // the listener is closed
-					}
-					// A deadline so that a connection the closing server
-					// drops mid-handshake cannot hold this goroutine.
-					c.SetDeadline(time.Now().Add(time.Second))
-					c.Write(mqttConnect(byte(g*10 + i%10)))
-					var ack [4]byte
-					if _, err := io.ReadFull(c, ack[:]); err == nil && ack[0] == 0x20 && connected.Add(1) == 20 {
-						once.Do(func() { close(churning) })
-					}
-					c.Close()
-				}
-			}()
+		const n = 60
+		conns := make([]net.Conn, n)
+		for i := range conns {
+			c, err := net.Dial("tcp", tcp.Address())
+			if err != nil {
+				t.Fatal(err)
+			}
+			// A deadline only so that a broken test cannot hang here.
+			c.SetDeadline(time.Now().Add(30 * time.Second))
+			if _, err := c.Write(mqttConnect(i)); err != nil {
+				t.Fatal(err)
+			}
+			var ack [4]byte
+			if _, err := io.ReadFull(c, ack[:]); err != nil || ack[0] != 0x20 || ack[3] != 0 {
+				t.Fatalf("round %d client %d: CONNACK %x, %v", round, i, ack, err)
+			}
+			conns[i] = c
 		}
-		<-churning // clients are connecting and leaving
+		var wg sync.WaitGroup
+		for _, c := range conns {
+			wg.Add(1)
+			go func() { defer wg.Done(); c.Close() }() // Delete races with Close
+		}
 		if err := srv.Close(); err != nil {
 			t.Fatalf("round %d: close: %v", round, err)
 		}
-		stop.Store(true)
 		wg.Wait()
+		for id, cl := range srv.Clients.GetAll() {
+			if !cl.Closed() {
+				t.Fatalf("round %d: client %s still open after Close", round, id)
+			}
+		}
 	}
 }

@@ -23,9 +23,9 @@ type VerifierConfig struct {
 	Workers int
 	// MaxBatch caps one Ed25519 batch (0: 1024). Per-signature cost falls
 	// with batch size (edbatch.BenchmarkBatchSizes, signet bench verify:
-	// about 0.35x crypto/ed25519 at 64, 0.22x at 1024), and a batch only
-	// grows that large when that many requests arrived while every worker
-	// was busy, so the cap costs an idle verifier nothing.
+	// about 0.35x crypto/ed25519 at 64, 0.23x at 1024), and a batch only
+	// grows that large when that many callers are waiting at once, so the
+	// cap costs an idle verifier nothing.
 	MaxBatch int
 	// MaxDelay is the longest a request waits for its batch to fill
 	// (0: 1ms); see dispatch.go for when it waits at all.

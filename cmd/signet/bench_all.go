@@ -71,15 +71,7 @@ fast; CI runs it. The broker flags apply to the broker part.`,
 				return fmt.Errorf("bench store: %w", err)
 			}
 
-			bar := newBenchBar(stderr)
-			o.Progress = bar.update
-			all.Broker, err = bench.MeasureBrokers(cmd.Context(), o)
-			bar.finish()
-			if err != nil {
-				return err
-			}
-			printBrokerTable(cmd.OutOrStdout(), all.Broker)
-			return writeOutputs(cmd.OutOrStdout(), all, jsonFile, reportDir)
+			return measureBrokers(cmd, o, all, jsonFile, reportDir)
 		},
 	}
 	f.register(cmd)

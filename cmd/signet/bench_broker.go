@@ -131,15 +131,7 @@ machine: close everything else, and compare ratios, not absolute rates.`,
 				return err
 			}
 			all := &bench.AllReport{Machine: bench.DescribeMachine(), Command: commandLine()}
-			bar := newBenchBar(cmd.ErrOrStderr())
-			o.Progress = bar.update
-			all.Broker, err = bench.MeasureBrokers(cmd.Context(), o)
-			bar.finish()
-			if err != nil {
-				return err
-			}
-			printBrokerTable(cmd.OutOrStdout(), all.Broker)
-			return writeOutputs(cmd.OutOrStdout(), all, jsonFile, reportDir)
+			return measureBrokers(cmd, o, all, jsonFile, reportDir)
 		},
 	}
 	f.register(cmd)
@@ -303,4 +295,19 @@ $SIGNET_BENCH_PASSWORD_HASH, which saves hashing it in every child).`,
 	cmd.Flags().StringVar(&devFile, "devices", "", "devices to enrol (JSON list of registry records)")
 	cmd.Flags().StringVar(&profile, "cpuprofile", "", "write a CPU profile here")
 	return cmd
+}
+
+// measureBrokers runs the broker comparison with a progress bar, prints its
+// table, and writes the JSON and the report (bench broker and bench all).
+func measureBrokers(cmd *cobra.Command, o bench.BrokerOptions, all *bench.AllReport, jsonFile, reportDir string) error {
+	bar := newBenchBar(cmd.ErrOrStderr())
+	o.Progress = bar.update
+	var err error
+	all.Broker, err = bench.MeasureBrokers(cmd.Context(), o)
+	bar.finish()
+	if err != nil {
+		return err
+	}
+	printBrokerTable(cmd.OutOrStdout(), all.Broker)
+	return writeOutputs(cmd.OutOrStdout(), all, jsonFile, reportDir)
 }

@@ -187,7 +187,7 @@ func (b *Batch) verify(idx []int) bool {
 	}
 	b.short = appendSplit(b.short, basePoint, base128, &sumS)
 	var check extended
-	b.bucket.sum(&check, b.short, nil)
+	b.bucket.sum(&check, b.short)
 	check.double() // × 8, the cofactor
 	check.double()
 	check.double()

@@ -4,18 +4,20 @@ package edbatch
 // equation's Σ cᵢPᵢ over hundreds of points. Straus (edwards25519's
 // VarTimeMultiScalarMult) costs every point about 50 additions whatever the
 // batch size; the bucket method shares the work across points, so a point's
-// cost falls as the batch grows (BenchmarkMSM, BenchmarkCityStream).
+// cost falls as the batch grows (BenchmarkBatchSizes).
 //
-// Scalars are recoded into signed radix-2^c digits in [−2^(c−1), 2^(c−1)].
-// For each window, from the most significant down, every point with a
-// non-zero digit is added (mixed addition, 7M) into the bucket of |digit|,
-// negated for a negative digit; the buckets are then summed as
+// Every scalar here is below 2^128: the batch coefficients zᵢ are 128-bit
+// (SPEC §3), and full-size scalars are split into two halves on P and
+// [2^128]P by the caller (appendSplit), which halves the number of windows
+// and so the cost of summing the buckets. Scalars are recoded into signed
+// radix-2^c digits; for each window, from the most significant down, every
+// point with a non-zero digit is added (mixed addition, 7M) into the bucket
+// of |digit|, negated for a negative digit; the buckets are then summed as
 // Σ_k k·bucket[k] with two running sums, and the window sums are combined by
-// c doublings in between (Horner). The batch's random coefficients zᵢ are
-// 128-bit (SPEC §3), so the Rᵢ points use only the low windows.
+// c doublings in between (Horner).
 
 // term is one point of a multiscalar multiplication with its scalar's
-// little-endian encoding; short terms have scalars below 2^128.
+// little-endian encoding, below 2^128.
 type term struct {
 	p      *affine
 	scalar [32]byte
@@ -29,21 +31,18 @@ type msm struct {
 	filled  []bool
 }
 
-// Bit lengths of the two kinds of scalar: 128-bit batch coefficients and
-// scalars mod L < 2^253. One extra bit absorbs the carry of signed recoding.
-const (
-	shortBits = 128 + 1
-	longBits  = 253 + 1
-)
+// scalarBits is the bit length of every scalar, plus one bit that absorbs
+// the carry of signed recoding.
+const scalarBits = 128 + 1
 
 // windowBits picks c to minimise the cost model: per point one mixed
 // addition (7M) per window, plus per window about 2^c full additions (9M)
 // to sum the buckets.
-func windowBits(nShort, nLong int) int {
+func windowBits(n int) int {
 	best, bestCost := 1, -1
 	for c := 2; c <= 16; c++ {
-		ws, wl := (shortBits+c-1)/c, (longBits+c-1)/c
-		cost := 7*(nShort*ws+nLong*wl) + 9*wl*(1<<c)
+		w := (scalarBits + c - 1) / c
+		cost := 7*n*w + 9*w*(1<<c)
 		if bestCost < 0 || cost < bestCost {
 			best, bestCost = c, cost
 		}
@@ -51,21 +50,16 @@ func windowBits(nShort, nLong int) int {
 	return best
 }
 
-// sum sets out = Σ scalar·p over short then long terms and returns out.
-func (m *msm) sum(out *extended, short, long []term) *extended {
-	nShort, nLong := len(short), len(long)
-	n := nShort + nLong
-	c := windowBits(nShort, nLong)
-	ws, wl := (shortBits+c-1)/c, (longBits+c-1)/c
+// sum sets out = Σ scalar·p over terms and returns out.
+func (m *msm) sum(out *extended, terms []term) *extended {
+	n := len(terms)
+	c := windowBits(n)
+	nwin := (scalarBits + c - 1) / c
 
-	// digits[w*n+i] is the w-th signed digit of term i; short terms have
-	// only ws windows.
-	m.digits = grow(m.digits, wl*n)
-	for i := range short {
-		recode(m.digits, i, n, &short[i].scalar, c, ws)
-	}
-	for i := range long {
-		recode(m.digits, nShort+i, n, &long[i].scalar, c, wl)
+	// digits[w*n+i] is the w-th signed digit of term i.
+	m.digits = grow(m.digits, nwin*n)
+	for i := range terms {
+		recode(m.digits, i, n, &terms[i].scalar, c, nwin)
 	}
 	nb := 1 << (c - 1)
 	m.buckets = grow(m.buckets, nb)
@@ -73,20 +67,14 @@ func (m *msm) sum(out *extended, short, long []term) *extended {
 
 	out.identity()
 	started := false
-	for w := wl - 1; w >= 0; w-- {
+	for w := nwin - 1; w >= 0; w-- {
 		if started {
 			for range c {
 				out.double()
 			}
 		}
 		clear(m.filled)
-		first := 0
-		if w >= ws {
-			first = nShort // only long scalars reach this high
-		}
-		row := m.digits[w*n : (w+1)*n]
-		for i := first; i < n; i++ {
-			d := row[i]
+		for i, d := range m.digits[w*n : (w+1)*n] {
 			if d == 0 {
 				continue
 			}
@@ -94,16 +82,11 @@ func (m *msm) sum(out *extended, short, long []term) *extended {
 			if neg {
 				d = -d
 			}
-			p := short
-			j := i
-			if i >= nShort {
-				p, j = long, i-nShort
-			}
 			b := int(d) - 1
 			if m.filled[b] {
-				m.buckets[b].addAffine(p[j].p, neg)
+				m.buckets[b].addAffine(terms[i].p, neg)
 			} else {
-				m.buckets[b].setAffine(p[j].p, neg)
+				m.buckets[b].setAffine(terms[i].p, neg)
 				m.filled[b] = true
 			}
 		}

@@ -21,8 +21,9 @@ func randomScalar(rng *rand.ChaCha8, short bool) *edwards25519.Scalar {
 	return s
 }
 
-// TestBucketMSMAgreesWithStraus: the bucket method equals edwards25519's
-// VarTimeMultiScalarMult on random points (some with a torsion component, so
+// TestBucketMSMAgreesWithStraus: the bucket method, with full-size scalars
+// split into 128-bit halves on P and [2^128]P as Batch does, equals
+// edwards25519's VarTimeMultiScalarMult on random points (some with a torsion component, so
 // the check is not only in the prime-order subgroup) and scalars, at sizes
 // that pick every window width from small to large, with edge scalars 0, 1,
 // L−1 and all-ones 128-bit values.
@@ -39,7 +40,7 @@ func TestBucketMSMAgreesWithStraus(t *testing.T) {
 	for _, n := range []struct{ short, long int }{{0, 1}, {1, 1}, {3, 2}, {20, 5}, {64, 40}, {300, 200}, {1100, 30}} {
 		var scalars []*edwards25519.Scalar
 		var points []*edwards25519.Point
-		var short, long []term
+		var terms []term
 		add := func(s *edwards25519.Scalar, isShort bool, i int) {
 			p := new(edwards25519.Point).ScalarBaseMult(randomScalar(rng, false))
 			if i%3 == 0 {
@@ -59,11 +60,12 @@ func TestBucketMSMAgreesWithStraus(t *testing.T) {
 			}
 			a := new(affine)
 			a.setPoint(p)
-			tm := term{p: a, scalar: [32]byte(s.Bytes())}
 			if isShort {
-				short = append(short, tm)
-			} else {
-				long = append(long, tm)
+				terms = append(terms, term{p: a, scalar: [32]byte(s.Bytes())})
+			} else { // full size: split on P and [2^128]P, as Batch does
+				a128 := new(affine)
+				a128.setPoint(times2To128(p))
+				terms = appendSplit(terms, a, a128, s)
 			}
 			scalars = append(scalars, s)
 			points = append(points, p)
@@ -76,13 +78,13 @@ func TestBucketMSMAgreesWithStraus(t *testing.T) {
 		}
 		want := new(edwards25519.Point).VarTimeMultiScalarMult(scalars, points)
 		var got extended
-		m.sum(&got, short, long)
+		m.sum(&got, terms)
 		gotPoint, err := new(edwards25519.Point).SetExtendedCoordinates(&got.X, &got.Y, &got.Z, &got.T)
 		if err != nil {
 			t.Fatalf("%v: result off the curve: %v", n, err)
 		}
 		if gotPoint.Equal(want) != 1 {
-			t.Fatalf("%d short + %d long terms (c=%d): bucket method disagrees with Straus", n.short, n.long, windowBits(n.short, n.long))
+			t.Fatalf("%d short + %d long terms (c=%d): bucket method disagrees with Straus", n.short, n.long, windowBits(len(terms)))
 		}
 	}
 }
@@ -98,7 +100,7 @@ func TestRecode(t *testing.T) {
 				s, _ = edwards25519.NewScalar().SetCanonicalBytes(mustHex("ecd3f55c1a631258d69cf7a2def9de1400000000000000000000000000000010"))
 			}
 			enc := [32]byte(s.Bytes())
-			nwin := (longBits + c - 1) / c
+			nwin := (253 + 1 + c - 1) / c // recode itself works at any length
 			digits := make([]int16, nwin)
 			recode(digits, 0, 1, &enc, c, nwin)
 			// Σ dᵢ·2^(ci) evaluated as a scalar.

@@ -1,7 +1,6 @@
 package broker_test
 
 import (
-	"net/http"
 	"strings"
 	"testing"
 
@@ -17,31 +16,22 @@ func TestHTTPAuthFailuresAreSecurityEvents(t *testing.T) {
 	base := "http://" + c.srv.HTTPAddr()
 	aud := c.connect(t, "audit-1", "auditor")
 	events := subscribe(t, aud, "$security/events")
-	get := func(set func(*http.Request)) int {
+	get := func(user, password, bearer string) int {
 		t.Helper()
-		req, err := http.NewRequest("GET", base+"/api/v1/twins", nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		set(req)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		return resp.StatusCode
+		code, _, _ := httpCall(t, "GET", base+"/api/v1/twins", user, password, bearer, "")
+		return code
 	}
-	if code := get(func(*http.Request) {}); code != 401 {
+	if code := get("", "", ""); code != 401 {
 		t.Fatalf("no credentials: %d, want 401", code)
 	}
-	if code := get(func(r *http.Request) { r.SetBasicAuth("viewer-z1", "not-the-password") }); code != 401 {
+	if code := get("viewer-z1", "not-the-password", ""); code != 401 {
 		t.Fatalf("wrong password: %d, want 401", code)
 	}
 	if ev := nextEvent(t, events); ev.Kind != "auth_failed" || ev.Reason != "bad_password" || ev.User != "viewer-z1" ||
 		!strings.Contains(ev.Detail, "HTTP GET /api/v1/twins") {
 		t.Fatalf("wrong password: event %+v", ev)
 	}
-	if code := get(func(r *http.Request) { r.Header.Set("Authorization", "Bearer made-up") }); code != 401 {
+	if code := get("", "", "made-up"); code != 401 {
 		t.Fatalf("unknown token: %d, want 401", code)
 	}
 	if ev := nextEvent(t, events); ev.Kind != "auth_failed" || ev.Reason != "unknown_token" {
@@ -49,10 +39,10 @@ func TestHTTPAuthFailuresAreSecurityEvents(t *testing.T) {
 	}
 	// A good login afterwards is no event: the next event is this marker
 	// rejection, not anything from the login.
-	if code := get(func(r *http.Request) { r.SetBasicAuth("viewer-z1", testPassword) }); code != 200 {
+	if code := get("viewer-z1", testPassword, ""); code != 200 {
 		t.Fatalf("good password: %d, want 200", code)
 	}
-	if code := get(func(r *http.Request) { r.SetBasicAuth("nobody", testPassword) }); code != 401 {
+	if code := get("nobody", testPassword, ""); code != 401 {
 		t.Fatalf("unknown user: %d, want 401", code)
 	}
 	if ev := nextEvent(t, events); ev.Reason != "bad_password" || ev.User != "nobody" {

@@ -22,20 +22,8 @@ func TestHTTPAPIRolesAndZones(t *testing.T) {
 	})
 	base := "http://" + c.srv.HTTPAddr()
 	get := func(path, user, bearer string) (int, []byte) {
-		req, _ := http.NewRequest("GET", base+path, nil)
-		if user != "" {
-			req.SetBasicAuth(user, testPassword)
-		}
-		if bearer != "" {
-			req.Header.Set("Authorization", "Bearer "+bearer)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, b
+		code, body, _ := httpCall(t, "GET", base+path, user, testPassword, bearer, "")
+		return code, []byte(body)
 	}
 	if code, _ := get("/healthz", "", ""); code != 200 {
 		t.Fatalf("/healthz: %d", code)
@@ -103,4 +91,34 @@ func TestHTTPAPIRolesAndZones(t *testing.T) {
 			t.Fatalf("/metrics lacks %s", m)
 		}
 	}
+}
+
+// httpCall makes one request to the broker's HTTP API, with basic auth when
+// user is set and a bearer token when bearer is, and returns the status, the
+// body and the headers.
+func httpCall(t *testing.T, method, url, user, password, bearer, body string) (int, string, http.Header) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if user != "" {
+		req.SetBasicAuth(user, password)
+	}
+	if bearer != "" {
+		req.Header.Set("Authorization", "Bearer "+bearer)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, string(b), resp.Header
 }

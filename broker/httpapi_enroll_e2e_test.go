@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -47,24 +46,7 @@ func TestEnrollOverHTTP(t *testing.T) {
 	events := subscribe(t, aud, "$security/events")
 	call := func(method, path, user, bearer, body string) (int, string, http.Header) {
 		t.Helper()
-		req, err := http.NewRequest(method, base+path, strings.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		req.Header.Set("Content-Type", "application/json")
-		if user != "" {
-			req.SetBasicAuth(user, testPassword)
-		}
-		if bearer != "" {
-			req.Header.Set("Authorization", "Bearer "+bearer)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b), resp.Header
+		return httpCall(t, method, base+path, user, testPassword, bearer, body)
 	}
 
 	fresh := newDevice(t, "sl-new", "z1", "streetlight", signing.AlgEd25519)

@@ -12,6 +12,10 @@ import (
 	"path/filepath"
 	"testing"
 
+	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/hooks/auth"
+	"github.com/mochi-mqtt/server/v2/listeners"
+
 	"github.com/signet-city/signet/broker"
 	"github.com/signet-city/signet/devices"
 	"github.com/signet-city/signet/devices/boltstore"
@@ -60,4 +64,24 @@ func Start(t testing.TB, store string, configure ...func(*broker.Config)) *broke
 	}
 	t.Cleanup(func() { srv.Shutdown(context.Background()) })
 	return srv
+}
+
+// Plain starts a mochi server on 127.0.0.1:0 that lets everyone in and
+// checks nothing (a broker that does not verify, or a compromised one), with
+// its listener made ShutdownSafe, and returns it and its address. The caller
+// closes it.
+func Plain(t testing.TB) (*mqtt.Server, string) {
+	t.Helper()
+	srv := mqtt.New(&mqtt.Options{InlineClient: true, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err := srv.AddHook(new(auth.AllowHook), nil); err != nil {
+		t.Fatal(err)
+	}
+	tcp := listeners.NewTCP(listeners.Config{ID: "t", Address: "127.0.0.1:0"})
+	if err := srv.AddListener(broker.ShutdownSafe(srv, tcp)); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Serve(); err != nil {
+		t.Fatal(err)
+	}
+	return srv, tcp.Address()
 }

@@ -3,16 +3,11 @@ package runtime_test
 import (
 	"context"
 	"encoding/json"
-	"io"
-	"log/slog"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
-	mqtt "github.com/mochi-mqtt/server/v2"
-	"github.com/mochi-mqtt/server/v2/hooks/auth"
-	"github.com/mochi-mqtt/server/v2/listeners"
 
 	"github.com/signet-city/signet/broker"
 	"github.com/signet-city/signet/broker/brokertest"
@@ -215,20 +210,10 @@ func TestCommandThroughSignetBroker(t *testing.T) {
 // endorsement, a replay, one out of the operator's scope and an unsafe one.
 func TestDeviceRefusesCommandsEvenIfDelivered(t *testing.T) {
 	k := newCityKit(t)
-	srv := mqtt.New(&mqtt.Options{InlineClient: true, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err := srv.AddHook(new(auth.AllowHook), nil); err != nil {
-		t.Fatal(err)
-	}
-	tcp := listeners.NewTCP(listeners.Config{ID: "t", Address: "127.0.0.1:0"})
-	if err := srv.AddListener(broker.ShutdownSafe(srv, tcp)); err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Serve(); err != nil {
-		t.Fatal(err)
-	}
+	srv, addr := brokertest.Plain(t)
 	t.Cleanup(func() { srv.Close() })
-	k.run(t, tcp.Address())
-	attacker := connect(t, tcp.Address(), "evil", "", "")
+	k.run(t, addr)
+	attacker := connect(t, addr, "evil", "", "")
 	ackc := acks(t, attacker, k.dev)
 
 	now := time.Now()

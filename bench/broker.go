@@ -24,6 +24,7 @@ type BrokerOptions struct {
 	Messages int           // pre-signed messages per device
 	QoS      byte          // 0 or 1
 	Duration time.Duration // per measured run
+	Warmup   time.Duration // load before each measured run, not measured (LoadOptions.Warmup)
 	// Modes are the brokers to measure, in order: plain, naive, relaxed,
 	// strict, mosquitto.
 	Modes []string
@@ -39,7 +40,7 @@ type BrokerOptions struct {
 	// "bench", "target").
 	TargetCommand []string
 	// ProfileDir, if set, receives a CPU profile of each broker child's
-	// closed-loop run (MODE-max.pprof).
+	// closed-loop run (MODE-max.pprof), covering only the measured window.
 	ProfileDir string
 	// Progress, if set, is told what runs and how far the whole benchmark
 	// is (0 to 1), a few times a second.
@@ -96,6 +97,7 @@ type BrokerReport struct {
 	Messages int            `json:"messages_per_device"`
 	QoS      int            `json:"qos"`
 	Seconds  float64        `json:"seconds_per_run"`
+	Warmup   float64        `json:"warmup_seconds"`
 	Configs  []ConfigResult `json:"configs"`
 	Notes    []string       `json:"notes,omitempty"`
 }
@@ -139,7 +141,7 @@ func MeasureBrokers(ctx context.Context, o BrokerOptions) (*BrokerReport, error)
 	if err != nil {
 		return nil, err
 	}
-	rep := &BrokerReport{Devices: len(corpus.Devices), Messages: len(corpus.Messages[0]), QoS: int(o.QoS), Seconds: o.Duration.Seconds()}
+	rep := &BrokerReport{Devices: len(corpus.Devices), Messages: len(corpus.Messages[0]), QoS: int(o.QoS), Seconds: o.Duration.Seconds(), Warmup: o.Warmup.Seconds()}
 	devFile := filepath.Join(dir, "devices.json")
 	regs, err := json.Marshal(corpus.Registrations())
 	if err != nil {
@@ -288,7 +290,7 @@ func runConfig(ctx context.Context, o BrokerOptions, c config, corpus *Corpus, d
 	signet := c.mode == ModeStrict || c.mode == ModeRelaxed
 	lo := LoadOptions{
 		Addr: p.Addr(), Corpus: corpus, QoS: o.QoS, Gateways: c.gateways, Rate: rate,
-		Duration: o.Duration, Inflight: o.Inflight, SampleZone: corpus.Devices[0].Zone,
+		Duration: o.Duration, Warmup: o.Warmup, Inflight: o.Inflight, SampleZone: corpus.Devices[0].Zone,
 		Login: Login{User: "bench", Password: password, SubscriberUser: "bench", SubscriberPassword: password},
 	}
 	if signet {
@@ -300,7 +302,7 @@ func runConfig(ctx context.Context, o BrokerOptions, c config, corpus *Corpus, d
 	stopTicker := make(chan struct{})
 	var tickers sync.WaitGroup
 	lo.Started = func() {
-		cpuErr = p.MarkCPU()
+		cpuErr = errors.Join(p.Tell("profile start"), p.MarkCPU())
 		start := time.Now()
 		tickers.Add(1)
 		go func() {
@@ -322,7 +324,7 @@ func runConfig(ctx context.Context, o BrokerOptions, c config, corpus *Corpus, d
 	lo.Ended = func() {
 		var err error
 		cpu, err = p.CPUSince()
-		cpuErr = errors.Join(cpuErr, err)
+		cpuErr = errors.Join(cpuErr, err, p.Tell("profile stop"))
 	}
 	load, err := RunLoad(ctx, lo)
 	close(stopTicker)

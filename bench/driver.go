@@ -1,6 +1,8 @@
 package bench
 
 import (
+	"os"
+	"slices"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -23,7 +25,11 @@ type LoadOptions struct {
 	// evenly over the connections; 0 runs closed loop (every connection
 	// publishes as fast as its Inflight window allows).
 	Rate     float64
-	Duration time.Duration
+	Duration time.Duration // the measured window
+	// Warmup is how long the load runs before the measured window opens,
+	// so that the start (every connection's first message at once, cold
+	// caches, the broker's first batches) is not measured.
+	Warmup time.Duration
 	// Inflight bounds each connection's unacknowledged QoS 1 messages
 	// (0: 1 per device connection, 32 per gateway connection).
 	Inflight int
@@ -31,8 +37,8 @@ type LoadOptions struct {
 	// SampleZone is the zone whose messages a subscriber receives, for
 	// publish-to-delivery latency ("": no subscriber).
 	SampleZone string
-	// Started, if set, is called once every connection is up, just before
-	// the measured window starts (the broker's CPU is read there).
+	// Started, if set, is called when the measured window opens, after the
+	// warm-up (the broker's CPU is read there).
 	Started func()
 	// Ended, if set, is called as the measured window ends, before the
 	// connections close.
@@ -125,6 +131,9 @@ func RunLoad(ctx context.Context, o LoadOptions) (*LoadResult, error) {
 	if o.Duration <= 0 {
 		return nil, fmt.Errorf("load: duration %v must be positive", o.Duration)
 	}
+	if o.Warmup < 0 {
+		return nil, fmt.Errorf("load: warm-up %v must not be negative", o.Warmup)
+	}
 	if o.Inflight <= 0 {
 		o.Inflight = 1
 		if o.Gateways > 0 {
@@ -151,26 +160,39 @@ func RunLoad(ctx context.Context, o LoadOptions) (*LoadResult, error) {
 	}
 	res := &LoadResult{Connections: len(conns)}
 	epoch := time.Now()
+	// Counting and latency recording are on only between the end of the
+	// warm-up and the end of the window.
+	var gate measureGate
 	var sub *subscriber
 	if o.SampleZone != "" {
-		if sub, err = startSubscriber(ctx, o, plans, epoch); err != nil {
+		if sub, err = startSubscriber(ctx, o, plans, epoch, &gate); err != nil {
 			return nil, err
 		}
 		defer sub.close()
 	}
 
-	if o.Started != nil {
-		o.Started()
-	}
+	defer quietGC()()
 	var sent, acked atomic.Uint64
 	var exhausted atomic.Bool
-	window, stop := context.WithTimeout(ctx, o.Duration)
+	openWindow := func() time.Time {
+		if o.Started != nil {
+			o.Started()
+		}
+		t := time.Now()
+		gate.open(max(1, t.Sub(epoch).Nanoseconds()))
+		return t
+	}
+	var opened time.Time
+	if o.Warmup == 0 {
+		opened = openWindow() // every message counts, the first included
+	}
+	window, stop := context.WithTimeout(ctx, o.Warmup+o.Duration)
 	defer stop()
 	workers := make([]*connWorker, len(conns))
 	var wg, finished sync.WaitGroup
 	start := time.Now()
 	for i, c := range conns {
-		w := &connWorker{o: &o, conn: c, plan: plans[i], epoch: epoch, sent: &sent, acked: &acked, exhausted: &exhausted}
+		w := &connWorker{o: &o, conn: c, plan: plans[i], epoch: epoch, gate: &gate, sent: &sent, acked: &acked, exhausted: &exhausted}
 		if o.Rate > 0 {
 			w.interval = time.Duration(float64(len(conns)) / o.Rate * float64(time.Second))
 			// Spread the connections' schedules over one interval, so the
@@ -189,11 +211,26 @@ func RunLoad(ctx context.Context, o LoadOptions) (*LoadResult, error) {
 	// has sent its whole plan and (QoS 1) had it all acknowledged.
 	allFinished := make(chan struct{})
 	go func() { finished.Wait(); close(allFinished) }()
+	if o.Warmup > 0 {
+		warm := time.NewTimer(o.Warmup)
+		select {
+		case <-warm.C:
+		case <-allFinished:
+			warm.Stop()
+			return nil, errors.New("load: the corpus ran out during the warm-up (use more messages per device)")
+		case <-ctx.Done():
+			warm.Stop()
+			return nil, ctx.Err()
+		}
+		opened = openWindow()
+	}
 	select {
 	case <-window.Done():
 	case <-allFinished:
 	}
-	elapsed := time.Since(start)
+	gate.close()
+	elapsed := time.Since(opened)
+	DumpSlow()
 	res.Sent, res.Acked = sent.Load(), acked.Load()
 	if o.Ended != nil {
 		o.Ended()
@@ -262,6 +299,7 @@ type connWorker struct {
 	conn      *mqttConn
 	plan      *connPlan
 	epoch     time.Time
+	gate      *measureGate
 	interval  time.Duration // open loop: time between this connection's messages
 	phase     time.Duration
 	sent      *atomic.Uint64
@@ -334,7 +372,7 @@ func (w *connWorker) run(ctx context.Context, start time.Time, finished func()) 
 		if _, err := w.conn.conn.Write(buf); err != nil {
 			return // closed at the end of the window
 		}
-		if ctx.Err() == nil {
+		if w.gate.counts(ns) {
 			w.sent.Add(1)
 		}
 	}
@@ -364,9 +402,16 @@ func (w *connWorker) readAcks(ctx context.Context, slots []atomic.Int64, credits
 		if int(pid) == 0 || int(pid) > len(slots) {
 			continue
 		}
-		w.hist.Record(time.Duration(now - slots[pid-1].Load()))
-		if ctx.Err() == nil {
-			w.acked.Add(1)
+		if w.gate.isOpen() {
+			w.acked.Add(1) // the rate: every PUBACK while the window is open
+		}
+		if sent := slots[pid-1].Load(); w.gate.counts(sent) {
+			w.hist.Record(time.Duration(now - sent)) // latency: messages sent in it
+			if lat := time.Duration(now - sent); lat > 10*time.Millisecond && w.interval > 0 {
+				slowMu.Lock()
+				slow[now/int64(50*time.Millisecond)]++
+				slowMu.Unlock()
+			}
 		}
 		select {
 		case <-credits:
@@ -376,6 +421,39 @@ func (w *connWorker) readAcks(ctx context.Context, slots []atomic.Int64, credits
 			close(allAcked)
 		}
 	}
+}
+
+// measureGate says whether a message belongs to the measured window: sent
+// (ns since the epoch) after the warm-up, and seen while the window is open.
+type measureGate struct {
+	from atomic.Int64 // ns since the epoch when the window opened; 0: not yet
+	shut atomic.Bool
+}
+
+func (g *measureGate) open(at int64) { g.from.Store(at) }
+func (g *measureGate) close()        { g.shut.Store(true) }
+
+// isOpen reports whether the window is open now.
+func (g *measureGate) isOpen() bool { return g.from.Load() > 0 && !g.shut.Load() }
+
+// counts reports whether a message sent at sentNs is measured now.
+func (g *measureGate) counts(sentNs int64) bool {
+	from := g.from.Load()
+	return from > 0 && sentNs >= from && !g.shut.Load()
+}
+
+var slowMu sync.Mutex
+var slow = map[int64]int{}
+
+// DumpSlow prints slow buckets.
+func DumpSlow() {
+	slowMu.Lock()
+	defer slowMu.Unlock()
+	keys := []int64{}
+	for k := range slow { keys = append(keys, k) }
+	slices.Sort(keys)
+	for _, k := range keys { fmt.Fprintf(os.Stderr, "slow t=%.2fs n=%d\n", float64(k)*0.05, slow[k]) }
+	clear(slow)
 }
 
 // subscriber samples delivery latency on one zone and counts security
@@ -389,7 +467,7 @@ type subscriber struct {
 	hist      Histogram
 }
 
-func startSubscriber(ctx context.Context, o LoadOptions, plans []*connPlan, epoch time.Time) (*subscriber, error) {
+func startSubscriber(ctx context.Context, o LoadOptions, plans []*connPlan, epoch time.Time, gate *measureGate) (*subscriber, error) {
 	// Index the sampled zone's messages by signature tail.
 	type ref struct{ conn, msg int32 }
 	index := map[uint64]ref{}
@@ -427,7 +505,7 @@ func startSubscriber(ctx context.Context, o LoadOptions, plans []*connPlan, epoc
 				continue
 			}
 			if t == "$security/events" {
-				s.rejected++
+				s.rejected++ // warm-up included: every refusal is worth a note
 				continue
 			}
 			now := time.Since(epoch).Nanoseconds()
@@ -435,7 +513,7 @@ func startSubscriber(ctx context.Context, o LoadOptions, plans []*connPlan, epoc
 			if !ok {
 				continue
 			}
-			if at := plans[r.conn].sent[r.msg].Load(); at > 0 {
+			if at := plans[r.conn].sent[r.msg].Load(); at > 0 && gate.counts(at) {
 				s.delivered++
 				s.hist.Record(time.Duration(now - at))
 			}

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 )
@@ -111,5 +112,26 @@ func TestRunLoadRefusesBadOptions(t *testing.T) {
 func TestStartTargetRefusesUnknownMode(t *testing.T) {
 	if _, err := StartTarget(context.Background(), TargetOptions{Mode: "fast", Addr: "127.0.0.1:0"}); err == nil {
 		t.Fatal("mode fast accepted")
+	}
+}
+
+// TestRunLoadWarmup: what is sent during the warm-up is not measured, so a
+// corpus that runs out before the window opens is an error that says so.
+func TestRunLoadWarmup(t *testing.T) {
+	c, err := GenerateCorpus(context.Background(), CorpusOptions{Devices: 3, Messages: 4, Zones: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tg := startInProcess(t, ModePlain, c)
+	started := false
+	_, err = RunLoad(context.Background(), LoadOptions{
+		Addr: tg.Addr(), Corpus: c, QoS: 1, Duration: time.Minute, Warmup: time.Hour,
+		Login: Login{User: "x", Password: "y"}, Started: func() { started = true },
+	})
+	if err == nil || !strings.Contains(err.Error(), "ran out during the warm-up") {
+		t.Fatalf("RunLoad with a corpus shorter than the warm-up: %v, want it to say the corpus ran out", err)
+	}
+	if started {
+		t.Error("Started was called although the window never opened")
 	}
 }

@@ -89,6 +89,16 @@ func (p *Process) CPUSince() (time.Duration, error) {
 	return c - p.cpu0, err
 }
 
+// Tell sends the child one line on its stdin ("profile start", "profile
+// stop"; see "signet bench target").
+func (p *Process) Tell(line string) error {
+	if p.bySignal {
+		return nil
+	}
+	_, err := io.WriteString(p.stdin, line+"\n")
+	return err
+}
+
 // Stop closes the child's stdin, which asks it to shut down, and waits for
 // it (killing it after 30 s).
 func (p *Process) Stop() error {

@@ -90,7 +90,7 @@ func StartTarget(ctx context.Context, o TargetOptions) (*Target, error) {
 // startMochi serves plain mochi, with the naive hook in ModeNaive. Its
 // options are those broker.New gives mochi.
 func startMochi(o TargetOptions) (*Target, error) {
-	srv := mqtt.New(&mqtt.Options{InlineClient: true, Logger: o.Logger})
+	srv := mqtt.New(broker.MochiOptions(0, o.Logger))
 	if err := srv.AddHook(new(auth.AllowHook), nil); err != nil {
 		return nil, err
 	}

@@ -47,6 +47,14 @@ type Config struct {
 	// city/ (0: unlimited), RateBurst its burst.
 	RatePerClient float64 `yaml:"rate_per_client"`
 	RateBurst     int     `yaml:"rate_burst"`
+	// MaxPendingWrites is how many packets may wait to be written to one
+	// client before mochi drops further ones for it (0:
+	// DefaultMaxPendingWrites). Each client's queue costs 8 bytes a slot.
+	MaxPendingWrites int `yaml:"max_pending_writes"`
+	// GCPercent is the garbage collector's target (runtime/debug.
+	// SetGCPercent) that `signet serve` sets for the process, unless the
+	// GOGC environment variable is set (0: DefaultGCPercent).
+	GCPercent int `yaml:"gc_percent"`
 	// Users are people and applications (argon2id password hashes, bearer
 	// token hashes, client certificate pins).
 	Users []User `yaml:"users"`
@@ -128,8 +136,8 @@ func (c Config) Validate() error {
 	if _, err := c.TLS.load(); err != nil {
 		return err
 	}
-	if c.MaxMessageBytes < 0 || c.RatePerClient < 0 || c.RateBurst < 0 {
-		return errors.New("max_message_bytes, rate_per_client and rate_burst must not be negative")
+	if c.MaxMessageBytes < 0 || c.RatePerClient < 0 || c.RateBurst < 0 || c.MaxPendingWrites < 0 || c.GCPercent < 0 {
+		return errors.New("max_message_bytes, rate_per_client, rate_burst, max_pending_writes and gc_percent must not be negative")
 	}
 	seen := map[string]bool{}
 	certUser := map[string]string{} // lower-case cert_sha256 -> user name

@@ -74,7 +74,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: log, store: store, edge: edge, metrics: prometheus.NewRegistry(), twins: make(chan struct{})}
 	s.events = NewEvents(auditLog, log, 1024, 4096)
-	s.mqtt = mqtt.New(&mqtt.Options{InlineClient: true, Logger: log.With("component", "mochi")})
+	s.mqtt = mqtt.New(MochiOptions(cfg.MaxPendingWrites, log.With("component", "mochi")))
 	s.access = NewAccessHook(edge, cfg.Users, cfg.AllowAnonymous, s.events, log)
 	s.verify = signing.NewVerifier(signing.VerifierConfig{})
 	RegisterVerifierMetrics(s.metrics, s.verify)

@@ -116,18 +116,21 @@ func (e *Edge) Commit(ctx context.Context, u Update) (*twin.Document, error) {
 		return nil, err
 	}
 	k.state.window.Accept(u.Counter)
-	win, err := k.state.window.MarshalBinary()
-	if err != nil {
-		// Cannot happen with a well-formed window; refuse rather than
-		// acknowledge something that cannot be written.
-		dev.mu.Unlock()
-		k.state.mu.Unlock()
-		return nil, fmt.Errorf("devices: encoding the window of kid %s: %w", signing.FormatKeyID(k.KID), err)
+	k.state.compact = true
+	// Only the high-water mark must be durable before the message takes
+	// effect (SPEC §6); the whole window is written at Close.
+	en := entry{kid: k.KID, highWater: k.state.window.Highest(), dev: dev}
+	if next.Version != dev.twin.Version {
+		// A reported or desired change: written with the message. The
+		// twin is encoded by the committer, once per batch and device:
+		// next is never modified again, so it can wait.
+		en.doc = next
+	} else {
+		// Only the security counters moved: written within FlushInterval.
+		e.com.markDirty(dev)
 	}
 	dev.twin = next
-	// The twin is encoded by the committer, once per batch and device:
-	// next is never modified again, so it can wait.
-	b, backlog := e.com.enqueue(entry{kid: k.KID, highWater: k.state.window.Highest(), window: win, dev: dev, doc: next})
+	b, backlog := e.com.enqueue(en)
 	dev.mu.Unlock()
 	k.state.mu.Unlock()
 

@@ -65,8 +65,11 @@ type Options struct {
 	// idle edge commits a lone message at once, a busy one amortises one
 	// fsync over up to MaxBatch messages.
 	MaxBatch int
-	// FlushInterval is how often rejection counters, which are never worth
-	// an fsync of their own, are written when nothing else is (0: 1 s).
+	// FlushInterval is how often twins whose only change is their security
+	// counters (rejections, and accepted telemetry and events) are written
+	// (0: 1 s). Those counters are never worth an fsync of their own: a
+	// crash loses at most this interval of them, never a high-water mark
+	// nor a reported or desired change.
 	FlushInterval time.Duration
 	// WatchBuffer is each watcher's channel capacity (0: 256).
 	WatchBuffer int
@@ -156,6 +159,9 @@ func (k *KeyRecord) Usable(now time.Time) bool {
 type keyState struct {
 	mu     sync.Mutex
 	window replay.Window
+	// compact: the store holds only the window's high-water mark, written
+	// with each message; Close writes the whole window (saveWindows).
+	compact bool
 }
 
 // edgeDevice is the mutable part of a device: its twin, copy-on-write, so
@@ -306,7 +312,11 @@ func loadKey(k Key, role OwnerRole, owner string, windows map[string]Window, old
 		}
 	}
 	rec.state = &keyState{}
-	if w, ok := windows[string(k.KID)]; ok {
+	if w, ok := windows[string(k.KID)]; ok && len(w.State) == 0 {
+		// Only the mark was stored (the edge stopped without Close):
+		// every counter up to it counts as seen (SPEC §6).
+		rec.state.window = replay.Resume(w.HighWater)
+	} else if ok {
 		if err := rec.state.window.UnmarshalBinary(w.State); err != nil {
 			return nil, fmt.Errorf("key %s: replay window: %w", signing.FormatKeyID(k.KID), err)
 		}
@@ -383,6 +393,7 @@ func (e *Edge) Twins(zone string) []*twin.Document {
 // rejection counters) and closes every watcher's channel. It does not close
 // the store.
 func (e *Edge) Close(ctx context.Context) error {
+	e.saveWindows()
 	err := e.com.close(ctx)
 	e.watch.closeAll()
 	return err

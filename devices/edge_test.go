@@ -271,7 +271,7 @@ func TestWatchSlowWatcher(t *testing.T) {
 	for c := uint64(1); c <= n; c++ {
 		// Strict mode: each Commit returns after its batch is written and
 		// published, so the order below is deterministic.
-		if _, err := f.edge.Commit(ctx, devices.Update{KID: f.aq1.KID, Counter: c, Kind: devices.Telemetry}); err != nil {
+		if _, err := f.edge.Commit(ctx, levelUpdate(f.sl1.KID, c)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -280,11 +280,11 @@ func TestWatchSlowWatcher(t *testing.T) {
 		got = append(got, <-ch)
 	}
 	for i, c := range got {
-		if c.Device != "aq-1" || c.Zone != "z2" || c.Doc.Security.LastCtr != uint64(i+1) || c.Missed != 0 {
+		if c.Device != "sl-1" || c.Zone != "z1" || c.Doc.Security.LastCtr != uint64(i+1) || c.Missed != 0 {
 			t.Errorf("change %d = %s/%s last_ctr %d missed %d", i, c.Zone, c.Device, c.Doc.Security.LastCtr, c.Missed)
 		}
 	}
-	if _, err := f.edge.Commit(ctx, devices.Update{KID: f.aq1.KID, Counter: n + 1, Kind: devices.Telemetry}); err != nil {
+	if _, err := f.edge.Commit(ctx, levelUpdate(f.sl1.KID, n+1)); err != nil {
 		t.Fatal(err)
 	}
 	next := <-ch
@@ -294,6 +294,12 @@ func TestWatchSlowWatcher(t *testing.T) {
 	cancel()
 	for range ch { // closes once ctx ends
 	}
+}
+
+// levelUpdate is a state message of streetlight kid with counter ctr that
+// changes its twin (the level is the counter).
+func levelUpdate(kid []byte, ctr uint64) devices.Update {
+	return devices.Update{KID: kid, Counter: ctr, Kind: devices.State, Patch: fmt.Appendf(nil, `{"level":%d}`, ctr)}
 }
 
 // failingStore fails every Commit, as a full disk would.

@@ -36,8 +36,9 @@ type batch struct {
 	err     error         // set before done is closed
 }
 
-// entry is one change: a key's window (kid nil: none) and a device's twin,
-// which watchers are told about once it is durable.
+// entry is one change: a key's high-water mark (kid nil: none) and window
+// (nil: the mark alone), and a device's twin (doc nil: none), which
+// watchers are told about once it is durable.
 type entry struct {
 	kid       []byte
 	highWater uint64
@@ -96,8 +97,10 @@ func (c *committer) enqueue(en entry) (b *batch, backlog <-chan struct{}) {
 	}
 	b = c.openBatch()
 	b.entries = append(b.entries, en)
-	// The twin written now includes any counted rejection.
-	delete(c.dirty, en.dev)
+	if en.doc != nil {
+		// The twin written now includes every counter change before it.
+		delete(c.dirty, en.dev)
+	}
 	if len(c.queue) > maxBacklog {
 		backlog = c.queue[0].done
 	}
@@ -119,8 +122,8 @@ func (c *committer) openBatch() *batch {
 	return b
 }
 
-// markDirty records that dev's twin has changes (rejection counters) to be
-// written with a later batch; dev.mu is held.
+// markDirty records that dev's twin has changes (security counters) to be
+// written within FlushInterval; dev.mu is held.
 func (c *committer) markDirty(dev *edgeDevice) {
 	c.mu.Lock()
 	if !c.closed && c.failure == nil {
@@ -134,25 +137,32 @@ func (c *committer) run() {
 	tick := time.NewTicker(c.e.opt.FlushInterval)
 	defer tick.Stop()
 	for {
+		flush := false
 		select {
 		case <-c.wake:
 		case <-tick.C:
+			flush = true
+		}
+		// Once closed is seen, nothing more can be queued or marked dirty:
+		// this pass writes the rest. (close's wake is still pending if it
+		// came after this check.)
+		c.mu.Lock()
+		closing := c.closed
+		c.mu.Unlock()
+		if flush || closing {
+			c.flushDirty()
 		}
 		for c.round() {
 		}
-		c.mu.Lock()
-		done := c.closed && len(c.queue) == 0
-		c.mu.Unlock()
-		if done {
+		if closing {
 			return
 		}
 	}
 }
 
-// round writes the first queued batch, with the dirty twins appended to the
-// newest batch first, and reports whether there may be more to write.
+// round writes the first queued batch and reports whether there may be more
+// to write.
 func (c *committer) round() bool {
-	c.flushDirty()
 	c.mu.Lock()
 	if len(c.queue) == 0 {
 		c.mu.Unlock()
@@ -183,7 +193,9 @@ func (c *committer) round() bool {
 		// Before the callers are released: when a Strict Commit returns,
 		// every watcher has been offered its change.
 		for _, en := range b.entries {
-			c.e.watch.publish(TwinChange{Device: en.dev.id, Zone: en.dev.zone, Doc: en.doc})
+			if en.doc != nil {
+				c.e.watch.publish(TwinChange{Device: en.dev.id, Zone: en.dev.zone, Doc: en.doc})
+			}
 		}
 	}
 	b.err = failure
@@ -216,6 +228,26 @@ func (c *committer) flushDirty() {
 		}
 		c.mu.Unlock()
 		d.mu.Unlock()
+	}
+}
+
+// saveWindows queues the whole window of every key whose store record is
+// its high-water mark alone, so that after a clean stop a late message
+// still inside the window is accepted; after a crash the mark alone refuses
+// everything up to it, which is safe (SPEC §6).
+func (e *Edge) saveWindows() {
+	for _, k := range e.index.Load().keys {
+		if k.state == nil {
+			continue
+		}
+		k.state.mu.Lock()
+		if k.state.compact {
+			if win, err := k.state.window.MarshalBinary(); err == nil {
+				e.com.enqueue(entry{kid: k.KID, highWater: k.state.window.Highest(), window: win})
+				k.state.compact = false
+			}
+		}
+		k.state.mu.Unlock()
 	}
 }
 
@@ -254,7 +286,7 @@ func coalesce(entries []entry) ([]Change, error) {
 			seenKID[string(en.kid)] = true
 			ch.KID, ch.HighWater, ch.Window = en.kid, en.highWater, en.window
 		}
-		if !seenDev[en.dev] {
+		if en.doc != nil && !seenDev[en.dev] {
 			seenDev[en.dev] = true
 			doc, err := en.doc.MarshalJSON()
 			if err != nil {

@@ -54,7 +54,10 @@ type Snapshot struct {
 type Window struct {
 	KID       []byte
 	HighWater uint64 // highest accepted counter (SPEC §6)
-	State     []byte // replay.Window.MarshalBinary
+	// State is replay.Window.MarshalBinary, or empty when only the mark
+	// was stored; such a window resumes refusing every counter up to the
+	// mark (replay.Resume).
+	State []byte
 }
 
 // Twin is the stored twin document of one device.
@@ -78,9 +81,12 @@ type Batch struct {
 type Change struct {
 	KID       []byte // key whose window changed; nil for a twin-only change
 	HighWater uint64 // the window's highest accepted counter after the change
-	Window    []byte // replay.Window.MarshalBinary after the change
-	Device    string // device whose twin changed; "" for a window-only change
-	Twin      []byte // the whole twin document after the change, JSON
+	// Window is replay.Window.MarshalBinary after the change, or nil to
+	// store the high-water mark alone (what each message writes: 8 bytes
+	// rather than the window's 265).
+	Window []byte
+	Device string // device whose twin changed; "" for a window-only change
+	Twin   []byte // the whole twin document after the change, JSON
 }
 
 // OwnerRole is what kind of record holds a key.

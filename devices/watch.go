@@ -18,7 +18,9 @@ type TwinChange struct {
 }
 
 // Watch returns a channel of twin changes, in commit order, each sent after
-// its transaction is durable (in Relaxed mode too). The channel is bounded: a
+// its transaction is durable (in Relaxed mode too). A change to a twin's
+// security counters alone (accepted telemetry and events, rejections) is
+// written, and so reported, within Options.FlushInterval. The channel is bounded: a
 // watcher that falls behind loses changes rather than slowing commits, and
 // the next change it receives says how many it missed. The channel closes
 // when ctx ends or the Edge closes.

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -16,26 +18,28 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/signet-city/signet/bench"
+	"github.com/signet-city/signet/broker"
 	"github.com/signet-city/signet/devices"
 )
 
 // brokerFlags are the flags of "bench broker", shared with "bench all".
 type brokerFlags struct {
 	devices, messages, qos, gateways, inflight int
-	seconds                                    float64
+	seconds, warmup                            float64
 	modes, corpus, profileDir                  string
 }
 
 func (f *brokerFlags) register(cmd *cobra.Command) {
 	cmd.Flags().IntVar(&f.devices, "devices", 1000, "devices in the signed corpus (one connection each)")
-	cmd.Flags().IntVar(&f.messages, "messages", 0, "pre-signed messages per device (0: enough for --seconds at 100k msg/s)")
+	cmd.Flags().IntVar(&f.messages, "messages", 0, "pre-signed messages per device (0: enough for --warmup + --seconds at 100k msg/s)")
 	cmd.Flags().IntVar(&f.qos, "qos", 1, "QoS of the published messages: 0 or 1")
 	cmd.Flags().Float64Var(&f.seconds, "seconds", 5, "duration of each measured run")
+	cmd.Flags().Float64Var(&f.warmup, "warmup", 1, "seconds of load before each measured run, not measured")
 	cmd.Flags().StringVar(&f.modes, "modes", "plain,naive,relaxed,strict,mosquitto", "brokers to measure, comma-separated")
 	cmd.Flags().IntVar(&f.gateways, "gateways", 10, "also measure plain and strict with this many gateway connections carrying all devices (0: no)")
 	cmd.Flags().IntVar(&f.inflight, "inflight", 0, "closed-loop unacknowledged messages per connection (0: 1 per device connection, 32 per gateway)")
 	cmd.Flags().StringVar(&f.corpus, "corpus", "", "read the signed corpus from this file if it exists, else write the new one there")
-	cmd.Flags().StringVar(&f.profileDir, "profile", "", "write a CPU profile of each broker's max-rate run into this directory")
+	cmd.Flags().StringVar(&f.profileDir, "profile", "", "write CPU and heap profiles of each broker's max-rate run into this directory")
 }
 
 // options validates the flags and builds the benchmark's options.
@@ -52,6 +56,9 @@ func (f *brokerFlags) options() (bench.BrokerOptions, error) {
 	}
 	if f.seconds <= 0 || f.seconds > 3600 {
 		return o, usagef("--seconds %v: want more than 0 and at most 3600", f.seconds)
+	}
+	if f.warmup < 0 || f.warmup > 600 {
+		return o, usagef("--warmup %v: want 0 to 600 seconds", f.warmup)
 	}
 	if f.gateways < 0 || f.inflight < 0 {
 		return o, usagef("--gateways and --inflight must not be negative")
@@ -76,10 +83,11 @@ func (f *brokerFlags) options() (bench.BrokerOptions, error) {
 	}
 	o.Devices, o.QoS, o.Gateways, o.Inflight = f.devices, byte(f.qos), f.gateways, f.inflight
 	o.Duration = time.Duration(f.seconds * float64(time.Second))
+	o.Warmup = time.Duration(f.warmup * float64(time.Second))
 	o.Messages = f.messages
 	if o.Messages == 0 {
 		// Enough that no device runs out in a closed-loop run at 100k msg/s (plain mochi with gateways reached 70k here).
-		o.Messages = max(20, int(100_000*f.seconds)/f.devices+1)
+		o.Messages = max(20, int(100_000*(f.warmup+f.seconds))/f.devices+1)
 	}
 	o.CorpusFile, o.ProfileDir = f.corpus, f.profileDir
 	o.TargetCommand = []string{exe, "bench", "target"}
@@ -264,18 +272,10 @@ $SIGNET_BENCH_PASSWORD_HASH, which saves hashing it in every child).`,
 			if err := json.Unmarshal(data, &devs); err != nil {
 				return fmt.Errorf("--devices %s: %w", devFile, err)
 			}
-			if profile != "" {
-				pf, err := os.Create(profile)
-				if err != nil {
-					return fmt.Errorf("--cpuprofile: %w", err)
-				}
-				defer pf.Close()
-				if err := pprof.StartCPUProfile(pf); err != nil {
-					return fmt.Errorf("--cpuprofile: %w", err)
-				}
-				defer pprof.StopCPUProfile()
-			}
 			logger := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelError}))
+			// Every Go broker under test runs with the collector target
+			// that "signet serve" uses, so they differ only in hooks.
+			broker.SetGCPercent(0)
 			t, err := bench.StartTarget(cmd.Context(), bench.TargetOptions{
 				Mode: mode, Addr: addr, Devices: devs, Logger: logger,
 				Password: os.Getenv("SIGNET_BENCH_PASSWORD"), PasswordHash: os.Getenv("SIGNET_BENCH_PASSWORD_HASH"),
@@ -284,17 +284,62 @@ $SIGNET_BENCH_PASSWORD_HASH, which saves hashing it in every child).`,
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "ready %s\n", t.Addr())
-			io.Copy(io.Discard, cmd.InOrStdin()) // until the driver closes our stdin
+			// Until the driver closes our stdin, "profile start" and
+			// "profile stop" lines bracket the measured window.
+			profErr := serveTargetStdin(cmd.InOrStdin(), profile)
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()
-			return t.Close(ctx)
+			return errors.Join(profErr, t.Close(ctx))
 		},
 	}
 	cmd.Flags().StringVar(&mode, "mode", "", "plain, naive, relaxed or strict")
 	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:0", "MQTT listen address")
 	cmd.Flags().StringVar(&devFile, "devices", "", "devices to enrol (JSON list of registry records)")
-	cmd.Flags().StringVar(&profile, "cpuprofile", "", "write a CPU profile here")
+	cmd.Flags().StringVar(&profile, "cpuprofile", "", "write a CPU profile of the measured window (between \"profile start\" and \"profile stop\" on stdin) here")
 	return cmd
+}
+
+// serveTargetStdin reads the driver's lines until stdin closes, profiling
+// the CPU into file (if named) between "profile start" and "profile stop",
+// and writing a heap profile (allocations since the start of the process)
+// beside it at the stop (FILE.heap.pprof for FILE.pprof).
+func serveTargetStdin(stdin io.Reader, file string) error {
+	sc := bufio.NewScanner(stdin)
+	var pf *os.File
+	stop := func() error {
+		if pf == nil {
+			return nil
+		}
+		pprof.StopCPUProfile()
+		err := pf.Close()
+		pf = nil
+		hf, herr := os.Create(strings.TrimSuffix(file, ".pprof") + ".heap.pprof")
+		if herr == nil {
+			herr = errors.Join(pprof.Lookup("allocs").WriteTo(hf, 0), hf.Close())
+		}
+		return errors.Join(err, herr)
+	}
+	var err error
+	for sc.Scan() {
+		switch sc.Text() {
+		case "profile start":
+			if file == "" || pf != nil {
+				continue
+			}
+			if pf, err = os.Create(file); err != nil {
+				return fmt.Errorf("--cpuprofile: %w", err)
+			}
+			if err = pprof.StartCPUProfile(pf); err != nil {
+				pf.Close()
+				return fmt.Errorf("--cpuprofile: %w", err)
+			}
+		case "profile stop":
+			if err := stop(); err != nil {
+				return fmt.Errorf("--cpuprofile: %w", err)
+			}
+		}
+	}
+	return stop()
 }
 
 // measureBrokers runs the broker comparison with a progress bar, prints its

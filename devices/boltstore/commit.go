@@ -17,7 +17,8 @@ func (s *Store) Commit(ctx context.Context, changes []devices.Change) error {
 	return s.update(ctx, func(tx *bolt.Tx) error { return applyChanges(tx, changes) })
 }
 
-// applyChanges writes changes in order, so that of two changes to one key or
+// applyChanges writes changes in order (a window record is the 8-byte
+// big-endian high-water mark, then the window's state if there is one), so that of two changes to one key or
 // twin, the later one stays.
 func applyChanges(tx *bolt.Tx, changes []devices.Change) error {
 	windows, twins := tx.Bucket(bucketWindows), tx.Bucket(bucketTwins)
@@ -72,11 +73,11 @@ func (s *Store) Load(ctx context.Context) (*devices.Snapshot, error) {
 			if len(v) < 8 {
 				return fmt.Errorf("window of kid %s: corrupt (%d bytes)", signing.FormatKeyID(k), len(v))
 			}
-			snap.Windows = append(snap.Windows, devices.Window{
-				KID:       clone(k),
-				HighWater: binary.BigEndian.Uint64(v),
-				State:     clone(v[8:]),
-			})
+			w := devices.Window{KID: clone(k), HighWater: binary.BigEndian.Uint64(v)}
+			if len(v) > 8 {
+				w.State = clone(v[8:])
+			}
+			snap.Windows = append(snap.Windows, w)
 			return nil
 		}); err != nil {
 			return err

@@ -1,0 +1,130 @@
+package devices_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/signet-city/signet/devices"
+	"github.com/signet-city/signet/devices/twin"
+	"github.com/signet-city/signet/signing"
+)
+
+// storedWindow returns the stored record of kid's window.
+func storedWindow(t *testing.T, s devices.Store, kid []byte) devices.Window {
+	t.Helper()
+	snap, err := s.Load(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range snap.Windows {
+		if string(w.KID) == string(kid) {
+			return w
+		}
+	}
+	t.Fatalf("no stored window for kid %s", signing.FormatKeyID(kid))
+	return devices.Window{}
+}
+
+// storedTwin returns device's stored twin document (nil: none stored yet).
+func storedTwin(t *testing.T, s devices.Store, device string) *twin.Document {
+	t.Helper()
+	snap, err := s.Load(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tw := range snap.Twins {
+		if tw.Device == device {
+			d, err := twin.Parse(tw.Doc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return d
+		}
+	}
+	return nil
+}
+
+// commitAll commits telemetry of kid with each counter, in order.
+func commitAll(t *testing.T, e *devices.Edge, kid []byte, ctrs ...uint64) {
+	t.Helper()
+	for _, c := range ctrs {
+		if _, err := e.Commit(context.Background(), devices.Update{KID: kid, Counter: c, Kind: devices.Telemetry}); err != nil {
+			t.Fatalf("counter %d: %v", c, err)
+		}
+	}
+}
+
+// TestCommitStoresTheMarkAlone: a strict Commit makes the high-water mark
+// durable and nothing more of the window; a telemetry message's twin
+// counters wait for the flush, a state change does not wait.
+func TestCommitStoresTheMarkAlone(t *testing.T) {
+	f := newFixture(t, devices.Options{FlushInterval: 1 << 40}) // no flush tick in this test
+	commitAll(t, f.edge, f.aq1.KID, 1, 2, 3)
+	w := storedWindow(t, f.store, f.aq1.KID)
+	if w.HighWater != 3 || len(w.State) != 0 {
+		t.Errorf("stored window: mark %d, %d bytes of state; want mark 3 and none", w.HighWater, len(w.State))
+	}
+	if d := storedTwin(t, f.store, "aq-1"); d != nil && d.Security.Accepted != 0 {
+		t.Errorf("telemetry counters were written with the message: accepted %d, want none until the flush", d.Security.Accepted)
+	}
+	if _, err := f.edge.Commit(context.Background(), levelUpdate(f.sl1.KID, 1)); err != nil {
+		t.Fatal(err)
+	}
+	if d := storedTwin(t, f.store, "sl-1"); d == nil || d.Reported["level"] != float64(1) {
+		t.Errorf("stored twin after a strict state commit = %+v, want reported level 1", d)
+	}
+}
+
+// TestCloseWritesWholeWindows: after a clean stop the window survives
+// whole, so a late counter inside it is still accepted once, and the
+// counters of telemetry are written.
+func TestCloseWritesWholeWindows(t *testing.T) {
+	f := newFixture(t, devices.Options{})
+	commitAll(t, f.edge, f.aq1.KID, 1, 2, 3, 4, 6, 7, 8, 9, 10) // 5 is late
+	f.reopen(t, devices.Options{})
+	w := storedWindow(t, f.store, f.aq1.KID)
+	if w.HighWater != 10 || len(w.State) == 0 {
+		t.Errorf("after Close: mark %d, %d bytes of state; want mark 10 and the window", w.HighWater, len(w.State))
+	}
+	if d := storedTwin(t, f.store, "aq-1"); d == nil || d.Security.Accepted != 9 || d.Security.LastCtr != 10 {
+		t.Errorf("stored twin after Close = %+v, want accepted 9 and last_ctr 10", d)
+	}
+	commitAll(t, f.edge, f.aq1.KID, 5)
+	for _, c := range []uint64{5, 3, 10} {
+		err := f.edge.PreCheck(f.aq1.KID, c)
+		if reasonOf(err) != signing.ReasonReplay {
+			t.Errorf("counter %d after a clean restart: %v, want replay", c, err)
+		}
+	}
+}
+
+// TestCrashResumesFromTheMark: a copy of the store taken after strict
+// commits, without Close, is what a crash leaves. The edge opened on it
+// refuses every counter up to the mark, the late one included, and takes
+// the next.
+func TestCrashResumesFromTheMark(t *testing.T) {
+	f := newFixture(t, devices.Options{})
+	commitAll(t, f.edge, f.aq1.KID, 1, 2, 3, 4, 6, 7, 8, 9, 10)
+	data, err := os.ReadFile(f.path) // every commit above was fsynced
+	if err != nil {
+		t.Fatal(err)
+	}
+	crashed := filepath.Join(t.TempDir(), "crashed.db")
+	if err := os.WriteFile(crashed, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := openStore(t, crashed)
+	e, err := devices.Open(context.Background(), s, devices.Options{Now: f.clk.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close(context.Background())
+	for _, c := range []uint64{1, 5, 10} {
+		if err := e.PreCheck(f.aq1.KID, c); reasonOf(err) != signing.ReasonReplay {
+			t.Errorf("counter %d after a crash: %v, want replay", c, err)
+		}
+	}
+	commitAll(t, e, f.aq1.KID, 11)
+}

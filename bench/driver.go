@@ -1,8 +1,6 @@
 package bench
 
 import (
-	"os"
-	"slices"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -230,7 +228,6 @@ func RunLoad(ctx context.Context, o LoadOptions) (*LoadResult, error) {
 	}
 	gate.close()
 	elapsed := time.Since(opened)
-	DumpSlow()
 	res.Sent, res.Acked = sent.Load(), acked.Load()
 	if o.Ended != nil {
 		o.Ended()
@@ -407,11 +404,6 @@ func (w *connWorker) readAcks(ctx context.Context, slots []atomic.Int64, credits
 		}
 		if sent := slots[pid-1].Load(); w.gate.counts(sent) {
 			w.hist.Record(time.Duration(now - sent)) // latency: messages sent in it
-			if lat := time.Duration(now - sent); lat > 10*time.Millisecond && w.interval > 0 {
-				slowMu.Lock()
-				slow[now/int64(50*time.Millisecond)]++
-				slowMu.Unlock()
-			}
 		}
 		select {
 		case <-credits:
@@ -440,20 +432,6 @@ func (g *measureGate) isOpen() bool { return g.from.Load() > 0 && !g.shut.Load()
 func (g *measureGate) counts(sentNs int64) bool {
 	from := g.from.Load()
 	return from > 0 && sentNs >= from && !g.shut.Load()
-}
-
-var slowMu sync.Mutex
-var slow = map[int64]int{}
-
-// DumpSlow prints slow buckets.
-func DumpSlow() {
-	slowMu.Lock()
-	defer slowMu.Unlock()
-	keys := []int64{}
-	for k := range slow { keys = append(keys, k) }
-	slices.Sort(keys)
-	for _, k := range keys { fmt.Fprintf(os.Stderr, "slow t=%.2fs n=%d\n", float64(k)*0.05, slow[k]) }
-	clear(slow)
 }
 
 // subscriber samples delivery latency on one zone and counts security

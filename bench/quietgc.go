@@ -15,10 +15,10 @@ import (
 // the run allocates that much.
 
 var quiet struct {
-	mu       sync.Mutex
-	users    int
-	percent  int
-	limit    int64
+	mu      sync.Mutex
+	users   int
+	percent int
+	limit   int64
 }
 
 // quietGC turns the collector off until the returned function is called;

@@ -51,10 +51,12 @@ type Config struct {
 	// client before mochi drops further ones for it (0:
 	// DefaultMaxPendingWrites). Each client's queue costs 8 bytes a slot.
 	MaxPendingWrites int `yaml:"max_pending_writes"`
-	// GCPercent is the garbage collector's target (runtime/debug.
-	// SetGCPercent) that `signet serve` sets for the process, unless the
-	// GOGC environment variable is set (0: DefaultGCPercent).
-	GCPercent int `yaml:"gc_percent"`
+	// GCPercent and MemoryLimitMiB are the garbage collector's target and
+	// the soft memory limit that `signet serve` sets for the process
+	// (ApplyGCPolicy; 0: DefaultGCPercent, DefaultMemoryLimitMiB). The
+	// GOGC and GOMEMLIMIT environment variables win when set.
+	GCPercent      int `yaml:"gc_percent"`
+	MemoryLimitMiB int `yaml:"memory_limit_mib"`
 	// Users are people and applications (argon2id password hashes, bearer
 	// token hashes, client certificate pins).
 	Users []User `yaml:"users"`
@@ -136,8 +138,16 @@ func (c Config) Validate() error {
 	if _, err := c.TLS.load(); err != nil {
 		return err
 	}
-	if c.MaxMessageBytes < 0 || c.RatePerClient < 0 || c.RateBurst < 0 || c.MaxPendingWrites < 0 || c.GCPercent < 0 {
-		return errors.New("max_message_bytes, rate_per_client, rate_burst, max_pending_writes and gc_percent must not be negative")
+	for _, f := range []struct {
+		name  string
+		value float64
+	}{
+		{"max_message_bytes", float64(c.MaxMessageBytes)}, {"rate_per_client", c.RatePerClient}, {"rate_burst", float64(c.RateBurst)},
+		{"max_pending_writes", float64(c.MaxPendingWrites)}, {"gc_percent", float64(c.GCPercent)}, {"memory_limit_mib", float64(c.MemoryLimitMiB)},
+	} {
+		if f.value < 0 {
+			return fmt.Errorf("%s: %v must not be negative", f.name, f.value)
+		}
 	}
 	seen := map[string]bool{}
 	certUser := map[string]string{} // lower-case cert_sha256 -> user name

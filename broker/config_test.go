@@ -35,6 +35,10 @@ func TestConfigErrorsNameTheField(t *testing.T) {
 		"users: [{name: a, role: viewer, zones: [Bad], password_hash: x}]": "users[0].zones",
 		"users: [{name: a, role: viewer}]":                                 "users[0]: needs a password_hash",
 		"users: [{name: a, role: viewer, token_sha256: abc}]":              "users[0].token_sha256",
+		"rate_burst: -1\n":         "rate_burst: -1 must not be negative",
+		"max_pending_writes: -5\n": "max_pending_writes",
+		"gc_percent: -1\n":         "gc_percent",
+		"memory_limit_mib: -1\n":   "memory_limit_mib",
 	}
 	for body, want := range cases {
 		path := filepath.Join(t.TempDir(), "c.yaml")

@@ -208,8 +208,8 @@ func (e *Edge) apply(dev *edgeDevice, k *KeyRecord, u Update) (*twin.Document, e
 }
 
 // RecordRejection counts a rejected message in the device's twin security
-// counters (SPEC §7). The count is written with the next group commit, or
-// within Options.FlushInterval, never with an fsync of its own. An unknown
+// counters (SPEC §7). The count is written within about
+// Options.FlushInterval, never with an fsync of its own. An unknown
 // device is ignored: there is no twin to count in.
 func (e *Edge) RecordRejection(device string, reason signing.Reason) {
 	dev, ok := e.index.Load().devices[device]

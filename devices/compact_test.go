@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/signet-city/signet/devices"
 	"github.com/signet-city/signet/devices/twin"
@@ -127,4 +128,27 @@ func TestCrashResumesFromTheMark(t *testing.T) {
 		}
 	}
 	commitAll(t, e, f.aq1.KID, 11)
+}
+
+// TestCountersComeDue: a twin whose only change is its counters is written
+// once it has been dirty for FlushInterval, with nothing else to commit, and
+// watchers hear of it then.
+func TestCountersComeDue(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	f := newFixture(t, devices.Options{FlushInterval: 20 * time.Millisecond})
+	ch := f.edge.Watch(ctx)
+	commitAll(t, f.edge, f.aq1.KID, 1, 2)
+	f.edge.RecordRejection("aq-1", signing.ReasonBadSignature)
+	select {
+	case c := <-ch:
+		if c.Device != "aq-1" || c.Doc.Security.Accepted != 2 || c.Doc.Security.Rejected[string(signing.ReasonBadSignature)] != 1 {
+			t.Errorf("flushed twin: %s accepted %d rejected %v; want aq-1, 2 and bad_signature 1", c.Device, c.Doc.Security.Accepted, c.Doc.Security.Rejected)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the dirty twin was not written")
+	}
+	if d := storedTwin(t, f.store, "aq-1"); d == nil || d.Security.Accepted != 2 {
+		t.Errorf("stored twin after the flush = %+v, want accepted 2", d)
+	}
 }

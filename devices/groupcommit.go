@@ -19,14 +19,24 @@ type committer struct {
 	e     *Edge
 	store Store
 
-	mu      sync.Mutex
-	queue   []*batch                 // in commit order; the last one takes appends
-	dirty   map[*edgeDevice]struct{} // twins with unwritten rejection counters
-	closed  bool
-	failure error
+	mu    sync.Mutex
+	queue []*batch // in commit order; the last one takes appends
+	// dirty: twins whose security counters changed since they were last
+	// written, and since when; dirtyOrder is the same in that order (with
+	// stale marks of twins written since, skipped).
+	dirty      map[*edgeDevice]time.Time
+	dirtyOrder []dirtyMark
+	closed     bool
+	failure    error
 
 	wake    chan struct{} // cap 1: something to write
 	stopped chan struct{} // closed when the goroutine has exited
+}
+
+// dirtyMark is a twin that became dirty at since.
+type dirtyMark struct {
+	dev   *edgeDevice
+	since time.Time
 }
 
 // batch is one future store transaction.
@@ -51,7 +61,7 @@ func startCommitter(e *Edge) *committer {
 	c := &committer{
 		e:       e,
 		store:   e.store,
-		dirty:   map[*edgeDevice]struct{}{},
+		dirty:   map[*edgeDevice]time.Time{},
 		wake:    make(chan struct{}, 1),
 		stopped: make(chan struct{}),
 	}
@@ -126,8 +136,10 @@ func (c *committer) openBatch() *batch {
 // written within FlushInterval; dev.mu is held.
 func (c *committer) markDirty(dev *edgeDevice) {
 	c.mu.Lock()
-	if !c.closed && c.failure == nil {
-		c.dirty[dev] = struct{}{}
+	if _, already := c.dirty[dev]; !already && !c.closed && c.failure == nil {
+		now := time.Now()
+		c.dirty[dev] = now
+		c.dirtyOrder = append(c.dirtyOrder, dirtyMark{dev, now})
 	}
 	c.mu.Unlock()
 }
@@ -137,11 +149,9 @@ func (c *committer) run() {
 	tick := time.NewTicker(c.e.opt.FlushInterval)
 	defer tick.Stop()
 	for {
-		flush := false
 		select {
 		case <-c.wake:
-		case <-tick.C:
-			flush = true
+		case <-tick.C: // dirty twins come due even when nothing is queued
 		}
 		// Once closed is seen, nothing more can be queued or marked dirty:
 		// this pass writes the rest. (close's wake is still pending if it
@@ -149,10 +159,9 @@ func (c *committer) run() {
 		c.mu.Lock()
 		closing := c.closed
 		c.mu.Unlock()
-		if flush || closing {
-			c.flushDirty()
-		}
+		c.flushDirty(closing)
 		for c.round() {
+			c.flushDirty(false)
 		}
 		if closing {
 			return
@@ -185,7 +194,7 @@ func (c *committer) round() bool {
 			c.e.opt.Logger.Error("store commit failed; refusing further commits", "err", err, "changes", len(b.entries))
 			c.mu.Lock()
 			c.failure = failure
-			c.dirty = map[*edgeDevice]struct{}{}
+			c.dirty, c.dirtyOrder = map[*edgeDevice]time.Time{}, nil
 			c.mu.Unlock()
 		}
 	}
@@ -203,19 +212,30 @@ func (c *committer) round() bool {
 	return true
 }
 
-// flushDirty appends a snapshot of every dirty twin to the newest batch. The
-// snapshot is taken under the device's lock, so every change it includes was
-// enqueued before it, in this batch or an earlier one: a twin never reaches
-// the disk ahead of the window change of a message it reflects.
-func (c *committer) flushDirty() {
+// flushDirty appends a snapshot of each twin dirty for FlushInterval or
+// longer (all: every dirty twin) to the newest batch. Twins become dirty at
+// a steady pace under load, so they are written a few at a time rather than
+// all in one large transaction each interval, which held every message
+// behind it (strict p99 at half load: 26-33 ms, and 8-12 ms without it).
+// The snapshot is taken under the device's lock, so every change it
+// includes was enqueued before it, in this batch or an earlier one: a twin
+// never reaches the disk ahead of the window change of a message it
+// reflects.
+func (c *committer) flushDirty(all bool) {
 	c.mu.Lock()
-	if len(c.dirty) == 0 {
-		c.mu.Unlock()
-		return
-	}
-	devs := make([]*edgeDevice, 0, len(c.dirty))
-	for d := range c.dirty {
-		devs = append(devs, d)
+	cutoff := time.Now().Add(-c.e.opt.FlushInterval)
+	var devs []*edgeDevice
+	for len(c.dirtyOrder) > 0 {
+		m := c.dirtyOrder[0]
+		if since, ok := c.dirty[m.dev]; !ok || !since.Equal(m.since) {
+			c.dirtyOrder = c.dirtyOrder[1:] // written since it was marked
+			continue
+		}
+		if !all && m.since.After(cutoff) {
+			break
+		}
+		devs = append(devs, m.dev)
+		c.dirtyOrder = c.dirtyOrder[1:]
 	}
 	c.mu.Unlock()
 	for _, d := range devs {

@@ -101,6 +101,15 @@ func Parse(data []byte, maxSize int) (*Envelope, error) {
 	if len(data) > maxSize {
 		return nil, rejectMalformed(DefectTooLarge, "envelope", "%d bytes exceeds the %d-byte limit", len(data), maxSize)
 	}
+	if env, ok := parseFast(data); ok {
+		return env, nil
+	}
+	return parseStrict(data)
+}
+
+// parseStrict is Parse for every envelope the fast path does not take: the
+// general strict decoder, which also words every rejection.
+func parseStrict(data []byte) (*Envelope, error) {
 	// Anything that does not even start with a tag (JSON, text, an
 	// untagged array) is not a COSE_Sign1: say so before walking it.
 	if len(data) > 0 && data[0]>>5 != 6 {

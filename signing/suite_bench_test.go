@@ -34,13 +34,3 @@ func BenchmarkVerify(b *testing.B) {
 	}
 }
 
-func BenchmarkParse(b *testing.B) {
-	msg := mustSign(b, mustKey(b, AlgEd25519), Header{Counter: 1 << 20, ContentType: ContentTypeJSON}, []byte(`{"groups":{"2":{"state":"green","since":1732480000123}}}`), testTopic)
-	b.ReportAllocs()
-	b.SetBytes(int64(len(msg)))
-	for b.Loop() {
-		if _, err := Parse(msg, 0); err != nil {
-			b.Fatal(err)
-		}
-	}
-}

@@ -273,9 +273,9 @@ $SIGNET_BENCH_PASSWORD_HASH, which saves hashing it in every child).`,
 				return fmt.Errorf("--devices %s: %w", devFile, err)
 			}
 			logger := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelError}))
-			// Every Go broker under test runs with the collector target
+			// Every Go broker under test runs with the collector policy
 			// that "signet serve" uses, so they differ only in hooks.
-			broker.SetGCPercent(0)
+			broker.ApplyGCPolicy(0, 0)
 			t, err := bench.StartTarget(cmd.Context(), bench.TargetOptions{
 				Mode: mode, Addr: addr, Devices: devs, Logger: logger,
 				Password: os.Getenv("SIGNET_BENCH_PASSWORD"), PasswordHash: os.Getenv("SIGNET_BENCH_PASSWORD_HASH"),

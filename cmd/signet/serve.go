@@ -41,7 +41,7 @@ starts; the broker reads the registry at start.`,
 				return err
 			}
 			logger := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
-			broker.SetGCPercent(cfg.GCPercent)
+			broker.ApplyGCPolicy(cfg.GCPercent, cfg.MemoryLimitMiB)
 			srv, err := broker.New(cmd.Context(), cfg, logger)
 			if err != nil {
 				return err

@@ -33,4 +33,3 @@ func BenchmarkVerify(b *testing.B) {
 		})
 	}
 }
-

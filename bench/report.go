@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
+
+	"github.com/signet-city/signet/broker"
 )
 
 // AllReport is every figure of one "signet bench" run, as written by
@@ -107,9 +109,12 @@ func WriteReport(dir string, r *AllReport) error {
 		p("")
 		p("## Broker ingress")
 		p("")
-		p("Corpus: %d devices × %d pre-signed messages (Ed25519, telemetry and state), QoS %d, %.1f s per run.", br.Devices, br.Messages, br.QoS, br.Seconds)
+		p("Corpus: %d devices × %d pre-signed messages (Ed25519, telemetry and state), QoS %d, %.1f s per run after %.1f s of warm-up.", br.Devices, br.Messages, br.QoS, br.Seconds, br.Warmup)
 		p("Each configuration runs in its own process on a fresh store: first closed loop (its maximum")
 		p("rate and the broker's CPU per message, from /proc), then open loop at half that rate (latency).")
+		p("Every Go broker (plain, naive, relaxed, strict) has the mochi options and garbage collector")
+		p("policy of `signet serve` (gc_percent %d, memory_limit_mib %d, unless GOGC or GOMEMLIMIT is set),", broker.DefaultGCPercent, broker.DefaultMemoryLimitMiB)
+		p("so that they differ only in hooks.")
 		p("")
 		p("**Signet (strict): %.0f msg/s = %.2fx plain mochi, %.2fx the naive crypto/ed25519 hook; p99 publish-to-PUBACK at half load %.2f ms.**",
 			br.SignetMsgsPerSec, br.RatioVsPlain, br.RatioVsNaive, br.P99MsAtHalfLoad)

@@ -119,7 +119,10 @@ open-loop run at half that rate for latency: publish to PUBACK, and publish to
 delivery at a subscriber of one zone. Percentiles come from a histogram with
 0.8% resolution. Devices log in with connect tokens (Signet) and one
 connection each; with --gateways N, plain and strict are also measured with N
-gateway connections carrying every device.
+gateway connections carrying every device. Each run measures only after
+--warmup seconds of the same load. Every Go broker under test runs with the
+mochi options and garbage collector policy of "signet serve"; the driver
+pauses its own collector during runs, so that it does not add latency.
 
 The acceptance figures (issue 7) compare strict, one connection per device,
 with plain and naive from the same run. The numbers are only as quiet as the
@@ -128,7 +131,8 @@ machine: close everything else, and compare ratios, not absolute rates.`,
   signet bench broker --json broker.json --report report/
   signet bench broker --modes plain,strict --devices 200 --seconds 2
   signet bench broker --corpus /tmp/city.corpus   # sign once, reuse next time
-  signet bench broker --modes strict --profile prof/ && go tool pprof -top prof/strict-max.pprof`,
+  signet bench broker --modes strict --profile prof/ && go tool pprof -top prof/strict-max.pprof
+  go tool pprof -sample_index=alloc_space -top prof/strict-max.heap.pprof`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o, err := f.options()

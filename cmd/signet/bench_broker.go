@@ -16,6 +16,7 @@ import (
 
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 
 	"github.com/signet-city/signet/bench"
 	"github.com/signet-city/signet/broker"
@@ -225,13 +226,19 @@ func printBrokerTable(out io.Writer, r *bench.BrokerReport) {
 	}
 }
 
-// benchBar is one progress bar on stderr for a whole benchmark.
+// benchBar is one progress bar on stderr for a whole benchmark. When stderr
+// is not a terminal (a log file, CI), it prints one line per stage instead
+// of redrawing a bar.
 type benchBar struct {
-	w   io.Writer
-	bar *progressbar.ProgressBar
+	w     io.Writer
+	bar   *progressbar.ProgressBar // nil: line mode
+	stage string                   // line mode: the stage last printed
 }
 
 func newBenchBar(w io.Writer) *benchBar {
+	if f, ok := w.(*os.File); !ok || !term.IsTerminal(int(f.Fd())) {
+		return &benchBar{w: w}
+	}
 	return &benchBar{w: w, bar: progressbar.NewOptions(1000,
 		progressbar.OptionSetWriter(w),
 		progressbar.OptionSetWidth(30),
@@ -243,11 +250,21 @@ func newBenchBar(w io.Writer) *benchBar {
 }
 
 func (b *benchBar) update(stage string, fraction float64) {
+	if b.bar == nil {
+		if stage != b.stage {
+			fmt.Fprintf(b.w, "[%3.0f%%] %s\n", 100*fraction, stage)
+			b.stage = stage
+		}
+		return
+	}
 	b.bar.Describe(fmt.Sprintf("%-45s", stage))
 	b.bar.Set(int(fraction * 1000))
 }
 
 func (b *benchBar) finish() {
+	if b.bar == nil {
+		return
+	}
 	b.bar.Finish()
 	b.bar.Exit()
 	fmt.Fprintln(b.w) // what follows starts on its own line

@@ -4,7 +4,8 @@
 //
 // Layout (schema 1): buckets "devices", "operators", "authorities" (id ->
 // record), "keys-by-kid" (kid -> owner), "windows" (kid -> 8-byte big-endian
-// high-water mark followed by the replay window), "twins" (device id -> JSON
+// high-water mark, followed by the replay window when it was saved whole),
+// "twins" (device id -> JSON
 // document) and "meta" ("schema" -> "1").
 package boltstore
 

@@ -101,9 +101,14 @@ func (b *Batch) VerifyEach(out []bool) {
 // than another level of bisection.
 const singleBelow = 4
 
-// bucketFrom is the batch size from which the bucket method beats Straus
-// (BenchmarkBatchSizes on the 2-core machine).
-const bucketFrom = 64
+// bucketFrom is the batch size from which the bucket method is at least as
+// fast as Straus, and it allocates nothing where edwards25519's Straus
+// allocates its tables on every call. `go test ./signing/edbatch -run '^$'
+// -bench 'BatchSizes/n=(16|24|32|64)/' -count 3` on the 2-core machine, ns
+// per signature, bucket / Straus medians: 16: 30,913 / 29,960; 24: 29,911 /
+// 29,664; 32: 25,080 / 28,197; 64: 22,760 / 28,043. (It was 64 before the
+// bucket method took only 128-bit scalars.)
+const bucketFrom = 24
 
 func (b *Batch) verifyEach(idx []int, out []bool) {
 	if len(idx) < singleBelow {

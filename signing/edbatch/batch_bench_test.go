@@ -87,7 +87,7 @@ func BenchmarkBatchSizes(b *testing.B) {
 		}
 		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N), "ns/sig")
 	})
-	for _, n := range []int{8, 16, 32, 64, 128, 256, 1024, 4096} {
+	for _, n := range []int{4, 8, 12, 16, 24, 32, 64, 128, 256, 1024, 4096} {
 		for _, method := range []string{"straus", "bucket"} {
 			if method == "straus" && n > 256 {
 				continue

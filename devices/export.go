@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/signet-city/signet/devices/replay"
 	"github.com/signet-city/signet/signing"
 )
 
@@ -172,18 +171,9 @@ func importBatch(e *Export) (Batch, error) {
 			return b, fmt.Errorf("high_water: kid %s appears twice", signing.FormatKeyID(h.KID))
 		}
 		seen[string(h.KID)] = true
-		state, err := resumedWindow(h.Counter)
-		if err != nil {
-			return b, fmt.Errorf("high_water: kid %s: %w", signing.FormatKeyID(h.KID), err)
-		}
-		b.Changes = append(b.Changes, Change{KID: bytes.Clone(h.KID), HighWater: h.Counter, Window: state})
+		// The mark alone: the edge resumes from it, refusing every
+		// counter up to and including it (replay.Resume).
+		b.Changes = append(b.Changes, Change{KID: bytes.Clone(h.KID), HighWater: h.Counter})
 	}
 	return b, nil
-}
-
-// resumedWindow is the stored form of a window that refuses every counter up
-// to and including hw, as after an import.
-func resumedWindow(hw uint64) ([]byte, error) {
-	w := replay.Resume(hw)
-	return w.MarshalBinary()
 }

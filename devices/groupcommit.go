@@ -251,26 +251,6 @@ func (c *committer) flushDirty(all bool) {
 	}
 }
 
-// saveWindows queues the whole window of every key whose store record is
-// its high-water mark alone, so that after a clean stop a late message
-// still inside the window is accepted; after a crash the mark alone refuses
-// everything up to it, which is safe (SPEC §6).
-func (e *Edge) saveWindows() {
-	for _, k := range e.index.Load().keys {
-		if k.state == nil {
-			continue
-		}
-		k.state.mu.Lock()
-		if k.state.compact {
-			if win, err := k.state.window.MarshalBinary(); err == nil {
-				e.com.enqueue(entry{kid: k.KID, highWater: k.state.window.Highest(), window: win})
-				k.state.compact = false
-			}
-		}
-		k.state.mu.Unlock()
-	}
-}
-
 // close stops new commits, writes what is queued and waits for the writer.
 func (c *committer) close(ctx context.Context) error {
 	c.mu.Lock()

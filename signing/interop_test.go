@@ -39,7 +39,9 @@ type interopKey struct {
 	verifier func(PublicKey) (cose.Verifier, error)
 }
 
-func interopKeys(t *testing.T) []interopKey {
+// stdlibKeys makes an Ed25519 and a P-256 key with the standard library,
+// and the P-256 public key's uncompressed encoding.
+func stdlibKeys(t *testing.T) (ed25519.PublicKey, ed25519.PrivateKey, *ecdsa.PrivateKey, []byte) {
 	t.Helper()
 	edPub, edPriv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
@@ -53,6 +55,12 @@ func interopKeys(t *testing.T) []interopKey {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return edPub, edPriv, ecPriv, ecRaw
+}
+
+func interopKeys(t *testing.T) []interopKey {
+	t.Helper()
+	edPub, edPriv, ecPriv, ecRaw := stdlibKeys(t)
 	mustPub := func(alg Alg, raw []byte) PublicKey {
 		k, err := NewPublicKey(alg, raw)
 		if err != nil {

@@ -3,7 +3,6 @@ package signing
 import (
 	"bytes"
 	"crypto/ecdsa"
-	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
@@ -37,18 +36,7 @@ func writePEM(t *testing.T, path, blockType string, der []byte) {
 // byte for byte what "openssl genpkey" and "openssl pkey -pubout" write.
 func goPEMKeys(t *testing.T, dir string) []pemKey {
 	t.Helper()
-	edPub, edPriv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ecPriv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ecRaw, err := ecPriv.PublicKey.Bytes()
-	if err != nil {
-		t.Fatal(err)
-	}
+	edPub, edPriv, ecPriv, ecRaw := stdlibKeys(t)
 	var out []pemKey
 	for _, k := range []struct {
 		name      string

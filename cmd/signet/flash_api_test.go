@@ -1,17 +1,15 @@
 package main
 
 import (
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/signet-city/signet/broker"
+	"github.com/signet-city/signet/broker/brokertest"
 	"github.com/signet-city/signet/firmware-sim/image"
 )
 
@@ -25,20 +23,13 @@ func TestFlashOverAPI(t *testing.T) {
 	token, viewerToken := "admin-token-1", "viewer-token-1"
 	sha := func(s string) string { sum := sha256.Sum256([]byte(s)); return hex.EncodeToString(sum[:]) }
 	dir := t.TempDir()
-	cfg := broker.DefaultConfig()
-	cfg.Store, cfg.MQTT, cfg.HTTP = filepath.Join(dir, "s.db"), "127.0.0.1:0", "127.0.0.1:0"
-	cfg.Users = []broker.User{
-		{Name: "flasher", Role: broker.RoleAdmin, TokenSHA256: sha(token)},
-		{Name: "dash", Role: broker.RoleViewer, Zones: []string{"harbour"}, TokenSHA256: sha(viewerToken)},
-	}
-	srv, err := broker.New(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Shutdown(context.Background()) })
+	srv := brokertest.Start(t, filepath.Join(dir, "s.db"), func(cfg *broker.Config) {
+		cfg.HTTP = "127.0.0.1:0"
+		cfg.Users = []broker.User{
+			{Name: "flasher", Role: broker.RoleAdmin, TokenSHA256: sha(token)},
+			{Name: "dash", Role: broker.RoleViewer, Zones: []string{"harbour"}, TokenSHA256: sha(viewerToken)},
+		}
+	})
 	api, mqttURL := "http://"+srv.HTTPAddr(), "tcp://"+srv.MQTTAddr()
 	images := filepath.Join(dir, "images")
 

@@ -40,7 +40,8 @@ type BrokerOptions struct {
 	// "bench", "target").
 	TargetCommand []string
 	// ProfileDir, if set, receives a CPU profile of each broker child's
-	// closed-loop run (MODE-max.pprof), covering only the measured window.
+	// closed-loop run (MODE-max.pprof) and half-load run (MODE-half.pprof),
+	// each covering only the measured window.
 	ProfileDir string
 	// Progress, if set, is told what runs and how far the whole benchmark
 	// is (0 to 1), a few times a second.
@@ -76,6 +77,9 @@ type ConfigResult struct {
 	HalfP999Ms        float64 `json:"half_load_puback_p999_ms"`
 	HalfDeliveryP50Ms float64 `json:"half_load_delivery_p50_ms"`
 	HalfDeliveryP99Ms float64 `json:"half_load_delivery_p99_ms"`
+	// HalfCPUMicrosPerMsg is the broker's CPU per message at half load:
+	// smaller verification batches and commits cost more per message.
+	HalfCPUMicrosPerMsg float64 `json:"half_load_broker_cpu_us_per_msg"`
 
 	// HalfCDF is the publish-to-PUBACK (QoS 1) or publish-to-delivery
 	// (QoS 0) latency distribution at half load, for the CDF plot.
@@ -211,6 +215,9 @@ func MeasureBrokers(ctx context.Context, o BrokerOptions) (*BrokerReport, error)
 			res.HalfRate, res.HalfMsgsPerSec = rate, r.load.MsgsPerSec
 			res.HalfP50Ms, res.HalfP99Ms, res.HalfP999Ms = millis(r.load.PubAck.Quantile(0.5)), millis(r.load.PubAck.Quantile(0.99)), millis(r.load.PubAck.Quantile(0.999))
 			res.HalfDeliveryP50Ms, res.HalfDeliveryP99Ms = millis(r.load.Delivery.Quantile(0.5)), millis(r.load.Delivery.Quantile(0.99))
+			if n := countOf(o.QoS, r.load); n > 0 {
+				res.HalfCPUMicrosPerMsg = r.cpu.Seconds() * 1e6 / float64(n)
+			}
 			res.HalfCDF = r.load.PubAck.CDF()
 			if o.QoS == 0 {
 				res.HalfCDF = r.load.Delivery.CDF()
@@ -279,8 +286,12 @@ func runConfig(ctx context.Context, o BrokerOptions, c config, corpus *Corpus, d
 		p, err = StartMosquitto(ctx, mosquitto, dir)
 	} else {
 		argv := append(slices.Clone(o.TargetCommand), "--mode", c.mode, "--addr", "127.0.0.1:0", "--devices", devFile)
-		if o.ProfileDir != "" && rate == 0 {
-			argv = append(argv, "--cpuprofile", filepath.Join(o.ProfileDir, fmt.Sprintf("%s-max.pprof", fileName(c.name))))
+		if o.ProfileDir != "" {
+			run := "max"
+			if rate > 0 {
+				run = "half"
+			}
+			argv = append(argv, "--cpuprofile", filepath.Join(o.ProfileDir, fmt.Sprintf("%s-%s.pprof", fileName(c.name), run)))
 		}
 		p, err = StartChild(ctx, c.name, argv, childEnv)
 	}

@@ -112,27 +112,27 @@ func WriteReport(dir string, r *AllReport) error {
 		p("Corpus: %d devices × %d pre-signed messages (Ed25519, telemetry and state), QoS %d, %.1f s per run after %.1f s of warm-up.", br.Devices, br.Messages, br.QoS, br.Seconds, br.Warmup)
 		p("Each configuration runs in its own process on a fresh store: first closed loop (its maximum")
 		p("rate and the broker's CPU per message, from /proc), then open loop at half that rate (latency).")
-		p("Every Go broker (plain, naive, relaxed, strict) has the mochi options and garbage collector")
-		p("policy of `signet serve` (gc_percent %d, memory_limit_mib %d, unless GOGC or GOMEMLIMIT is set),", broker.DefaultGCPercent, broker.DefaultMemoryLimitMiB)
-		p("so that they differ only in hooks.")
+		p("Every Go broker (plain, naive, relaxed, strict) has the mochi options, garbage collector and")
+		p("scheduler policy of `signet serve` (gc_percent %d, memory_limit_mib %d, GOMAXPROCS %d per CPU,", broker.DefaultGCPercent, broker.DefaultMemoryLimitMiB, broker.DefaultProcsPerCPU)
+		p("unless GOGC, GOMEMLIMIT or GOMAXPROCS is set), so that they differ only in hooks.")
 		p("")
 		p("**Signet (strict): %.0f msg/s = %.2fx plain mochi, %.2fx the naive crypto/ed25519 hook; p99 publish-to-PUBACK at half load %.2f ms.**",
 			br.SignetMsgsPerSec, br.RatioVsPlain, br.RatioVsNaive, br.P99MsAtHalfLoad)
 		p("(Targets: ≥ 0.6x plain, ≥ 2x naive, ≤ 10 ms.)")
 		p("")
-		p("| configuration | connections | msg/s | vs plain | broker CPU µs/msg | p50 ms | p99 ms | half-load msg/s | half p50 ms | half p99 ms | half p99.9 ms | delivery p99 ms (half) |")
-		p("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
+		p("| configuration | connections | msg/s | vs plain | broker CPU µs/msg | p50 ms | p99 ms | half-load msg/s | half CPU µs/msg | half p50 ms | half p99 ms | half p99.9 ms | delivery p99 ms (half) |")
+		p("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
 		for _, c := range br.Configs {
 			if c.Skipped != "" {
-				p("| %s | – | skipped: %s | | | | | | | | | |", c.Name, c.Skipped)
+				p("| %s | – | skipped: %s | | | | | | | | | | |", c.Name, c.Skipped)
 				continue
 			}
 			ratio := 0.0
 			if br.PlainMsgsPerSec > 0 {
 				ratio = c.MsgsPerSec / br.PlainMsgsPerSec
 			}
-			p("| %s | %d | %.0f | %.2fx | %.1f | %.2f | %.2f | %.0f | %.2f | %.2f | %.2f | %.2f |", c.Name, c.Connections, c.MsgsPerSec, ratio,
-				c.CPUMicrosPerMsg, c.P50Ms, c.P99Ms, c.HalfMsgsPerSec, c.HalfP50Ms, c.HalfP99Ms, c.HalfP999Ms, c.HalfDeliveryP99Ms)
+			p("| %s | %d | %.0f | %.2fx | %.1f | %.2f | %.2f | %.0f | %.1f | %.2f | %.2f | %.2f | %.2f |", c.Name, c.Connections, c.MsgsPerSec, ratio,
+				c.CPUMicrosPerMsg, c.P50Ms, c.P99Ms, c.HalfMsgsPerSec, c.HalfCPUMicrosPerMsg, c.HalfP50Ms, c.HalfP99Ms, c.HalfP999Ms, c.HalfDeliveryP99Ms)
 		}
 		for _, n := range br.Notes {
 			p("")

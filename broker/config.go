@@ -57,6 +57,10 @@ type Config struct {
 	// GOGC and GOMEMLIMIT environment variables win when set.
 	GCPercent      int `yaml:"gc_percent"`
 	MemoryLimitMiB int `yaml:"memory_limit_mib"`
+	// GoMaxProcs is how many goroutines may run Go code at once
+	// (ApplyProcsPolicy; 0: DefaultProcsPerCPU for each CPU). The
+	// GOMAXPROCS environment variable wins when set.
+	GoMaxProcs int `yaml:"gomaxprocs"`
 	// Users are people and applications (argon2id password hashes, bearer
 	// token hashes, client certificate pins).
 	Users []User `yaml:"users"`
@@ -143,7 +147,7 @@ func (c Config) Validate() error {
 		value float64
 	}{
 		{"max_message_bytes", float64(c.MaxMessageBytes)}, {"rate_per_client", c.RatePerClient}, {"rate_burst", float64(c.RateBurst)},
-		{"max_pending_writes", float64(c.MaxPendingWrites)}, {"gc_percent", float64(c.GCPercent)}, {"memory_limit_mib", float64(c.MemoryLimitMiB)},
+		{"max_pending_writes", float64(c.MaxPendingWrites)}, {"gc_percent", float64(c.GCPercent)}, {"memory_limit_mib", float64(c.MemoryLimitMiB)}, {"gomaxprocs", float64(c.GoMaxProcs)},
 	} {
 		if f.value < 0 {
 			return fmt.Errorf("%s: %v must not be negative", f.name, f.value)

@@ -39,6 +39,7 @@ func TestConfigErrorsNameTheField(t *testing.T) {
 		"max_pending_writes: -5\n": "max_pending_writes",
 		"gc_percent: -1\n":         "gc_percent",
 		"memory_limit_mib: -1\n":   "memory_limit_mib",
+		"gomaxprocs: -2\n":         "gomaxprocs",
 	}
 	for body, want := range cases {
 		path := filepath.Join(t.TempDir(), "c.yaml")

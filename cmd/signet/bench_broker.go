@@ -40,7 +40,7 @@ func (f *brokerFlags) register(cmd *cobra.Command) {
 	cmd.Flags().IntVar(&f.gateways, "gateways", 10, "also measure plain and strict with this many gateway connections carrying all devices (0: no)")
 	cmd.Flags().IntVar(&f.inflight, "inflight", 0, "closed-loop unacknowledged messages per connection (0: 1 per device connection, 32 per gateway)")
 	cmd.Flags().StringVar(&f.corpus, "corpus", "", "read the signed corpus from this file if it exists, else write the new one there")
-	cmd.Flags().StringVar(&f.profileDir, "profile", "", "write CPU and heap profiles of each broker's max-rate run into this directory")
+	cmd.Flags().StringVar(&f.profileDir, "profile", "", "write CPU and heap profiles of each broker's max-rate and half-load runs into this directory (MODE-max.pprof, MODE-half.pprof)")
 }
 
 // options validates the flags and builds the benchmark's options.
@@ -122,8 +122,10 @@ delivery at a subscriber of one zone. Percentiles come from a histogram with
 connection each; with --gateways N, plain and strict are also measured with N
 gateway connections carrying every device. Each run measures only after
 --warmup seconds of the same load. Every Go broker under test runs with the
-mochi options and garbage collector policy of "signet serve"; the driver
-pauses its own collector during runs, so that it does not add latency.
+mochi options, garbage collector and scheduler policy of "signet serve"
+(GOMAXPROCS two per CPU); the driver pauses its own collector during runs,
+so that it does not add latency. --profile adds CPU and heap profiles of
+each broker's two runs, covering only the measured windows.
 
 The acceptance figures (issue 7) compare strict, one connection per device,
 with plain and naive from the same run. The numbers are only as quiet as the
@@ -294,9 +296,11 @@ $SIGNET_BENCH_PASSWORD_HASH, which saves hashing it in every child).`,
 				return fmt.Errorf("--devices %s: %w", devFile, err)
 			}
 			logger := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelError}))
-			// Every Go broker under test runs with the collector policy
-			// that "signet serve" uses, so they differ only in hooks.
+			// Every Go broker under test runs with the collector and
+			// scheduler policies that "signet serve" uses, so they differ
+			// only in hooks.
 			broker.ApplyGCPolicy(0, 0)
+			broker.ApplyProcsPolicy(0)
 			t, err := bench.StartTarget(cmd.Context(), bench.TargetOptions{
 				Mode: mode, Addr: addr, Devices: devs, Logger: logger,
 				Password: os.Getenv("SIGNET_BENCH_PASSWORD"), PasswordHash: os.Getenv("SIGNET_BENCH_PASSWORD_HASH"),

@@ -42,6 +42,7 @@ starts; the broker reads the registry at start.`,
 			}
 			logger := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
 			broker.ApplyGCPolicy(cfg.GCPercent, cfg.MemoryLimitMiB)
+			broker.ApplyProcsPolicy(cfg.GoMaxProcs)
 			srv, err := broker.New(cmd.Context(), cfg, logger)
 			if err != nil {
 				return err

@@ -43,6 +43,11 @@ type BrokerOptions struct {
 	// closed-loop run (MODE-max.pprof) and half-load run (MODE-half.pprof),
 	// each covering only the measured window.
 	ProfileDir string
+	// Rounds is how many times every configuration is measured, one
+	// configuration after another in each round (0: once). The machine's
+	// speed drifts between runs; ratios are taken within a round and their
+	// medians reported.
+	Rounds int
 	// Progress, if set, is told what runs and how far the whole benchmark
 	// is (0 to 1), a few times a second.
 	Progress func(stage string, fraction float64)
@@ -86,24 +91,35 @@ type ConfigResult struct {
 	HalfCDF []CDFPoint `json:"-"`
 }
 
-// BrokerReport is the broker comparison. The first six fields are the
-// acceptance figures of issue 7 (Signet = strict, one connection per
-// device).
-type BrokerReport struct {
+// Figures are the acceptance figures of issue 7 (Signet = strict, one
+// connection per device), from one round of runs or the medians of several.
+type Figures struct {
 	PlainMsgsPerSec  float64 `json:"plain_msgs_per_s"`
 	NaiveMsgsPerSec  float64 `json:"naive_msgs_per_s"`
 	SignetMsgsPerSec float64 `json:"signet_msgs_per_s"`
 	RatioVsPlain     float64 `json:"ratio_vs_plain"`
 	RatioVsNaive     float64 `json:"ratio_vs_naive"`
 	P99MsAtHalfLoad  float64 `json:"p99_ms_at_half_load"`
+}
 
-	Devices  int            `json:"devices"`
-	Messages int            `json:"messages_per_device"`
-	QoS      int            `json:"qos"`
-	Seconds  float64        `json:"seconds_per_run"`
-	Warmup   float64        `json:"warmup_seconds"`
-	Configs  []ConfigResult `json:"configs"`
-	Notes    []string       `json:"notes,omitempty"`
+// BrokerReport is the broker comparison. Its Figures come first in JSON.
+type BrokerReport struct {
+	Figures
+
+	Devices  int     `json:"devices"`
+	Messages int     `json:"messages_per_device"`
+	QoS      int     `json:"qos"`
+	Seconds  float64 `json:"seconds_per_run"`
+	Warmup   float64 `json:"warmup_seconds"`
+	// Rounds, when more than one round was run, are each round's figures
+	// (each round measures every configuration once, in order); Figures
+	// are then the median of each figure taken on its own, and Configs
+	// are the rows of round MedianRound (from 0), the median by
+	// RatioVsPlain.
+	Rounds      []Figures      `json:"rounds,omitempty"`
+	MedianRound int            `json:"median_round,omitempty"`
+	Configs     []ConfigResult `json:"configs"`
+	Notes       []string       `json:"notes,omitempty"`
 }
 
 // config is one row to measure.
@@ -173,95 +189,81 @@ func MeasureBrokers(ctx context.Context, o BrokerOptions) (*BrokerReport, error)
 		}
 	}
 	mosquitto := MosquittoPath()
-	total := float64(2 * len(configs))
+	rounds := max(1, o.Rounds)
+	total := float64(2 * len(configs) * rounds)
 	runs := 0.0
-	for _, c := range configs {
-		res := ConfigResult{Name: c.name, Mode: c.mode, Gateway: c.gateways > 0}
-		if c.mode == ModeMosquitto && mosquitto == "" {
-			res.Skipped = "mosquitto is not installed (apt-get install mosquitto to include it)"
-			rep.Configs = append(rep.Configs, res)
-			runs += 2
-			rep.Notes = append(rep.Notes, "mosquitto row skipped: not installed")
-			continue
+	var rows [][]ConfigResult // by round
+	for round := range rounds {
+		prefix := ""
+		if rounds > 1 {
+			prefix = fmt.Sprintf("round %d/%d: ", round+1, rounds)
 		}
-		for _, half := range []bool{false, true} {
-			stage := c.name + ": max rate, closed loop"
-			rate := 0.0
-			if half {
-				rate = res.MsgsPerSec / 2
-				stage = fmt.Sprintf("%s: half load, %.0f msg/s", c.name, rate)
-			}
-			r, err := runConfig(ctx, o, c, corpus, devFile, dir, password, childEnv, mosquitto, rate, func(f float64) {
-				o.Progress(stage, (runs+f)/total)
-			})
-			if err != nil {
-				return rep, fmt.Errorf("broker bench: %s: %w", stage, err)
-			}
-			runs++
-			res.Connections = r.load.Connections
-			if !half {
-				res.MsgsPerSec, res.Sent, res.Acked, res.Rejected, res.Exhausted = r.load.MsgsPerSec, r.load.Sent, r.load.Acked, r.load.Rejected, r.load.Exhausted
-				res.CPUSeconds = r.cpu.Seconds()
-				if n := countOf(o.QoS, r.load); n > 0 {
-					res.CPUMicrosPerMsg = r.cpu.Seconds() * 1e6 / float64(n)
-				}
-				res.P50Ms, res.P99Ms = millis(r.load.PubAck.Quantile(0.5)), millis(r.load.PubAck.Quantile(0.99))
-				res.DeliveryP99Ms = millis(r.load.Delivery.Quantile(0.99))
-				if res.MsgsPerSec <= 0 {
-					return rep, fmt.Errorf("broker bench: %s: no message was acknowledged", c.name)
+		var row []ConfigResult
+		for _, c := range configs {
+			res := ConfigResult{Name: c.name, Mode: c.mode, Gateway: c.gateways > 0}
+			if c.mode == ModeMosquitto && mosquitto == "" {
+				res.Skipped = "mosquitto is not installed (apt-get install mosquitto to include it)"
+				row = append(row, res)
+				runs += 2
+				if round == 0 {
+					rep.Notes = append(rep.Notes, "mosquitto row skipped: not installed")
 				}
 				continue
 			}
-			res.HalfRate, res.HalfMsgsPerSec = rate, r.load.MsgsPerSec
-			res.HalfP50Ms, res.HalfP99Ms, res.HalfP999Ms = millis(r.load.PubAck.Quantile(0.5)), millis(r.load.PubAck.Quantile(0.99)), millis(r.load.PubAck.Quantile(0.999))
-			res.HalfDeliveryP50Ms, res.HalfDeliveryP99Ms = millis(r.load.Delivery.Quantile(0.5)), millis(r.load.Delivery.Quantile(0.99))
-			if n := countOf(o.QoS, r.load); n > 0 {
-				res.HalfCPUMicrosPerMsg = r.cpu.Seconds() * 1e6 / float64(n)
+			for _, half := range []bool{false, true} {
+				stage := prefix + c.name + ": max rate, closed loop"
+				rate := 0.0
+				if half {
+					rate = res.MsgsPerSec / 2
+					stage = fmt.Sprintf("%s%s: half load, %.0f msg/s", prefix, c.name, rate)
+				}
+				r, err := runConfig(ctx, o, c, corpus, devFile, dir, password, childEnv, mosquitto, rate, func(f float64) {
+					o.Progress(stage, (runs+f)/total)
+				})
+				if err != nil {
+					return rep, fmt.Errorf("broker bench: %s: %w", stage, err)
+				}
+				runs++
+				res.Connections = r.load.Connections
+				if !half {
+					res.MsgsPerSec, res.Sent, res.Acked, res.Rejected, res.Exhausted = r.load.MsgsPerSec, r.load.Sent, r.load.Acked, r.load.Rejected, r.load.Exhausted
+					res.CPUSeconds = r.cpu.Seconds()
+					if n := countOf(o.QoS, r.load); n > 0 {
+						res.CPUMicrosPerMsg = r.cpu.Seconds() * 1e6 / float64(n)
+					}
+					res.P50Ms, res.P99Ms = millis(r.load.PubAck.Quantile(0.5)), millis(r.load.PubAck.Quantile(0.99))
+					res.DeliveryP99Ms = millis(r.load.Delivery.Quantile(0.99))
+					if res.MsgsPerSec <= 0 {
+						return rep, fmt.Errorf("broker bench: %s%s: no message was acknowledged", prefix, c.name)
+					}
+					continue
+				}
+				res.HalfRate, res.HalfMsgsPerSec = rate, r.load.MsgsPerSec
+				res.HalfP50Ms, res.HalfP99Ms, res.HalfP999Ms = millis(r.load.PubAck.Quantile(0.5)), millis(r.load.PubAck.Quantile(0.99)), millis(r.load.PubAck.Quantile(0.999))
+				res.HalfDeliveryP50Ms, res.HalfDeliveryP99Ms = millis(r.load.Delivery.Quantile(0.5)), millis(r.load.Delivery.Quantile(0.99))
+				if n := countOf(o.QoS, r.load); n > 0 {
+					res.HalfCPUMicrosPerMsg = r.cpu.Seconds() * 1e6 / float64(n)
+				}
+				res.HalfCDF = r.load.PubAck.CDF()
+				if o.QoS == 0 {
+					res.HalfCDF = r.load.Delivery.CDF()
+				}
+				res.Rejected += r.load.Rejected
 			}
-			res.HalfCDF = r.load.PubAck.CDF()
-			if o.QoS == 0 {
-				res.HalfCDF = r.load.Delivery.CDF()
+			if res.Exhausted {
+				rep.Notes = append(rep.Notes, fmt.Sprintf("%s%s: connections ran out of corpus before the end of the run, so the run was shorter and ended with fewer busy connections (use more --messages)", prefix, c.name))
 			}
-			res.Rejected += r.load.Rejected
+			if res.Rejected > 0 {
+				rep.Notes = append(rep.Notes, fmt.Sprintf("%s%s: %d messages were refused (security events); the corpus should be all valid", prefix, c.name, res.Rejected))
+			}
+			row = append(row, res)
+
 		}
-		if res.Exhausted {
-			rep.Notes = append(rep.Notes, fmt.Sprintf("%s: connections ran out of corpus before the end of the run, so the run was shorter and ended with fewer busy connections (use more --messages)", c.name))
-		}
-		if res.Rejected > 0 {
-			rep.Notes = append(rep.Notes, fmt.Sprintf("%s: %d messages were refused (security events); the corpus should be all valid", c.name, res.Rejected))
-		}
-		rep.Configs = append(rep.Configs, res)
+		rows = append(rows, row)
 	}
-	rep.summarize()
+	rep.summarize(rows)
 	o.Progress("done", 1)
 	return rep, nil
-}
-
-// summarize fills the acceptance figures from the rows.
-func (r *BrokerReport) summarize() {
-	for _, c := range r.Configs {
-		if c.Gateway || c.Skipped != "" {
-			continue
-		}
-		switch c.Mode {
-		case ModePlain:
-			r.PlainMsgsPerSec = c.MsgsPerSec
-		case ModeNaive:
-			r.NaiveMsgsPerSec = c.MsgsPerSec
-		case ModeStrict:
-			r.SignetMsgsPerSec = c.MsgsPerSec
-			r.P99MsAtHalfLoad = c.HalfP99Ms
-			if r.QoS == 0 {
-				r.P99MsAtHalfLoad = c.HalfDeliveryP99Ms
-			}
-		}
-	}
-	if r.PlainMsgsPerSec > 0 {
-		r.RatioVsPlain = r.SignetMsgsPerSec / r.PlainMsgsPerSec
-	}
-	if r.NaiveMsgsPerSec > 0 {
-		r.RatioVsNaive = r.SignetMsgsPerSec / r.NaiveMsgsPerSec
-	}
 }
 
 func countOf(qos byte, r *LoadResult) uint64 {

@@ -116,8 +116,12 @@ func WriteReport(dir string, r *AllReport) error {
 		p("scheduler policy of `signet serve` (gc_percent %d, memory_limit_mib %d, GOMAXPROCS %d per CPU,", broker.DefaultGCPercent, broker.DefaultMemoryLimitMiB, broker.DefaultProcsPerCPU)
 		p("unless GOGC, GOMEMLIMIT or GOMAXPROCS is set), so that they differ only in hooks.")
 		p("")
-		p("**Signet (strict): %.0f msg/s = %.2fx plain mochi, %.2fx the naive crypto/ed25519 hook; p99 publish-to-PUBACK at half load %.2f ms.**",
-			br.SignetMsgsPerSec, br.RatioVsPlain, br.RatioVsNaive, br.P99MsAtHalfLoad)
+		of := ""
+		if len(br.Rounds) > 1 {
+			of = fmt.Sprintf(" (medians of %d rounds)", len(br.Rounds))
+		}
+		p("**Signet (strict): %.0f msg/s = %.2fx plain mochi, %.2fx the naive crypto/ed25519 hook; p99 publish-to-PUBACK at half load %.2f ms%s.**",
+			br.SignetMsgsPerSec, br.RatioVsPlain, br.RatioVsNaive, br.P99MsAtHalfLoad, of)
 		p("(Targets: ≥ 0.6x plain, ≥ 2x naive, ≤ 10 ms.)")
 		p("")
 		p("| configuration | connections | msg/s | vs plain | broker CPU µs/msg | p50 ms | p99 ms | half-load msg/s | half CPU µs/msg | half p50 ms | half p99 ms | half p99.9 ms | delivery p99 ms (half) |")
@@ -128,11 +132,24 @@ func WriteReport(dir string, r *AllReport) error {
 				continue
 			}
 			ratio := 0.0
-			if br.PlainMsgsPerSec > 0 {
-				ratio = c.MsgsPerSec / br.PlainMsgsPerSec
+			if plain := br.RowFigures().PlainMsgsPerSec; plain > 0 {
+				ratio = c.MsgsPerSec / plain
 			}
 			p("| %s | %d | %.0f | %.2fx | %.1f | %.2f | %.2f | %.0f | %.1f | %.2f | %.2f | %.2f | %.2f |", c.Name, c.Connections, c.MsgsPerSec, ratio,
 				c.CPUMicrosPerMsg, c.P50Ms, c.P99Ms, c.HalfMsgsPerSec, c.HalfCPUMicrosPerMsg, c.HalfP50Ms, c.HalfP99Ms, c.HalfP999Ms, c.HalfDeliveryP99Ms)
+		}
+		if len(br.Rounds) > 1 {
+			p("")
+			p("The rows above are round %d of %d, the median round by strict vs plain. Each round measured every", br.MedianRound+1, len(br.Rounds))
+			p("configuration once; the figures in bold are the medians of each figure across rounds:")
+			p("")
+			p("| round | plain msg/s | naive msg/s | strict msg/s | strict vs plain | strict vs naive | half-load p99 ms |")
+			p("|---|--:|--:|--:|--:|--:|--:|")
+			for i, f := range br.Rounds {
+				p("| %d | %.0f | %.0f | %.0f | %.2fx | %.2fx | %.2f |", i+1, f.PlainMsgsPerSec, f.NaiveMsgsPerSec, f.SignetMsgsPerSec, f.RatioVsPlain, f.RatioVsNaive, f.P99MsAtHalfLoad)
+			}
+			f := br.Figures
+			p("| median | %.0f | %.0f | %.0f | %.2fx | %.2fx | %.2f |", f.PlainMsgsPerSec, f.NaiveMsgsPerSec, f.SignetMsgsPerSec, f.RatioVsPlain, f.RatioVsNaive, f.P99MsAtHalfLoad)
 		}
 		for _, n := range br.Notes {
 			p("")

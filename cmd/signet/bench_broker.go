@@ -25,9 +25,9 @@ import (
 
 // brokerFlags are the flags of "bench broker", shared with "bench all".
 type brokerFlags struct {
-	devices, messages, qos, gateways, inflight int
-	seconds, warmup                            float64
-	modes, corpus, profileDir                  string
+	devices, messages, qos, gateways, inflight, rounds int
+	seconds, warmup                                    float64
+	modes, corpus, profileDir                          string
 }
 
 func (f *brokerFlags) register(cmd *cobra.Command) {
@@ -39,6 +39,7 @@ func (f *brokerFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.modes, "modes", "plain,naive,relaxed,strict,mosquitto", "brokers to measure, comma-separated")
 	cmd.Flags().IntVar(&f.gateways, "gateways", 10, "also measure plain and strict with this many gateway connections carrying all devices (0: no)")
 	cmd.Flags().IntVar(&f.inflight, "inflight", 0, "closed-loop unacknowledged messages per connection (0: 1 per device connection, 32 per gateway)")
+	cmd.Flags().IntVar(&f.rounds, "rounds", 1, "measure every configuration this many times, in rounds, and report the median of each figure (ratios are taken within a round)")
 	cmd.Flags().StringVar(&f.corpus, "corpus", "", "read the signed corpus from this file if it exists, else write the new one there")
 	cmd.Flags().StringVar(&f.profileDir, "profile", "", "write CPU and heap profiles of each broker's max-rate and half-load runs into this directory (MODE-max.pprof, MODE-half.pprof)")
 }
@@ -60,6 +61,9 @@ func (f *brokerFlags) options() (bench.BrokerOptions, error) {
 	}
 	if f.warmup < 0 || f.warmup > 600 {
 		return o, usagef("--warmup %v: want 0 to 600 seconds", f.warmup)
+	}
+	if f.rounds < 1 || f.rounds > 20 {
+		return o, usagef("--rounds %d: want 1 to 20", f.rounds)
 	}
 	if f.gateways < 0 || f.inflight < 0 {
 		return o, usagef("--gateways and --inflight must not be negative")
@@ -90,7 +94,7 @@ func (f *brokerFlags) options() (bench.BrokerOptions, error) {
 		// Enough that no device runs out in a closed-loop run at 100k msg/s (plain mochi with gateways reached 70k here).
 		o.Messages = max(20, int(100_000*(f.warmup+f.seconds))/f.devices+1)
 	}
-	o.CorpusFile, o.ProfileDir = f.corpus, f.profileDir
+	o.CorpusFile, o.ProfileDir, o.Rounds = f.corpus, f.profileDir, f.rounds
 	o.TargetCommand = []string{exe, "bench", "target"}
 	return o, nil
 }
@@ -129,11 +133,15 @@ each broker's two runs, covering only the measured windows.
 
 The acceptance figures (issue 7) compare strict, one connection per device,
 with plain and naive from the same run. The numbers are only as quiet as the
-machine: close everything else, and compare ratios, not absolute rates.`,
+machine: close everything else, and compare ratios, not absolute rates.
+--rounds N measures every configuration N times, one round after another,
+and reports each figure's median over the rounds, with every round's
+figures beside it.`,
 		Example: `  signet bench broker
   signet bench broker --json broker.json --report report/
   signet bench broker --modes plain,strict --devices 200 --seconds 2
   signet bench broker --corpus /tmp/city.corpus   # sign once, reuse next time
+  signet bench broker --modes plain,naive,strict --gateways 0 --rounds 3
   signet bench broker --modes strict --profile prof/ && go tool pprof -top prof/strict-max.pprof
   go tool pprof -sample_index=alloc_space -top prof/strict-max.heap.pprof`,
 		Args: exactArgs(0),
@@ -214,15 +222,30 @@ func printBrokerTable(out io.Writer, r *bench.BrokerReport) {
 			continue
 		}
 		ratio := "-"
-		if r.PlainMsgsPerSec > 0 {
-			ratio = fmt.Sprintf("%.2fx", c.MsgsPerSec/r.PlainMsgsPerSec)
+		if plain := r.RowFigures().PlainMsgsPerSec; plain > 0 {
+			ratio = fmt.Sprintf("%.2fx", c.MsgsPerSec/plain)
 		}
 		fmt.Fprintf(w, "%s\t%d\t%.0f\t%s\t%.1f\t%.2f\t%.2f\t%.0f\t%.2f\t%.2f\t%.2f\t\n", c.Name, c.Connections, c.MsgsPerSec, ratio,
 			c.CPUMicrosPerMsg, c.P50Ms, c.P99Ms, c.HalfMsgsPerSec, c.HalfP50Ms, c.HalfP99Ms, c.HalfDeliveryP99Ms)
 	}
 	w.Flush()
-	fmt.Fprintf(out, "\nsignet (strict) %.0f msg/s: %.2fx plain, %.2fx naive; p99 publish-to-PUBACK at half load %.2f ms\n",
-		r.SignetMsgsPerSec, r.RatioVsPlain, r.RatioVsNaive, r.P99MsAtHalfLoad)
+	of := ""
+	if len(r.Rounds) > 1 {
+		fmt.Fprintf(out, "(the rows above are round %d, the median round by strict vs plain)\n\n", r.MedianRound+1)
+		w = tabwriter.NewWriter(out, 0, 4, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintf(w, "round\tplain msg/s\tnaive msg/s\tstrict msg/s\tvs plain\tvs naive\thalf p99 ms\t\n")
+		row := func(name string, f bench.Figures) {
+			fmt.Fprintf(w, "%s\t%.0f\t%.0f\t%.0f\t%.2fx\t%.2fx\t%.2f\t\n", name, f.PlainMsgsPerSec, f.NaiveMsgsPerSec, f.SignetMsgsPerSec, f.RatioVsPlain, f.RatioVsNaive, f.P99MsAtHalfLoad)
+		}
+		for i, f := range r.Rounds {
+			row(fmt.Sprint(i+1), f)
+		}
+		row("median", r.Figures)
+		w.Flush()
+		of = fmt.Sprintf(" (medians of %d rounds)", len(r.Rounds))
+	}
+	fmt.Fprintf(out, "\nsignet (strict) %.0f msg/s: %.2fx plain, %.2fx naive; p99 publish-to-PUBACK at half load %.2f ms%s\n",
+		r.SignetMsgsPerSec, r.RatioVsPlain, r.RatioVsNaive, r.P99MsAtHalfLoad, of)
 	for _, n := range r.Notes {
 		fmt.Fprintf(out, "note: %s\n", n)
 	}

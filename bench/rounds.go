@@ -1,0 +1,82 @@
+package bench
+
+import "sort"
+
+// summarize fills the acceptance figures from each round's rows: with one
+// round, that round's; with more, the median of each figure across rounds,
+// and the rows of the median round.
+func (r *BrokerReport) summarize(rounds [][]ConfigResult) {
+	figs := make([]Figures, len(rounds))
+	for i, rows := range rounds {
+		figs[i] = figuresOf(rows, r.QoS)
+	}
+	if len(rounds) == 0 {
+		return
+	}
+	if len(rounds) == 1 {
+		r.Figures, r.Configs = figs[0], rounds[0]
+		return
+	}
+	r.Rounds = figs
+	med := func(f func(Figures) float64) float64 {
+		v := make([]float64, len(figs))
+		for i, fg := range figs {
+			v[i] = f(fg)
+		}
+		return median(v)
+	}
+	r.Figures = Figures{
+		PlainMsgsPerSec:  med(func(f Figures) float64 { return f.PlainMsgsPerSec }),
+		NaiveMsgsPerSec:  med(func(f Figures) float64 { return f.NaiveMsgsPerSec }),
+		SignetMsgsPerSec: med(func(f Figures) float64 { return f.SignetMsgsPerSec }),
+		RatioVsPlain:     med(func(f Figures) float64 { return f.RatioVsPlain }),
+		RatioVsNaive:     med(func(f Figures) float64 { return f.RatioVsNaive }),
+		P99MsAtHalfLoad:  med(func(f Figures) float64 { return f.P99MsAtHalfLoad }),
+	}
+	// The median round by ratio (the lower middle one of an even count).
+	order := make([]int, len(figs))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(a, b int) bool { return figs[order[a]].RatioVsPlain < figs[order[b]].RatioVsPlain })
+	r.MedianRound = order[(len(order)-1)/2]
+	r.Configs = rounds[r.MedianRound]
+}
+
+// figuresOf takes the acceptance figures from one round's rows.
+func figuresOf(rows []ConfigResult, qos int) Figures {
+	var f Figures
+	for _, c := range rows {
+		if c.Gateway || c.Skipped != "" {
+			continue
+		}
+		switch c.Mode {
+		case ModePlain:
+			f.PlainMsgsPerSec = c.MsgsPerSec
+		case ModeNaive:
+			f.NaiveMsgsPerSec = c.MsgsPerSec
+		case ModeStrict:
+			f.SignetMsgsPerSec = c.MsgsPerSec
+			f.P99MsAtHalfLoad = c.HalfP99Ms
+			if qos == 0 {
+				f.P99MsAtHalfLoad = c.HalfDeliveryP99Ms
+			}
+		}
+	}
+	if f.PlainMsgsPerSec > 0 {
+		f.RatioVsPlain = f.SignetMsgsPerSec / f.PlainMsgsPerSec
+	}
+	if f.NaiveMsgsPerSec > 0 {
+		f.RatioVsNaive = f.SignetMsgsPerSec / f.NaiveMsgsPerSec
+	}
+	return f
+}
+
+// RowFigures are the figures of the round whose rows are in Configs, for
+// ratios between rows.
+func (r *BrokerReport) RowFigures() Figures {
+	if len(r.Rounds) > 1 && r.MedianRound < len(r.Rounds) {
+		return r.Rounds[r.MedianRound]
+	}
+	return r.Figures
+}

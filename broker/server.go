@@ -92,7 +92,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		Edge: edge, Verifier: s.verify, Identity: s.access,
 		Limits: NewRateLimits(cfg.RatePerClient, cfg.RateBurst), Events: s.events,
 		Metrics: NewVerifyMetrics(s.metrics), Commands: NewCommandPolicy(edge, params),
-		MaxSize: cfg.MaxMessageBytes, Logger: log,
+		MaxSize: cfg.MaxMessageBytes, Inject: s.mqtt.InjectPacket, Logger: log,
 	})
 	for _, h := range []mqtt.Hook{s.access, s.hook} {
 		if err := s.mqtt.AddHook(h, nil); err != nil {
@@ -202,8 +202,9 @@ func (s *Server) Events() *Events { return s.events }
 //
 // Order matters: mochi's Close closes the listeners, disconnects every client
 // and waits for each client's read goroutine, on which OnPublish runs, so
-// every message being verified finishes (verdict, commit, acknowledgement)
-// before the verifier and the store close; Drain makes that wait explicit.
+// no message starts being checked after it; Drain then waits for every
+// message in turn to finish (verdict, commit, delivery) before the verifier
+// and the store close.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.shutdownOnce.Do(func() { s.shutdownErr = s.shutdown(ctx) })
 	return s.shutdownErr

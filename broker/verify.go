@@ -3,6 +3,7 @@ package broker
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"errors"
 	"log/slog"
 	"strings"
@@ -44,6 +45,10 @@ type VerifyHook struct {
 	maxSize  int
 	log      *slog.Logger
 	now      func() time.Time
+	inject   func(*mqtt.Client, packets.Packet) error
+	token    string // marks our own re-injections of checked messages
+	turns    *pipelines
+	workers  *workers
 	inflight sync.WaitGroup
 }
 
@@ -59,8 +64,16 @@ type VerifyConfig struct {
 	// as unauthorized_command.
 	Commands *CommandPolicy
 	MaxSize  int // envelope size limit; ≤ 0: signing.DefaultMaxSize
-	Logger   *slog.Logger
+	// Inject hands a checked message back to mochi, which then delivers
+	// and acknowledges it as if it had just arrived (mqtt.Server's
+	// InjectPacket). Required.
+	Inject func(*mqtt.Client, packets.Packet) error
+	Logger *slog.Logger
 }
+
+// maxTurnsPerClient is how many messages of one client may be in
+// verification and commit at once; its next one waits.
+const maxTurnsPerClient = 64
 
 // NewVerifyHook returns the hook.
 func NewVerifyHook(c VerifyConfig) *VerifyHook {
@@ -70,6 +83,7 @@ func NewVerifyHook(c VerifyConfig) *VerifyHook {
 	return &VerifyHook{
 		edge: c.Edge, verifier: c.Verifier, who: c.Identity, limits: c.Limits,
 		events: c.Events, metrics: c.Metrics, commands: c.Commands, maxSize: c.MaxSize, log: c.Logger, now: time.Now,
+		inject: c.Inject, token: rand.Text(), turns: newPipelines(maxTurnsPerClient), workers: newWorkers(workerIdle),
 	}
 }
 
@@ -84,24 +98,107 @@ func (h *VerifyHook) OnDisconnect(cl *mqtt.Client, _ error, _ bool) { h.limits.F
 
 // OnPublish verifies messages under city/ and lets everything else through
 // (authentication and ACL govern it).
+//
+// A device's own connection carries one message at a time: its messages
+// are checked here, on the client's reader, as mochi runs hooks. A
+// gateway's carries many devices' messages at once, and mochi reads one
+// client's packets one after another, so waiting here would hold a gateway
+// to one message per durable commit. A gateway's message under city/
+// instead takes a turn in its client's pipeline (pipeline.go) and is
+// checked on another goroutine (workers.go), while mochi is told to drop it
+// for now. Once it has passed, in its turn, it is handed back to mochi
+// (deliver), and this hook, seeing its own mark on it, lets it through to
+// be delivered and acknowledged; a refused one is acknowledged by refusal
+// and never handed back. Any other message of a client with messages in
+// turn waits its turn too, so that acknowledgements keep their order.
 func (h *VerifyHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
-	if cl.Net.Inline || !strings.HasPrefix(pk.TopicName, topic.CityRoot+"/") {
+	if cl.Net.Inline {
 		return pk, nil
+	}
+	if pk.Connect.ClientIdentifier == h.token {
+		// Handed back by deliver: checked and committed. (mochi never
+		// sets Connect on a PUBLISH; the token is random per hook.)
+		pk.Connect = packets.ConnectParams{}
+		return pk, nil
+	}
+	city := strings.HasPrefix(pk.TopicName, topic.CityRoot+"/")
+	if t := h.turns.join(cl, !city || !h.pipelined(cl)); t != nil {
+		h.inflight.Add(1)
+		h.workers.do(func() { h.process(cl, pk, t, city) })
+		return pk, packets.ErrRejectPacket
+	}
+	if !city {
+		return pk, nil // not ours, and nothing of this client's is waiting
 	}
 	h.inflight.Add(1)
 	defer h.inflight.Done()
 	start := h.now()
 	v := verdict{topic: pk.TopicName, client: cl.ID}
+	err := h.check(signing.WithCaller(context.Background(), cl.ID), cl, pk, &v, nil)
+	h.conclude(cl, pk, &v, err, start)
+	if err != nil {
+		return pk, h.refusal(cl, pk, v.reason)
+	}
+	return pk, nil
+}
+
+// pipelined reports whether cl's messages are checked in turns, off its
+// reader: a gateway's.
+func (h *VerifyHook) pipelined(cl *mqtt.Client) bool {
+	if h.who == nil {
+		return false
+	}
+	id, ok := h.who.Identity(cl)
+	return ok && id.Role == RoleGateway
+}
+
+// process checks one message in its turn, then delivers or refuses it.
+func (h *VerifyHook) process(cl *mqtt.Client, pk packets.Packet, t *turn, city bool) {
+	defer h.inflight.Done()
+	defer h.turns.leave(cl, t)
+	if !city {
+		t.markStaged()
+		t.afterPrevDelivered()
+		h.deliver(cl, pk)
+		close(t.delivered)
+		return
+	}
+	start := h.now()
+	v := verdict{topic: pk.TopicName, client: cl.ID}
 	// The caller's name lets the Verifier tell one busy connection (never
 	// held back for a batch) from many (batched).
-	err := h.check(signing.WithCaller(context.Background(), cl.ID), cl, pk, &v)
+	err := h.check(signing.WithCaller(context.Background(), cl.ID), cl, pk, &v, t)
+	t.afterPrevDelivered()
+	h.conclude(cl, pk, &v, err, start)
+	if err == nil {
+		h.deliver(cl, pk)
+	} else {
+		_ = h.refusal(cl, pk, v.reason)
+	}
+	close(t.delivered)
+}
+
+// conclude records a verdict: the metrics, and for a refusal its security
+// event and counter.
+func (h *VerifyHook) conclude(cl *mqtt.Client, pk packets.Packet, v *verdict, err error, start time.Time) {
 	if err == nil {
 		h.metrics.observe("", h.now().Sub(start))
-		return pk, nil
+		return
 	}
-	h.reject(cl, pk, &v, err)
+	h.reject(cl, pk, v, err)
 	h.metrics.observe(v.reason, h.now().Sub(start))
-	return pk, h.refusal(cl, pk, v.reason)
+}
+
+// deliver hands a checked message back to mochi, marked so that OnPublish
+// lets it through: mochi forwards it to subscribers and acknowledges it.
+// Its topic alias, already resolved, is dropped: the client may have
+// mapped the alias to another topic since.
+func (h *VerifyHook) deliver(cl *mqtt.Client, pk packets.Packet) {
+	pk.Connect.ClientIdentifier = h.token
+	pk.Properties.TopicAliasFlag, pk.Properties.TopicAlias = false, 0
+	if err := h.inject(cl, pk); err != nil {
+		h.log.Debug("delivering a checked message failed", "client", cl.ID, "topic", pk.TopicName, "err", err)
+	}
 }
 
 // verdict collects what is known of a message while it is checked, for the
@@ -113,8 +210,17 @@ type verdict struct {
 	reason                signing.Reason
 }
 
-// check runs SPEC §4 steps 1–11 in order.
-func (h *VerifyHook) check(ctx context.Context, cl *mqtt.Client, pk packets.Packet, v *verdict) error {
+// check runs SPEC §4 steps 1–11 in order. In a turn (order not nil), its
+// commit is queued after that of the turn before; order.staged is closed
+// once it is queued or it is known that there will be none, and never
+// before the turn before's.
+func (h *VerifyHook) check(ctx context.Context, cl *mqtt.Client, pk packets.Packet, v *verdict, order *turn) error {
+	staged := false
+	defer func() {
+		if !staged {
+			order.markStaged()
+		}
+	}()
 	// 1. Topic shape and zone.
 	t, err := topic.ParseCity(pk.TopicName)
 	if err != nil {
@@ -185,13 +291,21 @@ func (h *VerifyHook) check(ctx context.Context, cl *mqtt.Client, pk packets.Pack
 			return err
 		}
 	}
-	// 10–11. Domain validation (state), window test-and-set, durable commit.
+	// 10–11. Domain validation (state), window test-and-set, durable
+	// commit, in the client's order.
+	order.afterPrevStaged()
 	commitStart := h.now()
 	defer func() { h.metrics.observeCommit(h.now().Sub(commitStart)) }()
-	_, err = h.edge.Commit(ctx, devices.Update{
+	p, err := h.edge.Stage(devices.Update{
 		KID: env.Header.KID, Counter: env.Header.Counter, Kind: updateKind(t.Class),
 		Device: t.Device, Patch: patchOf(t.Class, env.Payload), TS: h.now(),
 	})
+	staged = true
+	order.markStaged()
+	if err != nil {
+		return err
+	}
+	_, err = p.Wait(ctx)
 	return err
 }
 
@@ -212,8 +326,9 @@ func (h *VerifyHook) mayCommand(cl *mqtt.Client, key *devices.KeyRecord) error {
 	return signing.Reject(signing.ReasonImpersonation, "client", "client %q (%s %q) may not send commands signed by operator %q", cl.ID, id.Role, id.Name, key.Owner)
 }
 
-// Drain waits until every OnPublish that has started has finished, its
-// verification and commit included (graceful shutdown).
+// Drain waits until every message that has taken a turn has been
+// delivered or refused, its verification and commit included (graceful
+// shutdown, once mochi has stopped reading).
 func (h *VerifyHook) Drain() { h.inflight.Wait() }
 
 // updateKind maps a device topic class (SPEC §1) to what it does to the twin.

@@ -87,6 +87,27 @@ func replayRejection(kid []byte, ctr uint64) *signing.Rejection {
 // not count it: the caller records every rejection, from whichever step,
 // once, with RecordRejection.
 func (e *Edge) Commit(ctx context.Context, u Update) (*twin.Document, error) {
+	p, err := e.Stage(u)
+	if err != nil {
+		return nil, err
+	}
+	return p.Wait(ctx)
+}
+
+// Pending is an Update that Stage has applied in memory and queued for the
+// store: its counter is taken and its twin change made.
+type Pending struct {
+	next    *twin.Document
+	done    *batch
+	backlog <-chan struct{} // Relaxed: the batch to wait for, if the store is behind
+	strict  bool
+}
+
+// Stage is the first half of Commit: every check and the change in memory,
+// in the order of the calls (a later Stage of the same key or device sees
+// this one's change), and the change queued for the store. Changes staged
+// in order reach the store in that order. Wait is the second half.
+func (e *Edge) Stage(u Update) (*Pending, error) {
 	if err := e.com.usable(); err != nil {
 		return nil, err
 	}
@@ -133,23 +154,30 @@ func (e *Edge) Commit(ctx context.Context, u Update) (*twin.Document, error) {
 	b, backlog := e.com.enqueue(en)
 	dev.mu.Unlock()
 	k.state.mu.Unlock()
+	return &Pending{next: next, done: b, backlog: backlog, strict: e.opt.Durability != Relaxed}, nil
+}
 
-	if e.opt.Durability == Relaxed {
-		if backlog != nil {
+// Wait returns the twin after the change once it may take effect: in Strict
+// mode when it is durable, in Relaxed mode at once unless the store is more
+// than a few transactions behind. If ctx ends first, it returns ctx's error,
+// but the change stays applied and will be written.
+func (p *Pending) Wait(ctx context.Context) (*twin.Document, error) {
+	if !p.strict {
+		if p.backlog != nil {
 			select {
-			case <-backlog:
+			case <-p.backlog:
 			case <-ctx.Done():
 				return nil, fmt.Errorf("devices: waiting for the store to catch up: %w", ctx.Err())
 			}
 		}
-		return next, nil
+		return p.next, nil
 	}
 	select {
-	case <-b.done:
-		if b.err != nil {
-			return nil, b.err
+	case <-p.done.done:
+		if p.done.err != nil {
+			return nil, p.done.err
 		}
-		return next, nil
+		return p.next, nil
 	case <-ctx.Done():
 		return nil, fmt.Errorf("devices: waiting for durable commit: %w", ctx.Err())
 	}

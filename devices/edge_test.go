@@ -388,3 +388,40 @@ func TestTelemetryCountersSurviveRestart(t *testing.T) {
 		t.Fatalf("counter 7 again after restart: %v, want replay", err)
 	}
 }
+
+// TestStagedInOrder: Stage takes effect in memory in call order before any
+// Wait, so a gateway's messages can be queued one after another and waited
+// for together; each Wait returns its own twin, and all reach the store.
+func TestStagedInOrder(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, devices.Options{Durability: devices.Strict})
+	var pending []*devices.Pending
+	for c := uint64(1); c <= 5; c++ {
+		p, err := f.edge.Stage(levelUpdate(f.sl1.KID, c))
+		if err != nil {
+			t.Fatalf("stage %d: %v", c, err)
+		}
+		pending = append(pending, p)
+	}
+	// Counter 5 is taken before anything is durable: a second copy is a
+	// replay at once.
+	if _, err := f.edge.Stage(levelUpdate(f.sl1.KID, 5)); reasonOf(err) != signing.ReasonReplay {
+		t.Fatalf("second stage of counter 5: %v, want replay", err)
+	}
+	if doc, _ := f.edge.Twin("sl-1"); doc.Reported["level"] != 5.0 {
+		t.Fatalf("twin in memory: level %v, want 5 (the last staged)", doc.Reported["level"])
+	}
+	for i, p := range pending {
+		doc, err := p.Wait(ctx)
+		if err != nil || doc.Reported["level"] != float64(i+1) {
+			t.Fatalf("wait %d: level %v, %v; want %d", i+1, doc.Reported["level"], err, i+1)
+		}
+	}
+	f.reopen(t, devices.Options{Durability: devices.Strict})
+	if doc, _ := f.edge.Twin("sl-1"); doc.Reported["level"] != 5.0 {
+		t.Fatalf("twin after restart: level %v, want 5", doc.Reported["level"])
+	}
+	if err := f.edge.PreCheck(f.sl1.KID, 5); reasonOf(err) != signing.ReasonReplay {
+		t.Fatalf("after restart, counter 5: %v, want replay", err)
+	}
+}

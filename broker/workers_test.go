@@ -8,7 +8,7 @@ import (
 )
 
 // TestWorkersRunEachJobOnce: every job handed to the pool runs exactly once,
-// whether an idle worker takes it or a new one starts, and idle workers exit.
+// whether an idle worker takes it or a new one starts.
 func TestWorkersRunEachJobOnce(t *testing.T) {
 	w := newWorkers(time.Millisecond)
 	const n = 2000

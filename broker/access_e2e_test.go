@@ -2,7 +2,6 @@ package broker_test
 
 import (
 	"context"
-	"net"
 	"testing"
 	"time"
 
@@ -132,51 +131,46 @@ func TestAnonymousOnlyOrdinaryTopics(t *testing.T) {
 }
 
 // TestMQTT5ReasonCodes: MQTT 5 clients learn why (SPEC §4): 0x87 for a bad
-// signature, 0x99 for an undecodable envelope, success for a good message.
+// signature or a replay, 0x99 for an undecodable envelope, success for a good
+// message, at QoS 1 and 2, from a device's own connection (checked on
+// mochi's reader) and from a gateway's (checked in turns).
 func TestMQTT5ReasonCodes(t *testing.T) {
-	c := startCity(t, nil)
-	d := c.devs["sl-1"]
-	conn, err := net.Dial("tcp", c.srv.MQTTAddr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	cl := paho5.NewClient(paho5.ClientConfig{Conn: conn, ClientID: "sl-1"})
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	ack, err := cl.Connect(ctx, &paho5.Connect{ClientID: "sl-1", Username: "sl-1", UsernameFlag: true, PasswordFlag: true, Password: d.token(t, "sl-1"), CleanStart: true, KeepAlive: 30})
-	if err != nil || ack.ReasonCode != 0 {
-		t.Fatalf("connect: %v %+v", err, ack)
-	}
-	defer cl.Disconnect(&paho5.Disconnect{})
-	tampered := d.sign(t, "city/z1/sl-1/state", []byte(`{"level":1}`))
-	tampered[len(tampered)-1] ^= 1
-	cases := []struct {
-		name    string
-		qos     byte
-		payload []byte
-		want    byte
-	}{
-		{"good", 1, d.sign(t, "city/z1/sl-1/state", []byte(`{"level":2}`)), 0x00},
-		{"bad signature QoS 1", 1, tampered, 0x87},
-		{"garbage QoS 1", 1, []byte("not cose"), 0x99},
-		{"garbage QoS 2", 2, []byte("not cose"), 0x99},
-		{"replay QoS 2", 2, d.sign(t, "city/z1/sl-1/tele/x", []byte(`{}`)), 0x00},
-	}
-	for _, tc := range cases {
-		topic := "city/z1/sl-1/state"
-		if tc.name == "replay QoS 2" {
-			topic = "city/z1/sl-1/tele/x"
-		}
-		resp, _ := cl.Publish(ctx, &paho5.Publish{Topic: topic, QoS: tc.qos, Payload: tc.payload})
-		if resp == nil || resp.ReasonCode != tc.want {
-			t.Fatalf("%s: response %+v, want reason %#x", tc.name, resp, tc.want)
-		}
-	}
-	// The same message again is a replay: 0x87 in the PUBREC.
-	again := cases[len(cases)-1].payload
-	resp, _ := cl.Publish(ctx, &paho5.Publish{Topic: "city/z1/sl-1/tele/x", QoS: 2, Payload: again})
-	if resp == nil || resp.ReasonCode != 0x87 {
-		t.Fatalf("replay QoS 2: %+v, want 0x87", resp)
+	for _, via := range []string{"device", "gateway"} {
+		t.Run(via, func(t *testing.T) {
+			c := startCity(t, nil)
+			d := c.devs["sl-1"]
+			cl := c.connect5(t, "sl-1", "", "", nil)
+			if via == "gateway" {
+				cl = c.connect5(t, "gw-5", "gw", testPassword, nil)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			tampered := d.sign(t, "city/z1/sl-1/state", []byte(`{"level":1}`))
+			tampered[len(tampered)-1] ^= 1
+			replayed := d.sign(t, "city/z1/sl-1/tele/x", []byte(`{}`))
+			cases := []struct {
+				name, topic string
+				qos         byte
+				payload     []byte
+				want        byte
+			}{
+				{"good", "city/z1/sl-1/state", 1, d.sign(t, "city/z1/sl-1/state", []byte(`{"level":2}`)), 0x00},
+				{"bad signature QoS 1", "city/z1/sl-1/state", 1, tampered, 0x87},
+				{"garbage QoS 1", "city/z1/sl-1/state", 1, []byte("not cose"), 0x99},
+				{"garbage QoS 2", "city/z1/sl-1/state", 2, []byte("not cose"), 0x99},
+				{"good QoS 2", "city/z1/sl-1/tele/x", 2, replayed, 0x00},
+				{"replay QoS 2", "city/z1/sl-1/tele/x", 2, replayed, 0x87}, // the same again
+			}
+			for _, tc := range cases {
+				resp, _ := cl.Publish(ctx, &paho5.Publish{Topic: tc.topic, QoS: tc.qos, Payload: tc.payload})
+				if resp == nil || resp.ReasonCode != tc.want {
+					t.Fatalf("%s: response %+v, want reason %#x", tc.name, resp, tc.want)
+				}
+			}
+			if doc, _ := c.srv.Edge().Twin("sl-1"); doc.Reported["level"] != 2.0 {
+				t.Fatalf("twin level %v, want 2 (the good state message alone)", doc.Reported["level"])
+			}
+		})
 	}
 }
 

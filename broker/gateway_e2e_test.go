@@ -2,7 +2,6 @@ package broker_test
 
 import (
 	"bufio"
-	"context"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
@@ -12,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	paho5 "github.com/eclipse/paho.golang/paho"
 	paho "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/signet-city/signet/signing"
@@ -179,39 +177,6 @@ func TestGatewayPubacksInOrder(t *testing.T) {
 		if id := binary.BigEndian.Uint16(b); id != uint16(i+1) {
 			t.Fatalf("PUBACK %d is for packet %d, want %d: out of order", i, id, i+1)
 		}
-	}
-}
-
-// TestGatewayMQTT5ReasonCodes: a gateway's refusals carry the same MQTT 5
-// reason codes as a device's, at QoS 1 and 2, and a good QoS 2 message
-// completes its PUBREC/PUBREL/PUBCOMP exchange after its turn.
-func TestGatewayMQTT5ReasonCodes(t *testing.T) {
-	c := startCity(t, nil)
-	gw := c.connect5(t, "gw-5", "gw", testPassword, nil)
-	d := c.devs["sl-2"]
-	tampered := d.sign(t, "city/z1/sl-2/state", []byte(`{"level":3}`))
-	tampered[len(tampered)-1] ^= 1
-	cases := []struct {
-		name    string
-		qos     byte
-		payload []byte
-		want    byte
-	}{
-		{"good QoS 1", 1, d.sign(t, "city/z1/sl-2/state", []byte(`{"level":4}`)), 0x00},
-		{"bad signature QoS 1", 1, tampered, 0x87},
-		{"garbage QoS 2", 2, []byte("not cose"), 0x99},
-		{"good QoS 2", 2, d.sign(t, "city/z1/sl-2/state", []byte(`{"level":5}`)), 0x00},
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	for _, tc := range cases {
-		resp, _ := gw.Publish(ctx, &paho5.Publish{Topic: "city/z1/sl-2/state", QoS: tc.qos, Payload: tc.payload})
-		if resp == nil || resp.ReasonCode != tc.want {
-			t.Fatalf("%s: response %+v, want reason %#x", tc.name, resp, tc.want)
-		}
-	}
-	if doc, _ := c.srv.Edge().Twin("sl-2"); doc.Reported["level"] != 5.0 {
-		t.Fatalf("twin level %v, want 5", doc.Reported["level"])
 	}
 }
 

@@ -88,8 +88,9 @@ func (t *turn) afterPrevDelivered() {
 	}
 }
 
-// leave ends t, which has been delivered: cl has one turn fewer in flight.
-func (ps *pipelines) leave(cl *mqtt.Client, t *turn) {
+// leave ends a turn of cl that has been delivered: cl has one turn fewer in
+// flight.
+func (ps *pipelines) leave(cl *mqtt.Client) {
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
 	p := ps.by[cl]

@@ -155,7 +155,7 @@ func (h *VerifyHook) pipelined(cl *mqtt.Client) bool {
 // process checks one message in its turn, then delivers or refuses it.
 func (h *VerifyHook) process(cl *mqtt.Client, pk packets.Packet, t *turn, city bool) {
 	defer h.inflight.Done()
-	defer h.turns.leave(cl, t)
+	defer h.turns.leave(cl)
 	if !city {
 		t.markStaged()
 		t.afterPrevDelivered()
@@ -326,9 +326,9 @@ func (h *VerifyHook) mayCommand(cl *mqtt.Client, key *devices.KeyRecord) error {
 	return signing.Reject(signing.ReasonImpersonation, "client", "client %q (%s %q) may not send commands signed by operator %q", cl.ID, id.Role, id.Name, key.Owner)
 }
 
-// Drain waits until every message that has taken a turn has been
-// delivered or refused, its verification and commit included (graceful
-// shutdown, once mochi has stopped reading).
+// Drain waits until every message being checked, on a client's reader or
+// in a turn, has been delivered or refused, its verification and commit
+// included (graceful shutdown, once mochi has stopped reading).
 func (h *VerifyHook) Drain() { h.inflight.Wait() }
 
 // updateKind maps a device topic class (SPEC §1) to what it does to the twin.

@@ -98,7 +98,7 @@ func (e *Edge) Commit(ctx context.Context, u Update) (*twin.Document, error) {
 // store: its counter is taken and its twin change made.
 type Pending struct {
 	next    *twin.Document
-	done    *batch
+	batch   *batch // the store transaction that will write it
 	backlog <-chan struct{} // Relaxed: the batch to wait for, if the store is behind
 	strict  bool
 }
@@ -154,7 +154,7 @@ func (e *Edge) Stage(u Update) (*Pending, error) {
 	b, backlog := e.com.enqueue(en)
 	dev.mu.Unlock()
 	k.state.mu.Unlock()
-	return &Pending{next: next, done: b, backlog: backlog, strict: e.opt.Durability != Relaxed}, nil
+	return &Pending{next: next, batch: b, backlog: backlog, strict: e.opt.Durability != Relaxed}, nil
 }
 
 // Wait returns the twin after the change once it may take effect: in Strict
@@ -173,9 +173,9 @@ func (p *Pending) Wait(ctx context.Context) (*twin.Document, error) {
 		return p.next, nil
 	}
 	select {
-	case <-p.done.done:
-		if p.done.err != nil {
-			return nil, p.done.err
+	case <-p.batch.done:
+		if p.batch.err != nil {
+			return nil, p.batch.err
 		}
 		return p.next, nil
 	case <-ctx.Done():

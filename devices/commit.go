@@ -98,7 +98,7 @@ func (e *Edge) Commit(ctx context.Context, u Update) (*twin.Document, error) {
 // store: its counter is taken and its twin change made.
 type Pending struct {
 	next    *twin.Document
-	batch   *batch // the store transaction that will write it
+	batch   *batch          // the store transaction that will write it
 	backlog <-chan struct{} // Relaxed: the batch to wait for, if the store is behind
 	strict  bool
 }

@@ -40,9 +40,14 @@ type BrokerOptions struct {
 	// "bench", "target").
 	TargetCommand []string
 	// ProfileDir, if set, receives a CPU profile of each broker child's
-	// closed-loop run (MODE-max.pprof) and half-load run (MODE-half.pprof),
-	// each covering only the measured window.
+	// closed-loop run (MODE-max.pprof), half-load run (MODE-half.pprof) and
+	// run at Rate (MODE-rate.pprof), each covering only the measured window.
 	ProfileDir string
+	// Rate, if positive, adds a third run to each configuration: open loop
+	// at this many messages per second, the same for all, so that brokers
+	// are compared at one load (and a district's expected load can be
+	// tried).
+	Rate float64
 	// Rounds is how many times every configuration is measured, one
 	// configuration after another in each round (0: once). The machine's
 	// speed drifts between runs; ratios are taken within a round and their
@@ -86,6 +91,15 @@ type ConfigResult struct {
 	// smaller verification batches and commits cost more per message.
 	HalfCPUMicrosPerMsg float64 `json:"half_load_broker_cpu_us_per_msg"`
 
+	// The open-loop run at BrokerOptions.Rate, if one was asked for:
+	// latency from publish to PUBACK (QoS 1) or to delivery (QoS 0).
+	RateTarget          float64 `json:"rate_target_msgs_per_s,omitempty"`
+	RateMsgsPerSec      float64 `json:"rate_msgs_per_s,omitempty"`
+	RateP50Ms           float64 `json:"rate_p50_ms,omitempty"`
+	RateP99Ms           float64 `json:"rate_p99_ms,omitempty"`
+	RateP999Ms          float64 `json:"rate_p999_ms,omitempty"`
+	RateCPUMicrosPerMsg float64 `json:"rate_broker_cpu_us_per_msg,omitempty"`
+
 	// HalfCDF is the publish-to-PUBACK (QoS 1) or publish-to-delivery
 	// (QoS 0) latency distribution at half load, for the CDF plot.
 	HalfCDF []CDFPoint `json:"-"`
@@ -111,6 +125,8 @@ type BrokerReport struct {
 	QoS      int     `json:"qos"`
 	Seconds  float64 `json:"seconds_per_run"`
 	Warmup   float64 `json:"warmup_seconds"`
+	// Rate is BrokerOptions.Rate: each row's Rate* figures are at it.
+	Rate float64 `json:"open_loop_rate_msgs_per_s,omitempty"`
 	// Rounds, when more than one round was run, are each round's figures
 	// (each round measures every configuration once, in order); Figures
 	// are then the median of each figure taken on its own, and Configs
@@ -161,7 +177,7 @@ func MeasureBrokers(ctx context.Context, o BrokerOptions) (*BrokerReport, error)
 	if err != nil {
 		return nil, err
 	}
-	rep := &BrokerReport{Devices: len(corpus.Devices), Messages: len(corpus.Messages[0]), QoS: int(o.QoS), Seconds: o.Duration.Seconds(), Warmup: o.Warmup.Seconds()}
+	rep := &BrokerReport{Devices: len(corpus.Devices), Messages: len(corpus.Messages[0]), QoS: int(o.QoS), Seconds: o.Duration.Seconds(), Warmup: o.Warmup.Seconds(), Rate: o.Rate}
 	devFile := filepath.Join(dir, "devices.json")
 	regs, err := json.Marshal(corpus.Registrations())
 	if err != nil {
@@ -190,7 +206,11 @@ func MeasureBrokers(ctx context.Context, o BrokerOptions) (*BrokerReport, error)
 	}
 	mosquitto := MosquittoPath()
 	rounds := max(1, o.Rounds)
-	total := float64(2 * len(configs) * rounds)
+	kinds := []string{runMax, runHalf}
+	if o.Rate > 0 {
+		kinds = append(kinds, runRate)
+	}
+	total := float64(len(kinds) * len(configs) * rounds)
 	runs := 0.0
 	var rows [][]ConfigResult // by round
 	for round := range rounds {
@@ -204,20 +224,24 @@ func MeasureBrokers(ctx context.Context, o BrokerOptions) (*BrokerReport, error)
 			if c.mode == ModeMosquitto && mosquitto == "" {
 				res.Skipped = "mosquitto is not installed (apt-get install mosquitto to include it)"
 				row = append(row, res)
-				runs += 2
+				runs += float64(len(kinds))
 				if round == 0 {
 					rep.Notes = append(rep.Notes, "mosquitto row skipped: not installed")
 				}
 				continue
 			}
-			for _, half := range []bool{false, true} {
+			for _, kind := range kinds {
 				stage := prefix + c.name + ": max rate, closed loop"
 				rate := 0.0
-				if half {
+				switch kind {
+				case runHalf:
 					rate = res.MsgsPerSec / 2
 					stage = fmt.Sprintf("%s%s: half load, %.0f msg/s", prefix, c.name, rate)
+				case runRate:
+					rate = o.Rate
+					stage = fmt.Sprintf("%s%s: open loop, %.0f msg/s", prefix, c.name, rate)
 				}
-				r, err := runConfig(ctx, o, c, corpus, devFile, dir, password, childEnv, mosquitto, rate, func(f float64) {
+				r, err := runConfig(ctx, o, c, corpus, devFile, dir, password, childEnv, mosquitto, kind, rate, func(f float64) {
 					o.Progress(stage, (runs+f)/total)
 				})
 				if err != nil {
@@ -225,12 +249,23 @@ func MeasureBrokers(ctx context.Context, o BrokerOptions) (*BrokerReport, error)
 				}
 				runs++
 				res.Connections = r.load.Connections
-				if !half {
+				cpuPerMsg := 0.0
+				if n := countOf(o.QoS, r.load); n > 0 {
+					cpuPerMsg = r.cpu.Seconds() * 1e6 / float64(n)
+				}
+				latency := r.load.PubAck
+				if o.QoS == 0 {
+					latency = r.load.Delivery
+				}
+				switch kind {
+				case runRate:
+					res.RateTarget, res.RateMsgsPerSec, res.RateCPUMicrosPerMsg = rate, r.load.MsgsPerSec, cpuPerMsg
+					res.RateP50Ms, res.RateP99Ms, res.RateP999Ms = millis(latency.Quantile(0.5)), millis(latency.Quantile(0.99)), millis(latency.Quantile(0.999))
+					res.Rejected += r.load.Rejected
+					continue
+				case runMax:
 					res.MsgsPerSec, res.Sent, res.Acked, res.Rejected, res.Exhausted = r.load.MsgsPerSec, r.load.Sent, r.load.Acked, r.load.Rejected, r.load.Exhausted
-					res.CPUSeconds = r.cpu.Seconds()
-					if n := countOf(o.QoS, r.load); n > 0 {
-						res.CPUMicrosPerMsg = r.cpu.Seconds() * 1e6 / float64(n)
-					}
+					res.CPUSeconds, res.CPUMicrosPerMsg = r.cpu.Seconds(), cpuPerMsg
 					res.P50Ms, res.P99Ms = millis(r.load.PubAck.Quantile(0.5)), millis(r.load.PubAck.Quantile(0.99))
 					res.DeliveryP99Ms = millis(r.load.Delivery.Quantile(0.99))
 					if res.MsgsPerSec <= 0 {
@@ -241,13 +276,8 @@ func MeasureBrokers(ctx context.Context, o BrokerOptions) (*BrokerReport, error)
 				res.HalfRate, res.HalfMsgsPerSec = rate, r.load.MsgsPerSec
 				res.HalfP50Ms, res.HalfP99Ms, res.HalfP999Ms = millis(r.load.PubAck.Quantile(0.5)), millis(r.load.PubAck.Quantile(0.99)), millis(r.load.PubAck.Quantile(0.999))
 				res.HalfDeliveryP50Ms, res.HalfDeliveryP99Ms = millis(r.load.Delivery.Quantile(0.5)), millis(r.load.Delivery.Quantile(0.99))
-				if n := countOf(o.QoS, r.load); n > 0 {
-					res.HalfCPUMicrosPerMsg = r.cpu.Seconds() * 1e6 / float64(n)
-				}
-				res.HalfCDF = r.load.PubAck.CDF()
-				if o.QoS == 0 {
-					res.HalfCDF = r.load.Delivery.CDF()
-				}
+				res.HalfCPUMicrosPerMsg = cpuPerMsg
+				res.HalfCDF = latency.CDF()
 				res.Rejected += r.load.Rejected
 			}
 			if res.Exhausted {
@@ -273,6 +303,13 @@ func countOf(qos byte, r *LoadResult) uint64 {
 	return r.Acked
 }
 
+// The runs of a configuration, also the names of their profiles.
+const (
+	runMax  = "max"  // closed loop: the maximum rate
+	runHalf = "half" // open loop at half the maximum: latency
+	runRate = "rate" // open loop at BrokerOptions.Rate
+)
+
 // runResult is one measured run.
 type runResult struct {
 	load *LoadResult
@@ -281,7 +318,7 @@ type runResult struct {
 
 // runConfig starts a fresh broker (a fresh store: the corpus's counters
 // start over), runs the load against it and stops it.
-func runConfig(ctx context.Context, o BrokerOptions, c config, corpus *Corpus, devFile, dir, password string, childEnv []string, mosquitto string, rate float64, progress func(float64)) (runResult, error) {
+func runConfig(ctx context.Context, o BrokerOptions, c config, corpus *Corpus, devFile, dir, password string, childEnv []string, mosquitto, kind string, rate float64, progress func(float64)) (runResult, error) {
 	var p *Process
 	var err error
 	if c.mode == ModeMosquitto {
@@ -289,11 +326,7 @@ func runConfig(ctx context.Context, o BrokerOptions, c config, corpus *Corpus, d
 	} else {
 		argv := append(slices.Clone(o.TargetCommand), "--mode", c.mode, "--addr", "127.0.0.1:0", "--devices", devFile)
 		if o.ProfileDir != "" {
-			run := "max"
-			if rate > 0 {
-				run = "half"
-			}
-			argv = append(argv, "--cpuprofile", filepath.Join(o.ProfileDir, fmt.Sprintf("%s-%s.pprof", fileName(c.name), run)))
+			argv = append(argv, "--cpuprofile", filepath.Join(o.ProfileDir, fmt.Sprintf("%s-%s.pprof", fileName(c.name), kind)))
 		}
 		p, err = StartChild(ctx, c.name, argv, childEnv)
 	}

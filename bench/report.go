@@ -138,6 +138,18 @@ func WriteReport(dir string, r *AllReport) error {
 			p("| %s | %d | %.0f | %.2fx | %.1f | %.2f | %.2f | %.0f | %.1f | %.2f | %.2f | %.2f | %.2f |", c.Name, c.Connections, c.MsgsPerSec, ratio,
 				c.CPUMicrosPerMsg, c.P50Ms, c.P99Ms, c.HalfMsgsPerSec, c.HalfCPUMicrosPerMsg, c.HalfP50Ms, c.HalfP99Ms, c.HalfP999Ms, c.HalfDeliveryP99Ms)
 		}
+		if br.Rate > 0 {
+			p("")
+			p("Open loop at %.0f msg/s, the same load for every configuration (latency: publish to PUBACK, or to delivery at QoS 0):", br.Rate)
+			p("")
+			p("| configuration | msg/s | broker CPU µs/msg | p50 ms | p99 ms | p99.9 ms |")
+			p("|---|--:|--:|--:|--:|--:|")
+			for _, c := range br.Configs {
+				if c.Skipped == "" {
+					p("| %s | %.0f | %.1f | %.2f | %.2f | %.2f |", c.Name, c.RateMsgsPerSec, c.RateCPUMicrosPerMsg, c.RateP50Ms, c.RateP99Ms, c.RateP999Ms)
+				}
+			}
+		}
 		if len(br.Rounds) > 1 {
 			p("")
 			p("The rows above are round %d of %d, the median round by strict vs plain. Each round measured every", br.MedianRound+1, len(br.Rounds))

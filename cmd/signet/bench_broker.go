@@ -26,7 +26,7 @@ import (
 // brokerFlags are the flags of "bench broker", shared with "bench all".
 type brokerFlags struct {
 	devices, messages, qos, gateways, inflight, rounds int
-	seconds, warmup                                    float64
+	seconds, warmup, rate                              float64
 	modes, corpus, profileDir                          string
 }
 
@@ -39,6 +39,7 @@ func (f *brokerFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.modes, "modes", "plain,naive,relaxed,strict,mosquitto", "brokers to measure, comma-separated")
 	cmd.Flags().IntVar(&f.gateways, "gateways", 10, "also measure plain and strict with this many gateway connections carrying all devices (0: no)")
 	cmd.Flags().IntVar(&f.inflight, "inflight", 0, "closed-loop unacknowledged messages per connection (0: 1 per device connection, 32 per gateway)")
+	cmd.Flags().Float64Var(&f.rate, "rate", 0, "also measure every configuration open loop at this many msg/s, the same for all (0: no)")
 	cmd.Flags().IntVar(&f.rounds, "rounds", 1, "measure every configuration this many times, in rounds, and report the median of each figure (ratios are taken within a round)")
 	cmd.Flags().StringVar(&f.corpus, "corpus", "", "read the signed corpus from this file if it exists, else write the new one there")
 	cmd.Flags().StringVar(&f.profileDir, "profile", "", "write CPU and heap profiles of each broker's max-rate and half-load runs into this directory (MODE-max.pprof, MODE-half.pprof)")
@@ -61,6 +62,9 @@ func (f *brokerFlags) options() (bench.BrokerOptions, error) {
 	}
 	if f.warmup < 0 || f.warmup > 600 {
 		return o, usagef("--warmup %v: want 0 to 600 seconds", f.warmup)
+	}
+	if f.rate < 0 || f.rate > 1e6 {
+		return o, usagef("--rate %v: want 0 (none) to 1000000 msg/s", f.rate)
 	}
 	if f.rounds < 1 || f.rounds > 20 {
 		return o, usagef("--rounds %d: want 1 to 20", f.rounds)
@@ -94,7 +98,7 @@ func (f *brokerFlags) options() (bench.BrokerOptions, error) {
 		// Enough that no device runs out in a closed-loop run at 100k msg/s (plain mochi with gateways reached 70k here).
 		o.Messages = max(20, int(100_000*(f.warmup+f.seconds))/f.devices+1)
 	}
-	o.CorpusFile, o.ProfileDir, o.Rounds = f.corpus, f.profileDir, f.rounds
+	o.CorpusFile, o.ProfileDir, o.Rounds, o.Rate = f.corpus, f.profileDir, f.rounds, f.rate
 	o.TargetCommand = []string{exe, "bench", "target"}
 	return o, nil
 }
@@ -136,12 +140,14 @@ with plain and naive from the same run. The numbers are only as quiet as the
 machine: close everything else, and compare ratios, not absolute rates.
 --rounds N measures every configuration N times, one round after another,
 and reports each figure's median over the rounds, with every round's
-figures beside it.`,
+figures beside it. --rate R adds an open-loop run of every configuration at
+R msg/s: one load for all, such as a district's expected rate.`,
 		Example: `  signet bench broker
   signet bench broker --json broker.json --report report/
   signet bench broker --modes plain,strict --devices 200 --seconds 2
   signet bench broker --corpus /tmp/city.corpus   # sign once, reuse next time
   signet bench broker --modes plain,naive,strict --gateways 0 --rounds 3
+  signet bench broker --modes strict --gateways 0 --rate 7000   # p99 at 7000 msg/s
   signet bench broker --modes strict --profile prof/ && go tool pprof -top prof/strict-max.pprof
   go tool pprof -sample_index=alloc_space -top prof/strict-max.heap.pprof`,
 		Args: exactArgs(0),
@@ -229,6 +235,17 @@ func printBrokerTable(out io.Writer, r *bench.BrokerReport) {
 			c.CPUMicrosPerMsg, c.P50Ms, c.P99Ms, c.HalfMsgsPerSec, c.HalfP50Ms, c.HalfP99Ms, c.HalfDeliveryP99Ms)
 	}
 	w.Flush()
+	if r.Rate > 0 {
+		fmt.Fprintf(out, "\nopen loop at %.0f msg/s:\n", r.Rate)
+		w = tabwriter.NewWriter(out, 0, 4, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintf(w, "configuration\tmsg/s\tCPU µs/msg\tp50 ms\tp99 ms\tp99.9 ms\t\n")
+		for _, c := range r.Configs {
+			if c.Skipped == "" {
+				fmt.Fprintf(w, "%s\t%.0f\t%.1f\t%.2f\t%.2f\t%.2f\t\n", c.Name, c.RateMsgsPerSec, c.RateCPUMicrosPerMsg, c.RateP50Ms, c.RateP99Ms, c.RateP999Ms)
+			}
+		}
+		w.Flush()
+	}
 	of := ""
 	if len(r.Rounds) > 1 {
 		fmt.Fprintf(out, "(the rows above are round %d, the median round by strict vs plain)\n\n", r.MedianRound+1)

@@ -165,8 +165,11 @@ func startCityWith(t *testing.T, mutate func(*broker.Config), enroll func(contex
 // with id clientID using a connect token.
 func (c *city) connect(t *testing.T, clientID, user string) paho.Client {
 	t.Helper()
+	// WriteTimeout also bounds how long Publish waits to hand a packet to a
+	// connection the broker has just dropped (paho's default: 30 s).
 	opts := paho.NewClientOptions().AddBroker("tcp://" + c.srv.MQTTAddr()).SetClientID(clientID).
-		SetAutoReconnect(false).SetConnectRetry(false).SetProtocolVersion(4).SetOrderMatters(true)
+		SetAutoReconnect(false).SetConnectRetry(false).SetProtocolVersion(4).SetOrderMatters(true).
+		SetWriteTimeout(5 * time.Second)
 	if user == "" {
 		d := c.devs[clientID]
 		opts.SetUsername(d.id).SetPassword(string(d.token(t, clientID)))

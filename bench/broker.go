@@ -204,7 +204,7 @@ func MeasureBrokers(ctx context.Context, o BrokerOptions) (*BrokerReport, error)
 			}
 		}
 	}
-	mosquitto := MosquittoPath()
+	b := &brokerBench{o: o, corpus: corpus, devFile: devFile, dir: dir, password: password, childEnv: childEnv, mosquitto: MosquittoPath()}
 	rounds := max(1, o.Rounds)
 	kinds := []string{runMax, runHalf}
 	if o.Rate > 0 {
@@ -220,74 +220,18 @@ func MeasureBrokers(ctx context.Context, o BrokerOptions) (*BrokerReport, error)
 		}
 		var row []ConfigResult
 		for _, c := range configs {
-			res := ConfigResult{Name: c.name, Mode: c.mode, Gateway: c.gateways > 0}
-			if c.mode == ModeMosquitto && mosquitto == "" {
-				res.Skipped = "mosquitto is not installed (apt-get install mosquitto to include it)"
-				row = append(row, res)
-				runs += float64(len(kinds))
-				if round == 0 {
-					rep.Notes = append(rep.Notes, "mosquitto row skipped: not installed")
-				}
-				continue
+			res, notes, err := b.measureConfig(ctx, c, kinds, prefix, func(stage string, done float64) {
+				o.Progress(stage, (runs+done)/total)
+			})
+			if err != nil {
+				return rep, err
 			}
-			for _, kind := range kinds {
-				stage := prefix + c.name + ": max rate, closed loop"
-				rate := 0.0
-				switch kind {
-				case runHalf:
-					rate = res.MsgsPerSec / 2
-					stage = fmt.Sprintf("%s%s: half load, %.0f msg/s", prefix, c.name, rate)
-				case runRate:
-					rate = o.Rate
-					stage = fmt.Sprintf("%s%s: open loop, %.0f msg/s", prefix, c.name, rate)
-				}
-				r, err := runConfig(ctx, o, c, corpus, devFile, dir, password, childEnv, mosquitto, kind, rate, func(f float64) {
-					o.Progress(stage, (runs+f)/total)
-				})
-				if err != nil {
-					return rep, fmt.Errorf("broker bench: %s: %w", stage, err)
-				}
-				runs++
-				res.Connections = r.load.Connections
-				cpuPerMsg := 0.0
-				if n := countOf(o.QoS, r.load); n > 0 {
-					cpuPerMsg = r.cpu.Seconds() * 1e6 / float64(n)
-				}
-				latency := r.load.PubAck
-				if o.QoS == 0 {
-					latency = r.load.Delivery
-				}
-				switch kind {
-				case runRate:
-					res.RateTarget, res.RateMsgsPerSec, res.RateCPUMicrosPerMsg = rate, r.load.MsgsPerSec, cpuPerMsg
-					res.RateP50Ms, res.RateP99Ms, res.RateP999Ms = millis(latency.Quantile(0.5)), millis(latency.Quantile(0.99)), millis(latency.Quantile(0.999))
-					res.Rejected += r.load.Rejected
-					continue
-				case runMax:
-					res.MsgsPerSec, res.Sent, res.Acked, res.Rejected, res.Exhausted = r.load.MsgsPerSec, r.load.Sent, r.load.Acked, r.load.Rejected, r.load.Exhausted
-					res.CPUSeconds, res.CPUMicrosPerMsg = r.cpu.Seconds(), cpuPerMsg
-					res.P50Ms, res.P99Ms = millis(r.load.PubAck.Quantile(0.5)), millis(r.load.PubAck.Quantile(0.99))
-					res.DeliveryP99Ms = millis(r.load.Delivery.Quantile(0.99))
-					if res.MsgsPerSec <= 0 {
-						return rep, fmt.Errorf("broker bench: %s%s: no message was acknowledged", prefix, c.name)
-					}
-					continue
-				}
-				res.HalfRate, res.HalfMsgsPerSec = rate, r.load.MsgsPerSec
-				res.HalfP50Ms, res.HalfP99Ms, res.HalfP999Ms = millis(r.load.PubAck.Quantile(0.5)), millis(r.load.PubAck.Quantile(0.99)), millis(r.load.PubAck.Quantile(0.999))
-				res.HalfDeliveryP50Ms, res.HalfDeliveryP99Ms = millis(r.load.Delivery.Quantile(0.5)), millis(r.load.Delivery.Quantile(0.99))
-				res.HalfCPUMicrosPerMsg = cpuPerMsg
-				res.HalfCDF = latency.CDF()
-				res.Rejected += r.load.Rejected
+			runs += float64(len(kinds))
+			if round > 0 && res.Skipped != "" {
+				notes = nil // said once
 			}
-			if res.Exhausted {
-				rep.Notes = append(rep.Notes, fmt.Sprintf("%s%s: connections ran out of corpus before the end of the run, so the run was shorter and ended with fewer busy connections (use more --messages)", prefix, c.name))
-			}
-			if res.Rejected > 0 {
-				rep.Notes = append(rep.Notes, fmt.Sprintf("%s%s: %d messages were refused (security events); the corpus should be all valid", prefix, c.name, res.Rejected))
-			}
+			rep.Notes = append(rep.Notes, notes...)
 			row = append(row, res)
-
 		}
 		rows = append(rows, row)
 	}
@@ -301,6 +245,84 @@ func countOf(qos byte, r *LoadResult) uint64 {
 		return r.Sent
 	}
 	return r.Acked
+}
+
+// brokerBench is what every run of one comparison shares.
+type brokerBench struct {
+	o         BrokerOptions
+	corpus    *Corpus
+	devFile   string // the registrations, for Signet's targets
+	dir       string // scratch directory (mosquitto's config)
+	password  string
+	childEnv  []string
+	mosquitto string // "" if not installed
+}
+
+// measureConfig runs one configuration: each run kind in kinds, in order
+// (runMax first: the others take their rate from it), telling progress how
+// many of its runs are done (fractions included). It returns the row and
+// notes for the report.
+func (b *brokerBench) measureConfig(ctx context.Context, c config, kinds []string, prefix string, progress func(stage string, fraction float64)) (ConfigResult, []string, error) {
+	o := b.o
+	res := ConfigResult{Name: c.name, Mode: c.mode, Gateway: c.gateways > 0}
+	if c.mode == ModeMosquitto && b.mosquitto == "" {
+		res.Skipped = "mosquitto is not installed (apt-get install mosquitto to include it)"
+		return res, []string{"mosquitto row skipped: not installed"}, nil
+	}
+	var notes []string
+	for i, kind := range kinds {
+		stage := prefix + c.name + ": max rate, closed loop"
+		rate := 0.0
+		switch kind {
+		case runHalf:
+			rate = res.MsgsPerSec / 2
+			stage = fmt.Sprintf("%s%s: half load, %.0f msg/s", prefix, c.name, rate)
+		case runRate:
+			rate = o.Rate
+			stage = fmt.Sprintf("%s%s: open loop, %.0f msg/s", prefix, c.name, rate)
+		}
+		r, err := b.runConfig(ctx, c, kind, rate, func(f float64) { progress(stage, float64(i)+f) })
+		if err != nil {
+			return res, nil, fmt.Errorf("broker bench: %s: %w", stage, err)
+		}
+		res.Connections = r.load.Connections
+		cpuPerMsg := 0.0
+		if n := countOf(o.QoS, r.load); n > 0 {
+			cpuPerMsg = r.cpu.Seconds() * 1e6 / float64(n)
+		}
+		latency := r.load.PubAck
+		if o.QoS == 0 {
+			latency = r.load.Delivery
+		}
+		switch kind {
+		case runMax:
+			res.MsgsPerSec, res.Sent, res.Acked, res.Rejected, res.Exhausted = r.load.MsgsPerSec, r.load.Sent, r.load.Acked, r.load.Rejected, r.load.Exhausted
+			res.CPUSeconds, res.CPUMicrosPerMsg = r.cpu.Seconds(), cpuPerMsg
+			res.P50Ms, res.P99Ms = millis(r.load.PubAck.Quantile(0.5)), millis(r.load.PubAck.Quantile(0.99))
+			res.DeliveryP99Ms = millis(r.load.Delivery.Quantile(0.99))
+			if res.MsgsPerSec <= 0 {
+				return res, nil, fmt.Errorf("broker bench: %s%s: no message was acknowledged", prefix, c.name)
+			}
+		case runHalf:
+			res.HalfRate, res.HalfMsgsPerSec = rate, r.load.MsgsPerSec
+			res.HalfP50Ms, res.HalfP99Ms, res.HalfP999Ms = millis(r.load.PubAck.Quantile(0.5)), millis(r.load.PubAck.Quantile(0.99)), millis(r.load.PubAck.Quantile(0.999))
+			res.HalfDeliveryP50Ms, res.HalfDeliveryP99Ms = millis(r.load.Delivery.Quantile(0.5)), millis(r.load.Delivery.Quantile(0.99))
+			res.HalfCPUMicrosPerMsg = cpuPerMsg
+			res.HalfCDF = latency.CDF()
+			res.Rejected += r.load.Rejected
+		case runRate:
+			res.RateTarget, res.RateMsgsPerSec, res.RateCPUMicrosPerMsg = rate, r.load.MsgsPerSec, cpuPerMsg
+			res.RateP50Ms, res.RateP99Ms, res.RateP999Ms = millis(latency.Quantile(0.5)), millis(latency.Quantile(0.99)), millis(latency.Quantile(0.999))
+			res.Rejected += r.load.Rejected
+		}
+	}
+	if res.Exhausted {
+		notes = append(notes, fmt.Sprintf("%s%s: connections ran out of corpus before the end of the run, so the run was shorter and ended with fewer busy connections (use more --messages)", prefix, c.name))
+	}
+	if res.Rejected > 0 {
+		notes = append(notes, fmt.Sprintf("%s%s: %d messages were refused (security events); the corpus should be all valid", prefix, c.name, res.Rejected))
+	}
+	return res, notes, nil
 }
 
 // The runs of a configuration, also the names of their profiles.
@@ -318,17 +340,18 @@ type runResult struct {
 
 // runConfig starts a fresh broker (a fresh store: the corpus's counters
 // start over), runs the load against it and stops it.
-func runConfig(ctx context.Context, o BrokerOptions, c config, corpus *Corpus, devFile, dir, password string, childEnv []string, mosquitto, kind string, rate float64, progress func(float64)) (runResult, error) {
+func (b *brokerBench) runConfig(ctx context.Context, c config, kind string, rate float64, progress func(float64)) (runResult, error) {
+	o, corpus, password := b.o, b.corpus, b.password
 	var p *Process
 	var err error
 	if c.mode == ModeMosquitto {
-		p, err = StartMosquitto(ctx, mosquitto, dir)
+		p, err = StartMosquitto(ctx, b.mosquitto, b.dir)
 	} else {
-		argv := append(slices.Clone(o.TargetCommand), "--mode", c.mode, "--addr", "127.0.0.1:0", "--devices", devFile)
+		argv := append(slices.Clone(o.TargetCommand), "--mode", c.mode, "--addr", "127.0.0.1:0", "--devices", b.devFile)
 		if o.ProfileDir != "" {
 			argv = append(argv, "--cpuprofile", filepath.Join(o.ProfileDir, fmt.Sprintf("%s-%s.pprof", fileName(c.name), kind)))
 		}
-		p, err = StartChild(ctx, c.name, argv, childEnv)
+		p, err = StartChild(ctx, c.name, argv, b.childEnv)
 	}
 	if err != nil {
 		return runResult{}, err

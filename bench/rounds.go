@@ -6,12 +6,12 @@ import "sort"
 // round, that round's; with more, the median of each figure across rounds,
 // and the rows of the median round.
 func (r *BrokerReport) summarize(rounds [][]ConfigResult) {
+	if len(rounds) == 0 {
+		return
+	}
 	figs := make([]Figures, len(rounds))
 	for i, rows := range rounds {
 		figs[i] = figuresOf(rows, r.QoS)
-	}
-	if len(rounds) == 0 {
-		return
 	}
 	if len(rounds) == 1 {
 		r.Figures, r.Configs = figs[0], rounds[0]

@@ -13,10 +13,11 @@ import (
 // small. With two per CPU, the kernel interleaves them instead. Measured
 // with `signet bench broker --modes strict --gateways 0 --seconds 4`, 1000
 // devices, two CPUs, six alternating runs each, medians: 13.5k msg/s with
-// 2 Ps, 18.7k with 4 (plain mochi: within the noise of each other); p99
-// publish-to-PUBACK at 7000 msg/s (--rate 7000; GOMAXPROCS=2 set for the
-// 2-P runs): 10.4 ms with 2, 8.4 ms with 4; the store took 91 messages per
-// transaction with 4 against 16 with 2.
+// 2 Ps, 18.7k with 4 (plain mochi: within the noise of each other); the
+// store took 91 messages per transaction with 4 against 16 with 2. p99
+// publish-to-PUBACK at one rate, three alternating runs each of the same
+// command with --rate 7000, with and without GOMAXPROCS=2 set: 28.3 ms with
+// 2 Ps, 18.0 ms with 4.
 const DefaultProcsPerCPU = 2
 
 // ApplyProcsPolicy sets GOMAXPROCS to procs (0: DefaultProcsPerCPU times

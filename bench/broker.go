@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"sync"
 	"time"
@@ -76,6 +77,13 @@ type ConfigResult struct {
 	Exhausted       bool    `json:"corpus_exhausted"`
 	CPUSeconds      float64 `json:"broker_cpu_s"`
 	CPUMicrosPerMsg float64 `json:"broker_cpu_us_per_msg"`
+	// DriverCPUMicrosPerMsg is the load driver's CPU per message (this
+	// process's, getrusage(2)): it runs on the same cores.
+	DriverCPUMicrosPerMsg float64 `json:"driver_cpu_us_per_msg"`
+	// MachineBusy is the share of all the machine's CPUs that the broker
+	// and the driver kept busy (1: every core all the time): near 1, the
+	// maximum rate is bound by CPU.
+	MachineBusy float64 `json:"machine_busy"`
 	P50Ms           float64 `json:"puback_p50_ms"`
 	P99Ms           float64 `json:"puback_p99_ms"`
 	DeliveryP99Ms   float64 `json:"delivery_p99_ms"`
@@ -135,7 +143,11 @@ type BrokerReport struct {
 	Rounds      []Figures      `json:"rounds,omitempty"`
 	MedianRound int            `json:"median_round,omitempty"`
 	Configs     []ConfigResult `json:"configs"`
-	Notes       []string       `json:"notes,omitempty"`
+	// Budget is what the throughput targets leave strict's broker per
+	// message, from the rows in Configs (nil without strict, or without
+	// plain and naive).
+	Budget *CPUBudget `json:"cpu_budget,omitempty"`
+	Notes  []string   `json:"notes,omitempty"`
 }
 
 // config is one row to measure.
@@ -236,6 +248,12 @@ func MeasureBrokers(ctx context.Context, o BrokerOptions) (*BrokerReport, error)
 		rows = append(rows, row)
 	}
 	rep.summarize(rows)
+	if rep.Budget != nil {
+		o.Progress("verification floor", 1)
+		if err := rep.Budget.measureFloor(); err != nil {
+			return rep, fmt.Errorf("broker bench: %w", err)
+		}
+	}
 	o.Progress("done", 1)
 	return rep, nil
 }
@@ -298,6 +316,12 @@ func (b *brokerBench) measureConfig(ctx context.Context, c config, kinds []strin
 		case runMax:
 			res.MsgsPerSec, res.Sent, res.Acked, res.Rejected, res.Exhausted = r.load.MsgsPerSec, r.load.Sent, r.load.Acked, r.load.Rejected, r.load.Exhausted
 			res.CPUSeconds, res.CPUMicrosPerMsg = r.cpu.Seconds(), cpuPerMsg
+			if n := countOf(o.QoS, r.load); n > 0 {
+				res.DriverCPUMicrosPerMsg = r.driverCPU.Seconds() * 1e6 / float64(n)
+			}
+			if r.load.Seconds > 0 {
+				res.MachineBusy = (r.cpu + r.driverCPU).Seconds() / (r.load.Seconds * float64(runtime.NumCPU()))
+			}
 			res.P50Ms, res.P99Ms = millis(r.load.PubAck.Quantile(0.5)), millis(r.load.PubAck.Quantile(0.99))
 			res.DeliveryP99Ms = millis(r.load.Delivery.Quantile(0.99))
 			if res.MsgsPerSec <= 0 {
@@ -334,8 +358,9 @@ const (
 
 // runResult is one measured run.
 type runResult struct {
-	load *LoadResult
-	cpu  time.Duration
+	load      *LoadResult
+	cpu       time.Duration // the broker's, in the measured window
+	driverCPU time.Duration // this process's (the driver), in the same window
 }
 
 // runConfig starts a fresh broker (a fresh store: the corpus's counters
@@ -365,12 +390,13 @@ func (b *brokerBench) runConfig(ctx context.Context, c config, kind string, rate
 	if signet {
 		lo.Login = Login{DeviceTokens: true, User: TargetGatewayUser, Password: password, SubscriberUser: TargetAdminUser, SubscriberPassword: password}
 	}
-	var cpu time.Duration
+	var cpu, driverCPU time.Duration
 	var cpuErr error
 	var mu sync.Mutex
 	stopTicker := make(chan struct{})
 	var tickers sync.WaitGroup
 	lo.Started = func() {
+		driverCPU = processCPU()
 		cpuErr = errors.Join(p.Tell("profile start"), p.MarkCPU())
 		start := time.Now()
 		tickers.Add(1)
@@ -393,6 +419,7 @@ func (b *brokerBench) runConfig(ctx context.Context, c config, kind string, rate
 	lo.Ended = func() {
 		var err error
 		cpu, err = p.CPUSince()
+		driverCPU = processCPU() - driverCPU
 		cpuErr = errors.Join(cpuErr, err, p.Tell("profile stop"))
 	}
 	load, err := RunLoad(ctx, lo)
@@ -408,7 +435,7 @@ func (b *brokerBench) runConfig(ctx context.Context, c config, kind string, rate
 	if stopErr != nil {
 		o.Logger.Warn("broker under test did not stop cleanly", "config", c.name, "err", stopErr)
 	}
-	return runResult{load: load, cpu: cpu}, nil
+	return runResult{load: load, cpu: cpu, driverCPU: driverCPU}, nil
 }
 
 // loadOrGenerate reads o.CorpusFile if it exists, else signs a new corpus

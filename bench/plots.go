@@ -13,7 +13,7 @@ import (
 // writePlots draws the broker comparison's three PNGs into dir.
 func writePlots(dir string, r *BrokerReport) error {
 	var names []string
-	var rates, cpu plotter.Values
+	var rates, cpu, driver plotter.Values
 	for _, c := range r.Configs {
 		if c.Skipped != "" {
 			continue
@@ -21,11 +21,12 @@ func writePlots(dir string, r *BrokerReport) error {
 		names = append(names, c.Name)
 		rates = append(rates, c.MsgsPerSec)
 		cpu = append(cpu, c.CPUMicrosPerMsg)
+		driver = append(driver, c.DriverCPUMicrosPerMsg)
 	}
 	if err := barPlot(filepath.Join(dir, PlotThroughput), "Broker ingress, max rate (closed loop)", "messages / s", names, rates); err != nil {
 		return err
 	}
-	if err := barPlot(filepath.Join(dir, PlotCPU), "Broker CPU per message", "CPU µs / message", names, cpu); err != nil {
+	if err := cpuPlot(filepath.Join(dir, PlotCPU), names, cpu, driver, r.Budget); err != nil {
 		return err
 	}
 	return cdfPlot(filepath.Join(dir, PlotLatencyCDF), r)
@@ -49,6 +50,69 @@ func barPlot(path, title, ylabel string, names []string, vals plotter.Values) er
 	p.NominalX(names...)
 	p.Y.Min = 0
 	if err := p.Save(vg.Length(max(5, len(names)))*1.6*vg.Inch, 4*vg.Inch, path); err != nil {
+		return fmt.Errorf("plot %s: %w", path, err)
+	}
+	return nil
+}
+
+// cpuPlot draws each configuration's CPU per message at its maximum rate,
+// the broker's with the driver's stacked on it, and across them strict's
+// budget and floor (CPUBudget): strict's lower bar against those lines.
+func cpuPlot(path string, names []string, broker, driver plotter.Values, budget *CPUBudget) error {
+	p := plot.New()
+	p.Title.Text = "CPU per message at the maximum rate"
+	p.Y.Label.Text = "CPU µs / message"
+	p.Legend.Top, p.Legend.Left = true, true
+	if len(broker) == 0 {
+		broker, driver, names = plotter.Values{0}, plotter.Values{0}, []string{"(none)"}
+	}
+	low, err := plotter.NewBarChart(broker, vg.Points(28))
+	if err != nil {
+		return fmt.Errorf("plot %s: %w", path, err)
+	}
+	high, err := plotter.NewBarChart(driver, vg.Points(28))
+	if err != nil {
+		return fmt.Errorf("plot %s: %w", path, err)
+	}
+	low.Color, high.Color = plotutil.Color(0), plotutil.Color(1)
+	low.LineStyle.Width, high.LineStyle.Width = 0, 0
+	high.StackOn(low)
+	p.Add(low, high)
+	p.Legend.Add("broker", low)
+	p.Legend.Add("load driver (same cores)", high)
+	if budget != nil {
+		line := func(label string, us float64, style int) error {
+			if us <= 0 {
+				return nil
+			}
+			l, err := plotter.NewLine(plotter.XYs{{X: -0.5, Y: us}, {X: float64(len(names)) - 0.5, Y: us}})
+			if err != nil {
+				return fmt.Errorf("plot %s: %w", path, err)
+			}
+			l.Color = plotutil.Color(2 + style)
+			l.Dashes = plotutil.Dashes(1 + style)
+			l.Width = vg.Points(1.5)
+			p.Add(l)
+			p.Legend.Add(label, l)
+			return nil
+		}
+		if budget.ForPlain != nil {
+			if err := line(fmt.Sprintf("strict broker budget for %.1fx plain", TargetVsPlain), *budget.ForPlain, 0); err != nil {
+				return err
+			}
+		}
+		if budget.ForNaive != nil {
+			if err := line(fmt.Sprintf("strict broker budget for %.0fx naive", TargetVsNaive), *budget.ForNaive, 1); err != nil {
+				return err
+			}
+		}
+		if err := line("strict broker floor", budget.Floor, 2); err != nil {
+			return err
+		}
+	}
+	p.NominalX(names...)
+	p.Y.Min = 0
+	if err := p.Save(vg.Length(max(5, len(names)))*1.6*vg.Inch, 4.5*vg.Inch, path); err != nil {
 		return fmt.Errorf("plot %s: %w", path, err)
 	}
 	return nil

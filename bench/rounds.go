@@ -13,6 +13,7 @@ func (r *BrokerReport) summarize(rounds [][]ConfigResult) {
 	for i, rows := range rounds {
 		figs[i] = figuresOf(rows, r.QoS)
 	}
+	defer func() { r.Budget = budgetOf(r.Configs) }()
 	if len(rounds) == 1 {
 		r.Figures, r.Configs = figs[0], rounds[0]
 		return

@@ -83,10 +83,10 @@ type ConfigResult struct {
 	// MachineBusy is the share of all the machine's CPUs that the broker
 	// and the driver kept busy (1: every core all the time): near 1, the
 	// maximum rate is bound by CPU.
-	MachineBusy float64 `json:"machine_busy"`
-	P50Ms           float64 `json:"puback_p50_ms"`
-	P99Ms           float64 `json:"puback_p99_ms"`
-	DeliveryP99Ms   float64 `json:"delivery_p99_ms"`
+	MachineBusy   float64 `json:"machine_busy"`
+	P50Ms         float64 `json:"puback_p50_ms"`
+	P99Ms         float64 `json:"puback_p99_ms"`
+	DeliveryP99Ms float64 `json:"delivery_p99_ms"`
 
 	HalfRate          float64 `json:"half_load_target_msgs_per_s"`
 	HalfMsgsPerSec    float64 `json:"half_load_msgs_per_s"`

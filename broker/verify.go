@@ -127,7 +127,7 @@ func (h *VerifyHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Pack
 		// topic waits only if some are in flight.
 		if t := h.turns.join(cl, !city); t != nil {
 			h.inflight.Add(1)
-			h.workers.do(func() { h.process(cl, pk, t, city) })
+			h.startTurn(cl, pk, t, city)
 			return pk, packets.ErrRejectPacket
 		}
 	}
@@ -156,6 +156,13 @@ func (h *VerifyHook) pipelined(cl *mqtt.Client) bool {
 	}
 	id, ok := h.who.Identity(cl)
 	return ok && id.Role == RoleGateway
+}
+
+// startTurn hands a message to a worker for its turn. (A function of its
+// own so that only a gateway's packet escapes to the heap for the worker,
+// not every message's: OnPublish's copy stays on its stack.)
+func (h *VerifyHook) startTurn(cl *mqtt.Client, pk packets.Packet, t *turn, city bool) {
+	h.workers.do(func() { h.process(cl, pk, t, city) })
 }
 
 // process checks one message in its turn (a message outside city/ only

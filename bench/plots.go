@@ -112,6 +112,11 @@ func cpuPlot(path string, names []string, broker, driver plotter.Values, budget 
 	}
 	p.NominalX(names...)
 	p.Y.Min = 0
+	top := 0.0
+	for i := range broker {
+		top = max(top, broker[i]+driver[i])
+	}
+	p.Y.Max = max(p.Y.Max, 1.4*top) // room for the legend above the bars
 	if err := p.Save(vg.Length(max(5, len(names)))*1.6*vg.Inch, 4.5*vg.Inch, path); err != nil {
 		return fmt.Errorf("plot %s: %w", path, err)
 	}

@@ -95,6 +95,9 @@ type ConfigResult struct {
 	HalfP999Ms        float64 `json:"half_load_puback_p999_ms"`
 	HalfDeliveryP50Ms float64 `json:"half_load_delivery_p50_ms"`
 	HalfDeliveryP99Ms float64 `json:"half_load_delivery_p99_ms"`
+	// HalfStages is where a Signet broker's messages spent their time at
+	// half load, from its own metrics (nil for the others).
+	HalfStages *Stages `json:"half_load_stages,omitempty"`
 	// HalfCPUMicrosPerMsg is the broker's CPU per message at half load:
 	// smaller verification batches and commits cost more per message.
 	HalfCPUMicrosPerMsg float64 `json:"half_load_broker_cpu_us_per_msg"`
@@ -107,6 +110,7 @@ type ConfigResult struct {
 	RateP99Ms           float64 `json:"rate_p99_ms,omitempty"`
 	RateP999Ms          float64 `json:"rate_p999_ms,omitempty"`
 	RateCPUMicrosPerMsg float64 `json:"rate_broker_cpu_us_per_msg,omitempty"`
+	RateStages          *Stages `json:"rate_stages,omitempty"`
 
 	// HalfCDF is the publish-to-PUBACK (QoS 1) or publish-to-delivery
 	// (QoS 0) latency distribution at half load, for the CDF plot.
@@ -332,10 +336,11 @@ func (b *brokerBench) measureConfig(ctx context.Context, c config, kinds []strin
 			res.HalfP50Ms, res.HalfP99Ms, res.HalfP999Ms = millis(r.load.PubAck.Quantile(0.5)), millis(r.load.PubAck.Quantile(0.99)), millis(r.load.PubAck.Quantile(0.999))
 			res.HalfDeliveryP50Ms, res.HalfDeliveryP99Ms = millis(r.load.Delivery.Quantile(0.5)), millis(r.load.Delivery.Quantile(0.99))
 			res.HalfCPUMicrosPerMsg = cpuPerMsg
+			res.HalfStages = r.stages
 			res.HalfCDF = latency.CDF()
 			res.Rejected += r.load.Rejected
 		case runRate:
-			res.RateTarget, res.RateMsgsPerSec, res.RateCPUMicrosPerMsg = rate, r.load.MsgsPerSec, cpuPerMsg
+			res.RateTarget, res.RateMsgsPerSec, res.RateCPUMicrosPerMsg, res.RateStages = rate, r.load.MsgsPerSec, cpuPerMsg, r.stages
 			res.RateP50Ms, res.RateP99Ms, res.RateP999Ms = millis(latency.Quantile(0.5)), millis(latency.Quantile(0.99)), millis(latency.Quantile(0.999))
 			res.Rejected += r.load.Rejected
 		}
@@ -361,6 +366,7 @@ type runResult struct {
 	load      *LoadResult
 	cpu       time.Duration // the broker's, in the measured window
 	driverCPU time.Duration // this process's (the driver), in the same window
+	stages    *Stages       // a Signet broker's, from its metrics, in the same window
 }
 
 // runConfig starts a fresh broker (a fresh store: the corpus's counters
@@ -416,11 +422,13 @@ func (b *brokerBench) runConfig(ctx context.Context, c config, kind string, rate
 			}
 		}()
 	}
+	var stages *Stages
 	lo.Ended = func() {
-		var err error
+		var err, stErr error
 		cpu, err = p.CPUSince()
 		driverCPU = processCPU() - driverCPU
-		cpuErr = errors.Join(cpuErr, err, p.Tell("profile stop"))
+		stages, stErr = p.EndWindow()
+		cpuErr = errors.Join(cpuErr, err, stErr)
 	}
 	load, err := RunLoad(ctx, lo)
 	close(stopTicker)
@@ -435,7 +443,7 @@ func (b *brokerBench) runConfig(ctx context.Context, c config, kind string, rate
 	if stopErr != nil {
 		o.Logger.Warn("broker under test did not stop cleanly", "config", c.name, "err", stopErr)
 	}
-	return runResult{load: load, cpu: cpu, driverCPU: driverCPU}, nil
+	return runResult{load: load, cpu: cpu, driverCPU: driverCPU, stages: stages}, nil
 }
 
 // loadOrGenerate reads o.CorpusFile if it exists, else signs a new corpus

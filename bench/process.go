@@ -3,6 +3,7 @@ package bench
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -22,6 +23,8 @@ type Process struct {
 	addr  string
 	done  chan error
 	cpu0  time.Duration
+	// stages receives the child's answers to "profile stop".
+	stages chan string
 	// bySignal: the process has no stdin protocol; Stop sends SIGINT.
 	bySignal bool
 }
@@ -47,13 +50,19 @@ func StartChild(ctx context.Context, name string, argv, env []string) (*Process,
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("%s: starting %s: %w", name, argv[0], err)
 	}
-	p := &Process{Name: name, cmd: cmd, stdin: stdin, done: make(chan error, 1)}
+	p := &Process{Name: name, cmd: cmd, stdin: stdin, done: make(chan error, 1), stages: make(chan string, 1)}
 	ready := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
 			if addr, ok := strings.CutPrefix(sc.Text(), "ready "); ok {
 				ready <- addr
+			}
+			if st, ok := strings.CutPrefix(sc.Text(), StagesPrefix); ok {
+				select {
+				case p.stages <- st:
+				default: // nobody asked: the driver gave up on the window
+				}
 			}
 		}
 		close(ready)
@@ -97,6 +106,28 @@ func (p *Process) Tell(line string) error {
 	}
 	_, err := io.WriteString(p.stdin, line+"\n")
 	return err
+}
+
+// EndWindow tells the child the measured window is over ("profile stop")
+// and returns its answer: the broker's stages in the window (nil for a
+// broker without them, or a child without the stdin protocol).
+func (p *Process) EndWindow() (*Stages, error) {
+	if p.bySignal {
+		return nil, nil
+	}
+	if err := p.Tell("profile stop"); err != nil {
+		return nil, err
+	}
+	select {
+	case line := <-p.stages:
+		var st *Stages
+		if err := json.Unmarshal([]byte(line), &st); err != nil {
+			return nil, fmt.Errorf("%s: stages line %q: %w", p.Name, line, err)
+		}
+		return st, nil
+	case <-time.After(30 * time.Second):
+		return nil, fmt.Errorf("%s: no answer to \"profile stop\" within 30 s", p.Name)
+	}
 }
 
 // Stop closes the child's stdin, which asks it to shut down, and waits for

@@ -142,6 +142,8 @@ func WriteReport(dir string, r *AllReport) error {
 			p("| %s | %d | %.0f | %.2fx | %.1f | %.1f | %.0f%% | %.2f | %.2f | %.0f | %.1f | %.2f | %.2f | %.2f | %.2f |", c.Name, c.Connections, c.MsgsPerSec, ratio,
 				c.CPUMicrosPerMsg, c.DriverCPUMicrosPerMsg, 100*c.MachineBusy, c.P50Ms, c.P99Ms, c.HalfMsgsPerSec, c.HalfCPUMicrosPerMsg, c.HalfP50Ms, c.HalfP99Ms, c.HalfP999Ms, c.HalfDeliveryP99Ms)
 		}
+		stagesTable(p, "Inside the broker at half load, from its own latency histograms (`signet_verify_seconds`, `signet_signature_wait_seconds`, `signet_commit_seconds`):",
+			br.Configs, func(c ConfigResult) *Stages { return c.HalfStages })
 		if br.Rate > 0 {
 			p("")
 			p("Open loop at %.0f msg/s, the same load for every configuration (latency: publish to PUBACK, or to delivery at QoS 0):", br.Rate)
@@ -153,6 +155,7 @@ func WriteReport(dir string, r *AllReport) error {
 					p("| %s | %.0f | %.1f | %.2f | %.2f | %.2f |", c.Name, c.RateMsgsPerSec, c.RateCPUMicrosPerMsg, c.RateP50Ms, c.RateP99Ms, c.RateP999Ms)
 				}
 			}
+			stagesTable(p, fmt.Sprintf("Inside the broker at %.0f msg/s:", br.Rate), br.Configs, func(c ConfigResult) *Stages { return c.RateStages })
 		}
 		if len(br.Rounds) > 1 {
 			p("")
@@ -215,4 +218,25 @@ func WriteReport(dir string, r *AllReport) error {
 		return fmt.Errorf("report %s: %w", path, err)
 	}
 	return nil
+}
+
+// stagesTable writes, under intro, where each row's messages spent their
+// time, for the rows whose broker reports it (nothing if none does).
+func stagesTable(p func(string, ...any), intro string, rows []ConfigResult, of func(ConfigResult) *Stages) {
+	shown := false
+	for _, c := range rows {
+		st := of(c)
+		if st == nil {
+			continue
+		}
+		if !shown {
+			p("")
+			p("%s", intro)
+			p("")
+			p("| configuration | verify p50 ms | verify p99 ms | signature wait p50 ms | signature wait p99 ms | commit wait p50 ms | commit wait p99 ms |")
+			p("|---|--:|--:|--:|--:|--:|--:|")
+			shown = true
+		}
+		p("| %s | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f |", c.Name, st.Verify.P50Ms, st.Verify.P99Ms, st.Signature.P50Ms, st.Signature.P99Ms, st.Commit.P50Ms, st.Commit.P99Ms)
+	}
 }

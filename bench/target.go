@@ -12,6 +12,7 @@ import (
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/hooks/auth"
 	"github.com/mochi-mqtt/server/v2/listeners"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/signet-city/signet/broker"
 	"github.com/signet-city/signet/devices"
@@ -63,12 +64,16 @@ type TargetOptions struct {
 
 // Target is a running broker under test.
 type Target struct {
-	addr  string
-	close func(context.Context) error
+	addr    string
+	metrics prometheus.Gatherer // nil: no Signet metrics
+	close   func(context.Context) error
 }
 
 // Addr is the address the broker listens on.
 func (t *Target) Addr() string { return t.addr }
+
+// Metrics gathers a Signet broker's metrics (nil for plain and naive).
+func (t *Target) Metrics() prometheus.Gatherer { return t.metrics }
 
 // Close stops the broker and removes its temporary state.
 func (t *Target) Close(ctx context.Context) error { return t.close(ctx) }
@@ -156,7 +161,7 @@ func startSignet(ctx context.Context, o TargetOptions) (*Target, error) {
 		cleanup()
 		return nil, errors.Join(fmt.Errorf("target %s: %w", o.Mode, err), srv.Shutdown(ctx))
 	}
-	return &Target{addr: srv.MQTTAddr(), close: func(ctx context.Context) error {
+	return &Target{addr: srv.MQTTAddr(), metrics: srv.Metrics(), close: func(ctx context.Context) error {
 		defer cleanup()
 		return srv.Shutdown(ctx)
 	}}, nil

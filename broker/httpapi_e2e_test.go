@@ -85,7 +85,7 @@ func TestHTTPAPIRolesAndZones(t *testing.T) {
 	for _, m := range []string{
 		"signet_messages_accepted_total", `signet_messages_rejected_total{reason="replay"}`, "signet_verify_seconds",
 		"signet_verify_signatures_total", "signet_verify_batches_total", "signet_verify_queue_depth",
-		"signet_commit_seconds", "signet_clients_connected",
+		"signet_commit_seconds", "signet_signature_wait_seconds", "signet_clients_connected",
 	} {
 		if code != 200 || !strings.Contains(string(body), m) {
 			t.Fatalf("/metrics lacks %s", m)

@@ -197,6 +197,9 @@ func (s *Server) Edge() *devices.Edge { return s.edge }
 // Events returns the security event sink.
 func (s *Server) Events() *Events { return s.events }
 
+// Metrics gathers the broker's Prometheus metrics (what /metrics serves).
+func (s *Server) Metrics() prometheus.Gatherer { return s.metrics }
+
 // Shutdown (idempotent) stops accepting work, lets in-flight verification and commits
 // finish, writes the last security events and closes the store.
 //

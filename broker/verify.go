@@ -291,7 +291,9 @@ func (h *VerifyHook) check(ctx context.Context, cl *mqtt.Client, pk packets.Pack
 		return err
 	}
 	// 8. Signature, on the fast path shared by all connections.
+	asked := h.now()
 	ok, err = h.verifier.Verify(ctx, key.Public, env.ToBeSigned(pk.TopicName), env.Signature)
+	h.metrics.observeSignature(h.now().Sub(asked))
 	if err != nil {
 		return err // overload or shutdown: refused, never accepted unverified
 	}

@@ -240,6 +240,7 @@ func printBrokerTable(out io.Writer, r *bench.BrokerReport) {
 			c.CPUMicrosPerMsg, c.DriverCPUMicrosPerMsg, 100*c.MachineBusy, c.P50Ms, c.P99Ms, c.HalfMsgsPerSec, c.HalfP50Ms, c.HalfP99Ms, c.HalfDeliveryP99Ms)
 	}
 	w.Flush()
+	printStages(out, "inside the broker at half load (its own metrics)", r.Configs, func(c bench.ConfigResult) *bench.Stages { return c.HalfStages })
 	if r.Rate > 0 {
 		fmt.Fprintf(out, "\nopen loop at %.0f msg/s:\n", r.Rate)
 		w = tabwriter.NewWriter(out, 0, 4, 2, ' ', tabwriter.AlignRight)
@@ -250,6 +251,7 @@ func printBrokerTable(out io.Writer, r *bench.BrokerReport) {
 			}
 		}
 		w.Flush()
+		printStages(out, fmt.Sprintf("inside the broker at %.0f msg/s", r.Rate), r.Configs, func(c bench.ConfigResult) *bench.Stages { return c.RateStages })
 	}
 	of := ""
 	if len(r.Rounds) > 1 {
@@ -359,7 +361,7 @@ $SIGNET_BENCH_PASSWORD_HASH, which saves hashing it in every child).`,
 			fmt.Fprintf(cmd.OutOrStdout(), "ready %s\n", t.Addr())
 			// Until the driver closes our stdin, "profile start" and
 			// "profile stop" lines bracket the measured window.
-			profErr := serveTargetStdin(cmd.InOrStdin(), profile)
+			profErr := serveTargetStdin(cmd.InOrStdin(), cmd.OutOrStdout(), profile, bench.NewStageWindow(t.Metrics()))
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()
 			return errors.Join(profErr, t.Close(ctx))
@@ -372,14 +374,16 @@ $SIGNET_BENCH_PASSWORD_HASH, which saves hashing it in every child).`,
 	return cmd
 }
 
-// serveTargetStdin reads the driver's lines until stdin closes, profiling
-// the CPU into file (if named) between "profile start" and "profile stop",
-// and writing a heap profile (allocations since the start of the process)
-// beside it at the stop (FILE.heap.pprof for FILE.pprof).
-func serveTargetStdin(stdin io.Reader, file string) error {
+// serveTargetStdin reads the driver's lines until stdin closes. Between
+// "profile start" and "profile stop" it profiles the CPU into file (if
+// named), writing a heap profile (allocations since the start of the
+// process) beside it at the stop (FILE.heap.pprof for FILE.pprof), and
+// measures the broker's stages; it answers each "profile stop" with a
+// bench.StagesPrefix line on out.
+func serveTargetStdin(stdin io.Reader, out io.Writer, file string, stages *bench.StageWindow) error {
 	sc := bufio.NewScanner(stdin)
 	var pf *os.File
-	stop := func() error {
+	stopProfile := func() error {
 		if pf == nil {
 			return nil
 		}
@@ -396,6 +400,9 @@ func serveTargetStdin(stdin io.Reader, file string) error {
 	for sc.Scan() {
 		switch sc.Text() {
 		case "profile start":
+			if err := stages.Start(); err != nil {
+				return fmt.Errorf("stage metrics: %w", err)
+			}
 			if file == "" || pf != nil {
 				continue
 			}
@@ -407,12 +414,44 @@ func serveTargetStdin(stdin io.Reader, file string) error {
 				return fmt.Errorf("--cpuprofile: %w", err)
 			}
 		case "profile stop":
-			if err := stop(); err != nil {
+			if err := stopProfile(); err != nil {
 				return fmt.Errorf("--cpuprofile: %w", err)
+			}
+			st, err := stages.Stop()
+			if err != nil {
+				return fmt.Errorf("stage metrics: %w", err)
+			}
+			line, err := json.Marshal(st)
+			if err != nil {
+				return fmt.Errorf("stage metrics: %w", err)
+			}
+			if _, err := fmt.Fprintf(out, "%s%s\n", bench.StagesPrefix, line); err != nil {
+				return err
 			}
 		}
 	}
-	return stop()
+	return stopProfile()
+}
+
+// printStages prints, for each row whose broker reports them, where its
+// messages spent their time (nothing if none does).
+func printStages(out io.Writer, title string, rows []bench.ConfigResult, of func(bench.ConfigResult) *bench.Stages) {
+	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', tabwriter.AlignRight)
+	shown := false
+	for _, c := range rows {
+		st := of(c)
+		if st == nil {
+			continue
+		}
+		if !shown {
+			fmt.Fprintf(out, "\n%s:\n", title)
+			fmt.Fprintf(w, "configuration\tverify p50 ms\tp99 ms\tsignature wait p50 ms\tp99 ms\tcommit wait p50 ms\tp99 ms\t\n")
+			shown = true
+		}
+		fmt.Fprintf(w, "%s\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t\n", c.Name, st.Verify.P50Ms, st.Verify.P99Ms,
+			st.Signature.P50Ms, st.Signature.P99Ms, st.Commit.P50Ms, st.Commit.P99Ms)
+	}
+	w.Flush()
 }
 
 // measureBrokers runs the broker comparison with a progress bar, prints its

@@ -1,0 +1,193 @@
+package bench
+
+import (
+	"math"
+	"sort"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/signet-city/signet/broker"
+)
+
+// Stages is where a Signet broker's accepted and refused messages spent
+// their time in one measured window, read from the broker's own latency
+// histograms (native histograms: quantiles within about 5%).
+type Stages struct {
+	// Verify is from PUBLISH arrival to verdict, commit included.
+	Verify StageLatency `json:"verify"`
+	// Signature is the wait for the fast-path verifier: the batching delay
+	// and the batch.
+	Signature StageLatency `json:"signature_wait"`
+	// Commit is the wait for the durable commit: the transaction before
+	// and the message's own.
+	Commit StageLatency `json:"commit_wait"`
+}
+
+// StageLatency is one stage's distribution.
+type StageLatency struct {
+	Count uint64  `json:"count"`
+	P50Ms float64 `json:"p50_ms"`
+	P99Ms float64 `json:"p99_ms"`
+}
+
+// stageMetrics names the histogram behind each stage.
+var stageMetrics = []struct {
+	name  string
+	stage func(*Stages) *StageLatency
+}{
+	{broker.MetricVerifySeconds, func(s *Stages) *StageLatency { return &s.Verify }},
+	{broker.MetricSignatureSeconds, func(s *Stages) *StageLatency { return &s.Signature }},
+	{broker.MetricCommitSeconds, func(s *Stages) *StageLatency { return &s.Commit }},
+}
+
+// histCounts is a native histogram's buckets at one moment: bucket index
+// to count, with the schema that gives the indices their bounds.
+type histCounts struct {
+	schema  int32
+	zero    uint64 // observations at or near zero
+	buckets map[int]uint64
+}
+
+// stageSnapshot reads the stage histograms from g (nil: none).
+func stageSnapshot(g prometheus.Gatherer) (map[string]histCounts, error) {
+	if g == nil {
+		return nil, nil
+	}
+	families, err := g.Gather()
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]histCounts{}
+	for _, f := range families {
+		for _, m := range stageMetrics {
+			if f.GetName() == m.name && len(f.GetMetric()) == 1 && f.GetMetric()[0].GetHistogram() != nil {
+				out[m.name] = nativeCounts(f.GetMetric()[0].GetHistogram())
+			}
+		}
+	}
+	return out, nil
+}
+
+// nativeCounts decodes the positive buckets of a native histogram: spans
+// of consecutive indices (each span's offset counted from the end of the
+// one before), counts delta-encoded across all of them in order.
+func nativeCounts(h *dto.Histogram) histCounts {
+	c := histCounts{schema: h.GetSchema(), zero: h.GetZeroCount(), buckets: map[int]uint64{}}
+	idx, count, d := 0, int64(0), 0
+	deltas := h.GetPositiveDelta()
+	for i, span := range h.GetPositiveSpan() {
+		if i == 0 {
+			idx = int(span.GetOffset())
+		} else {
+			idx += int(span.GetOffset())
+		}
+		for range span.GetLength() {
+			if d < len(deltas) {
+				count += deltas[d]
+				d++
+			}
+			if count > 0 {
+				c.buckets[idx] = uint64(count)
+			}
+			idx++
+		}
+	}
+	return c
+}
+
+// stagesBetween is what was observed between two snapshots (nil if the
+// broker has no stage histograms).
+func stagesBetween(before, after map[string]histCounts) *Stages {
+	if len(after) == 0 {
+		return nil
+	}
+	s := &Stages{}
+	for _, m := range stageMetrics {
+		a, ok := after[m.name]
+		if !ok {
+			continue
+		}
+		*m.stage(s) = a.minus(before[m.name]).latency()
+	}
+	return s
+}
+
+// minus is the observations of c that b had not seen. (A schema change in
+// between, which the broker makes only past 200 buckets, makes b useless:
+// then c alone.)
+func (c histCounts) minus(b histCounts) histCounts {
+	if b.buckets == nil || b.schema != c.schema {
+		return c
+	}
+	out := histCounts{schema: c.schema, zero: c.zero - min(c.zero, b.zero), buckets: map[int]uint64{}}
+	for i, n := range c.buckets {
+		if n > b.buckets[i] {
+			out.buckets[i] = n - b.buckets[i]
+		}
+	}
+	return out
+}
+
+// latency gives the count and the quantiles. Bucket i of schema s holds
+// (base^(i-1), base^i] seconds with base = 2^(2^-s); a quantile in it is
+// reported as the bucket's geometric middle.
+func (c histCounts) latency() StageLatency {
+	total := c.zero
+	idx := make([]int, 0, len(c.buckets))
+	for i, n := range c.buckets {
+		idx = append(idx, i)
+		total += n
+	}
+	sort.Ints(idx)
+	base := math.Pow(2, math.Pow(2, -float64(c.schema)))
+	quantile := func(q float64) float64 {
+		rank := uint64(math.Ceil(q * float64(total)))
+		seen := c.zero
+		if rank <= seen {
+			return 0
+		}
+		for _, i := range idx {
+			if seen += c.buckets[i]; seen >= rank {
+				return math.Pow(base, float64(i)-0.5) * 1e3
+			}
+		}
+		return 0
+	}
+	if total == 0 {
+		return StageLatency{}
+	}
+	return StageLatency{Count: total, P50Ms: quantile(0.5), P99Ms: quantile(0.99)}
+}
+
+// StagesPrefix starts the line on which a target ("signet bench target")
+// answers each "profile stop": the window's Stages as JSON (null for a
+// broker without them).
+const StagesPrefix = "stages "
+
+// StageWindow measures a target's Stages over a window: the target's side
+// of "profile start" and "profile stop".
+type StageWindow struct {
+	g     prometheus.Gatherer // nil: no stage histograms
+	start map[string]histCounts
+}
+
+// NewStageWindow reads the stage histograms from g (nil: none).
+func NewStageWindow(g prometheus.Gatherer) *StageWindow { return &StageWindow{g: g} }
+
+// Start opens the window.
+func (w *StageWindow) Start() error {
+	var err error
+	w.start, err = stageSnapshot(w.g)
+	return err
+}
+
+// Stop closes the window and returns what was observed in it (nil
+// without stage histograms).
+func (w *StageWindow) Stop() (*Stages, error) {
+	end, err := stageSnapshot(w.g)
+	if err != nil {
+		return nil, err
+	}
+	return stagesBetween(w.start, end), nil
+}

@@ -142,7 +142,10 @@ The driver's own CPU per message and how busy the machine was are reported
 too, and from them a CPU budget: when broker and driver keep every core
 busy, the most CPU per message strict's broker may spend to reach 0.6x
 plain and 2x naive, beside its floor (plain's broker plus one signature's
-share of an Ed25519 batch of 1024, measured after the runs).
+share of an Ed25519 batch of 1024, measured after the runs). For Signet's
+brokers, a second table shows where messages waited inside the broker at
+half load (and at --rate): arrival to verdict, the signature wait and the
+commit wait, read from the broker's own latency histograms over each window.
 --rounds N measures every configuration N times, one round after another,
 and reports each figure's median over the rounds, with every round's
 figures beside it. --rate R adds an open-loop run of every configuration at

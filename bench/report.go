@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strings"
 
 	"github.com/signet-city/signet/broker"
 )
@@ -223,20 +224,16 @@ func WriteReport(dir string, r *AllReport) error {
 // stagesTable writes, under intro, where each row's messages spent their
 // time, for the rows whose broker reports it (nothing if none does).
 func stagesTable(p func(string, ...any), intro string, rows []ConfigResult, of func(ConfigResult) *Stages) {
-	shown := false
-	for _, c := range rows {
-		st := of(c)
-		if st == nil {
-			continue
-		}
-		if !shown {
-			p("")
-			p("%s", intro)
-			p("")
-			p("| configuration | verify p50 ms | verify p99 ms | signature wait p50 ms | signature wait p99 ms | commit wait p50 ms | commit wait p99 ms |")
-			p("|---|--:|--:|--:|--:|--:|--:|")
-			shown = true
-		}
-		p("| %s | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f |", c.Name, st.Verify.P50Ms, st.Verify.P99Ms, st.Signature.P50Ms, st.Signature.P99Ms, st.Commit.P50Ms, st.Commit.P99Ms)
+	stages := StageRows(rows, of)
+	if len(stages) == 0 {
+		return
+	}
+	p("")
+	p("%s", intro)
+	p("")
+	p("| configuration | %s |", strings.Join(StageColumns, " | "))
+	p("|---%s|", strings.Repeat("|--:", len(StageColumns)))
+	for _, r := range stages {
+		p("| %s"+strings.Repeat(" | %.2f", len(StageColumns))+" |", append([]any{r.Name}, r.Stages.Cells()...)...)
 	}
 }

@@ -191,3 +191,29 @@ func (w *StageWindow) Stop() (*Stages, error) {
 	}
 	return stagesBetween(w.start, end), nil
 }
+
+// StageRow is one configuration's stages, for a table.
+type StageRow struct {
+	Name   string
+	Stages Stages
+}
+
+// StageColumns head a stage table's figures, in the order of Cells.
+var StageColumns = []string{"verify p50 ms", "verify p99 ms", "signature wait p50 ms", "signature wait p99 ms", "commit wait p50 ms", "commit wait p99 ms"}
+
+// StageRows are the rows whose broker reported stages for the run that of
+// picks (HalfStages, RateStages), in order.
+func StageRows(rows []ConfigResult, of func(ConfigResult) *Stages) []StageRow {
+	var out []StageRow
+	for _, c := range rows {
+		if st := of(c); st != nil {
+			out = append(out, StageRow{Name: c.Name, Stages: *st})
+		}
+	}
+	return out
+}
+
+// Cells are the figures of StageColumns.
+func (s Stages) Cells() []any {
+	return []any{s.Verify.P50Ms, s.Verify.P99Ms, s.Signature.P50Ms, s.Signature.P99Ms, s.Commit.P50Ms, s.Commit.P99Ms}
+}

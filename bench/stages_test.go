@@ -99,3 +99,21 @@ func TestStageWindowWithoutMetrics(t *testing.T) {
 		t.Errorf("no metrics: stages %+v, err %v; want none", st, err)
 	}
 }
+
+func TestStageRows(t *testing.T) {
+	st := &Stages{Verify: StageLatency{P50Ms: 1, P99Ms: 2}, Signature: StageLatency{P50Ms: 3, P99Ms: 4}, Commit: StageLatency{P50Ms: 5, P99Ms: 6}}
+	rows := []ConfigResult{{Name: "plain"}, {Name: "strict", HalfStages: st}, {Name: "relaxed", RateStages: st}}
+	got := StageRows(rows, func(c ConfigResult) *Stages { return c.HalfStages })
+	if len(got) != 1 || got[0].Name != "strict" {
+		t.Fatalf("half-load rows %+v, want strict's alone", got)
+	}
+	cells := got[0].Stages.Cells()
+	if len(cells) != len(StageColumns) {
+		t.Fatalf("%d cells for %d columns", len(cells), len(StageColumns))
+	}
+	for i, c := range cells {
+		if c != float64(i+1) {
+			t.Errorf("cell %d (%s) = %v, want %d", i, StageColumns[i], c, i+1)
+		}
+	}
+}

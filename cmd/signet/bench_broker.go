@@ -439,20 +439,15 @@ func serveTargetStdin(stdin io.Reader, out io.Writer, file string, stages *bench
 // printStages prints, for each row whose broker reports them, where its
 // messages spent their time (nothing if none does).
 func printStages(out io.Writer, title string, rows []bench.ConfigResult, of func(bench.ConfigResult) *bench.Stages) {
+	stages := bench.StageRows(rows, of)
+	if len(stages) == 0 {
+		return
+	}
+	fmt.Fprintf(out, "\n%s:\n", title)
 	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', tabwriter.AlignRight)
-	shown := false
-	for _, c := range rows {
-		st := of(c)
-		if st == nil {
-			continue
-		}
-		if !shown {
-			fmt.Fprintf(out, "\n%s:\n", title)
-			fmt.Fprintf(w, "configuration\tverify p50 ms\tp99 ms\tsignature wait p50 ms\tp99 ms\tcommit wait p50 ms\tp99 ms\t\n")
-			shown = true
-		}
-		fmt.Fprintf(w, "%s\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t\n", c.Name, st.Verify.P50Ms, st.Verify.P99Ms,
-			st.Signature.P50Ms, st.Signature.P99Ms, st.Commit.P50Ms, st.Commit.P99Ms)
+	fmt.Fprintf(w, "configuration\t%s\t\n", strings.Join(bench.StageColumns, "\t"))
+	for _, r := range stages {
+		fmt.Fprintf(w, "%s"+strings.Repeat("\t%.2f", len(bench.StageColumns))+"\t\n", append([]any{r.Name}, r.Stages.Cells()...)...)
 	}
 	w.Flush()
 }

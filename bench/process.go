@@ -23,8 +23,10 @@ type Process struct {
 	addr  string
 	done  chan error
 	cpu0  time.Duration
-	// stages receives the child's answers to "profile stop".
+	// stages receives the child's answers to "profile stop"; eof is
+	// closed when its stdout ends (it exited).
 	stages chan string
+	eof    chan struct{}
 	// bySignal: the process has no stdin protocol; Stop sends SIGINT.
 	bySignal bool
 }
@@ -50,7 +52,7 @@ func StartChild(ctx context.Context, name string, argv, env []string) (*Process,
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("%s: starting %s: %w", name, argv[0], err)
 	}
-	p := &Process{Name: name, cmd: cmd, stdin: stdin, done: make(chan error, 1), stages: make(chan string, 1)}
+	p := &Process{Name: name, cmd: cmd, stdin: stdin, done: make(chan error, 1), stages: make(chan string, 1), eof: make(chan struct{})}
 	ready := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stdout)
@@ -66,6 +68,7 @@ func StartChild(ctx context.Context, name string, argv, env []string) (*Process,
 			}
 		}
 		close(ready)
+		close(p.eof)
 		p.done <- cmd.Wait()
 	}()
 	select {
@@ -118,13 +121,23 @@ func (p *Process) EndWindow() (*Stages, error) {
 	if err := p.Tell("profile stop"); err != nil {
 		return nil, err
 	}
-	select {
-	case line := <-p.stages:
+	decode := func(line string) (*Stages, error) {
 		var st *Stages
 		if err := json.Unmarshal([]byte(line), &st); err != nil {
 			return nil, fmt.Errorf("%s: stages line %q: %w", p.Name, line, err)
 		}
 		return st, nil
+	}
+	select {
+	case line := <-p.stages:
+		return decode(line)
+	case <-p.eof:
+		select {
+		case line := <-p.stages: // answered, then exited
+			return decode(line)
+		default:
+			return nil, fmt.Errorf("%s: the broker exited before answering \"profile stop\"", p.Name)
+		}
 	case <-time.After(30 * time.Second):
 		return nil, fmt.Errorf("%s: no answer to \"profile stop\" within 30 s", p.Name)
 	}

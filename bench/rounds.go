@@ -1,6 +1,9 @@
 package bench
 
-import "sort"
+import (
+	"fmt"
+	"sort"
+)
 
 // summarize fills the acceptance figures from each round's rows: with one
 // round, that round's; with more, the median of each figure across rounds,
@@ -80,4 +83,21 @@ func (r *BrokerReport) RowFigures() Figures {
 		return r.Rounds[r.MedianRound]
 	}
 	return r.Figures
+}
+
+// Summary says the acceptance figures in one line: strict's rate, its
+// ratios to plain and naive (or that a baseline was not measured) and its
+// half-load p99; "" when strict was not measured.
+func (f Figures) Summary() string {
+	if f.SignetMsgsPerSec <= 0 {
+		return ""
+	}
+	ratio := func(r, base float64, name string) string {
+		if base <= 0 {
+			return "no " + name + " run"
+		}
+		return fmt.Sprintf("%.2fx %s", r, name)
+	}
+	return fmt.Sprintf("signet (strict) %.0f msg/s: %s, %s; p99 publish-to-PUBACK at half load %.2f ms",
+		f.SignetMsgsPerSec, ratio(f.RatioVsPlain, f.PlainMsgsPerSec, "plain"), ratio(f.RatioVsNaive, f.NaiveMsgsPerSec, "naive"), f.P99MsAtHalfLoad)
 }

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 )
 
@@ -90,4 +91,19 @@ func closeFigures(a, b Figures) bool {
 	return near(a.PlainMsgsPerSec, b.PlainMsgsPerSec) && near(a.NaiveMsgsPerSec, b.NaiveMsgsPerSec) &&
 		near(a.SignetMsgsPerSec, b.SignetMsgsPerSec) && near(a.RatioVsPlain, b.RatioVsPlain) &&
 		near(a.RatioVsNaive, b.RatioVsNaive) && near(a.P99MsAtHalfLoad, b.P99MsAtHalfLoad)
+}
+
+func TestFiguresSummary(t *testing.T) {
+	f := Figures{PlainMsgsPerSec: 1000, NaiveMsgsPerSec: 400, SignetMsgsPerSec: 500, RatioVsPlain: 0.5, RatioVsNaive: 1.25, P99MsAtHalfLoad: 7}
+	if got, want := f.Summary(), "signet (strict) 500 msg/s: 0.50x plain, 1.25x naive; p99 publish-to-PUBACK at half load 7.00 ms"; got != want {
+		t.Errorf("Summary() = %q, want %q", got, want)
+	}
+	// A baseline not measured is said, not shown as 0.00x.
+	f.NaiveMsgsPerSec, f.RatioVsNaive = 0, 0
+	if got := f.Summary(); !strings.Contains(got, "0.50x plain, no naive run;") {
+		t.Errorf("without naive: %q", got)
+	}
+	if got := (Figures{PlainMsgsPerSec: 1000}).Summary(); got != "" {
+		t.Errorf("without strict: %q, want no line", got)
+	}
 }

@@ -271,8 +271,9 @@ func printBrokerTable(out io.Writer, r *bench.BrokerReport) {
 		w.Flush()
 		of = fmt.Sprintf(" (medians of %d rounds)", len(r.Rounds))
 	}
-	fmt.Fprintf(out, "\nsignet (strict) %.0f msg/s: %.2fx plain, %.2fx naive; p99 publish-to-PUBACK at half load %.2f ms%s\n",
-		r.SignetMsgsPerSec, r.RatioVsPlain, r.RatioVsNaive, r.P99MsAtHalfLoad, of)
+	if line := r.Figures.Summary(); line != "" {
+		fmt.Fprintf(out, "\n%s%s\n", line, of)
+	}
 	if r.Budget != nil {
 		fmt.Fprintf(out, "%s\n", r.Budget.Describe())
 	}

@@ -308,10 +308,13 @@ func (b *brokerBench) measureConfig(ctx context.Context, c config, kinds []strin
 			return res, nil, fmt.Errorf("broker bench: %s: %w", stage, err)
 		}
 		res.Connections = r.load.Connections
-		cpuPerMsg := 0.0
-		if n := countOf(o.QoS, r.load); n > 0 {
-			cpuPerMsg = r.cpu.Seconds() * 1e6 / float64(n)
+		perMsg := func(d time.Duration) float64 { // µs per counted message
+			if n := countOf(o.QoS, r.load); n > 0 {
+				return d.Seconds() * 1e6 / float64(n)
+			}
+			return 0
 		}
+		cpuPerMsg := perMsg(r.cpu)
 		latency := r.load.PubAck
 		if o.QoS == 0 {
 			latency = r.load.Delivery
@@ -320,9 +323,7 @@ func (b *brokerBench) measureConfig(ctx context.Context, c config, kinds []strin
 		case runMax:
 			res.MsgsPerSec, res.Sent, res.Acked, res.Rejected, res.Exhausted = r.load.MsgsPerSec, r.load.Sent, r.load.Acked, r.load.Rejected, r.load.Exhausted
 			res.CPUSeconds, res.CPUMicrosPerMsg = r.cpu.Seconds(), cpuPerMsg
-			if n := countOf(o.QoS, r.load); n > 0 {
-				res.DriverCPUMicrosPerMsg = r.driverCPU.Seconds() * 1e6 / float64(n)
-			}
+			res.DriverCPUMicrosPerMsg = perMsg(r.driverCPU)
 			if r.load.Seconds > 0 {
 				res.MachineBusy = (r.cpu + r.driverCPU).Seconds() / (r.load.Seconds * float64(runtime.NumCPU()))
 			}
@@ -396,13 +397,13 @@ func (b *brokerBench) runConfig(ctx context.Context, c config, kind string, rate
 	if signet {
 		lo.Login = Login{DeviceTokens: true, User: TargetGatewayUser, Password: password, SubscriberUser: TargetAdminUser, SubscriberPassword: password}
 	}
-	var cpu, driverCPU time.Duration
+	var cpu, driverStart, driverCPU time.Duration
 	var cpuErr error
 	var mu sync.Mutex
 	stopTicker := make(chan struct{})
 	var tickers sync.WaitGroup
 	lo.Started = func() {
-		driverCPU = processCPU()
+		driverStart = processCPU()
 		cpuErr = errors.Join(p.Tell("profile start"), p.MarkCPU())
 		start := time.Now()
 		tickers.Add(1)
@@ -426,7 +427,7 @@ func (b *brokerBench) runConfig(ctx context.Context, c config, kind string, rate
 	lo.Ended = func() {
 		var err, stErr error
 		cpu, err = p.CPUSince()
-		driverCPU = processCPU() - driverCPU
+		driverCPU = processCPU() - driverStart
 		stages, stErr = p.EndWindow()
 		cpuErr = errors.Join(cpuErr, err, stErr)
 	}

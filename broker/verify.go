@@ -122,12 +122,13 @@ func (h *VerifyHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Pack
 		return pk, nil
 	}
 	city := strings.HasPrefix(pk.TopicName, topic.CityRoot+"/")
-	if h.pipelined(cl) {
+	from := h.senderOf(cl)
+	if from.known && from.id.Role == RoleGateway {
 		// Only a gateway's connection has turns: a message of another
 		// topic waits only if some are in flight.
 		if t := h.turns.join(cl, !city); t != nil {
 			h.inflight.Add(1)
-			h.startTurn(cl, pk, t, city)
+			h.startTurn(cl, from, pk, t, city)
 			return pk, packets.ErrRejectPacket
 		}
 	}
@@ -140,7 +141,7 @@ func (h *VerifyHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Pack
 	v := verdict{topic: pk.TopicName, client: cl.ID}
 	// The caller's name lets the Verifier tell one busy connection (never
 	// held back for a batch) from many (batched).
-	err := h.check(signing.WithCaller(context.Background(), cl.ID), cl, pk, &v, nil)
+	err := h.check(signing.WithCaller(context.Background(), cl.ID), cl, from, pk, &v, nil)
 	h.conclude(cl, pk, &v, err, start)
 	if err != nil {
 		return pk, h.refusal(cl, pk, v.reason)
@@ -148,26 +149,33 @@ func (h *VerifyHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Pack
 	return pk, nil
 }
 
-// pipelined reports whether cl's messages are checked in turns, off its
-// reader: a gateway's.
-func (h *VerifyHook) pipelined(cl *mqtt.Client) bool {
+// sender is who sent a message, as the verify path needs it: the client's
+// authenticated identity, looked up once per message (the lookup takes the
+// access hook's lock).
+type sender struct {
+	id    Identity
+	known bool // an identity was found (never, without an IdentityLookup)
+}
+
+// senderOf looks cl up.
+func (h *VerifyHook) senderOf(cl *mqtt.Client) sender {
 	if h.who == nil {
-		return false
+		return sender{}
 	}
 	id, ok := h.who.Identity(cl)
-	return ok && id.Role == RoleGateway
+	return sender{id: id, known: ok}
 }
 
 // startTurn hands a message to a worker for its turn. (A function of its
 // own so that only a gateway's packet escapes to the heap for the worker,
 // not every message's: OnPublish's copy stays on its stack.)
-func (h *VerifyHook) startTurn(cl *mqtt.Client, pk packets.Packet, t *turn, city bool) {
-	h.workers.do(func() { h.process(cl, pk, t, city) })
+func (h *VerifyHook) startTurn(cl *mqtt.Client, from sender, pk packets.Packet, t *turn, city bool) {
+	h.workers.do(func() { h.process(cl, from, pk, t, city) })
 }
 
 // process checks one message in its turn (a message outside city/ only
 // keeps its place), then delivers or refuses it.
-func (h *VerifyHook) process(cl *mqtt.Client, pk packets.Packet, t *turn, city bool) {
+func (h *VerifyHook) process(cl *mqtt.Client, from sender, pk packets.Packet, t *turn, city bool) {
 	defer h.inflight.Done()
 	defer h.turns.leave(cl)
 	var err error
@@ -178,7 +186,7 @@ func (h *VerifyHook) process(cl *mqtt.Client, pk packets.Packet, t *turn, city b
 		// in flight must not make the Verifier think nobody else is coming
 		// and hand over batches of one (29% of a gateway run's CPU went to
 		// single verifications that way).
-		err = h.check(context.Background(), cl, pk, &v, t)
+		err = h.check(context.Background(), cl, from, pk, &v, t)
 		t.afterPrevDelivered()
 		h.conclude(cl, pk, &v, err, start)
 		if err != nil {
@@ -230,7 +238,7 @@ type verdict struct {
 // commit is queued after that of the turn before; order.staged is closed
 // once it is queued or it is known that there will be none, and never
 // before the turn before's.
-func (h *VerifyHook) check(ctx context.Context, cl *mqtt.Client, pk packets.Packet, v *verdict, order *turn) error {
+func (h *VerifyHook) check(ctx context.Context, cl *mqtt.Client, from sender, pk packets.Packet, v *verdict, order *turn) error {
 	staged := false
 	defer func() {
 		if !staged {
@@ -271,14 +279,14 @@ func (h *VerifyHook) check(ctx context.Context, cl *mqtt.Client, pk packets.Pack
 	// 5. The key belongs to the topic's device (a command: to an operator)
 	// and to the authenticated client.
 	if t.Class == topic.Cmd {
-		if err := h.mayCommand(cl, key); err != nil {
+		if err := h.mayCommand(cl, from, key); err != nil {
 			return err
 		}
 	} else {
 		if key.Role != devices.RoleDevice || key.Owner != t.Device {
 			return signing.Reject(signing.ReasonImpersonation, "protected.kid", "key %s belongs to %s %q, not device %q", signing.FormatKeyID(env.Header.KID), key.Role, key.Owner, t.Device)
 		}
-		if err := h.mayPublishFor(cl, t); err != nil {
+		if err := h.mayPublishFor(cl, from, t); err != nil {
 			return err
 		}
 	}
@@ -330,14 +338,14 @@ func (h *VerifyHook) check(ctx context.Context, cl *mqtt.Client, pk packets.Pack
 // mayCommand is SPEC §4 step 5 for commands: only an operator key signs
 // them, and the client sending it is that operator (or an admin console
 // relaying it; the signature and endorsement are the operator's either way).
-func (h *VerifyHook) mayCommand(cl *mqtt.Client, key *devices.KeyRecord) error {
+func (h *VerifyHook) mayCommand(cl *mqtt.Client, from sender, key *devices.KeyRecord) error {
 	if key.Role != devices.RoleOperator {
 		return signing.Reject(signing.ReasonUnauthorizedCommand, "protected.kid", "key %s belongs to %s %q: only operators sign commands", signing.FormatKeyID(key.KID), key.Role, key.Owner)
 	}
 	if h.who == nil {
 		return nil
 	}
-	id, ok := h.who.Identity(cl)
+	id, ok := from.id, from.known
 	if ok && (id.Role == RoleAdmin || (id.Role == RoleOperator && id.Name == key.Owner)) {
 		return nil
 	}
@@ -374,11 +382,11 @@ func patchOf(c topic.Class, payload []byte) []byte {
 
 // mayPublishFor enforces the second half of SPEC §4 step 5: a device client
 // publishes only as itself; a gateway only for devices of its zones.
-func (h *VerifyHook) mayPublishFor(cl *mqtt.Client, t topic.City) error {
+func (h *VerifyHook) mayPublishFor(cl *mqtt.Client, from sender, t topic.City) error {
 	if h.who == nil {
 		return nil
 	}
-	id, ok := h.who.Identity(cl)
+	id, ok := from.id, from.known
 	if !ok {
 		return signing.Reject(signing.ReasonImpersonation, "client", "client %q has no authenticated identity", cl.ID)
 	}

@@ -17,11 +17,11 @@ import (
 
 func newAttackCmd() *cobra.Command {
 	var o attackOptions
-	var kinds string
+	var kinds, probes string
 	cmd := &cobra.Command{
-		Use:   "attack IMAGES_DIR [--kind all] [--count 1] [--rate 10]",
+		Use:   "attack IMAGES_DIR [--kind all] [--probe all --api URL] [--count 1] [--rate 10]",
 		Short: "Send hostile messages to the broker as a compromised device, and check it refuses them",
-		Long: `Act as a compromised device: take the key of a flashed image in IMAGES_DIR
+		Long: strings.Replace(`Act as a compromised device: take the key of a flashed image in IMAGES_DIR
 (the first one, or --device), log in to the broker named in the image (or
 --broker) with a connect token signed by that key, and publish hostile
 messages. Kinds (--kind, comma-separated, or all):
@@ -38,6 +38,17 @@ messages. Kinds (--kind, comma-separated, or all):
   conflicting-greens  every signal group green, signed by a real traffic signal's
                       key (the device if it is one, else the first traffic-signal image)
 
+--kind none sends no hostile message (with --probe, only the probes run).
+
+Probes (--probe, comma-separated, or all; none by default) attack the edges
+around the per-message checks: packets, sessions, the HTTP face and what a
+valid device can spend. Each runs one whole hostile exchange and reports
+whether the broker refused it, and how. Those that need the HTTP API take
+its address from --api; with --probe all, a probe whose target is missing
+is skipped with a note.
+
+PROBES
+
 Each kind sends --count fresh messages, --rate messages per second overall.
 For replay, wrong-topic and wrong-zone the attacker first publishes one real
 reading of the device (it must be accepted) and reuses it.
@@ -51,11 +62,11 @@ The SPEC §4 reason shown is the one each kind is built to trigger; the
 broker's own record of it is on $security/events and /metrics (above the
 broker's per-client rate limit some are refused as rate_limited first).
 
-The exit code is 0 only if every hostile message was refused. The attacker
+The exit code is 0 only if every hostile message and every probe was refused. The attacker
 uses and advances the device's counter file, as the device would after a
 reboot; do not attack a device that a "signet sim" is running at the same
 time (their counters would collide and the sim's messages be refused as
-replays).`,
+replays).`, "PROBES", probeHelp(), 1),
 		Example: `  signet attack images/
   signet attack images/ --kind replay,tamper --count 100 --rate 50
   signet attack images/ --device tl-03 --kind conflicting-greens
@@ -66,19 +77,29 @@ replays).`,
 			if o.kinds, err = parseAttackKinds(kinds); err != nil {
 				return err
 			}
+			if probes != "" {
+				if o.probes, err = attack.ParseProbes(probes); err != nil {
+					return usagef("--probe: %v, or all", err)
+				}
+			}
+			if len(o.kinds) == 0 && len(o.probes) == 0 {
+				return usagef("--kind none needs --probe: there would be nothing to send")
+			}
 			if o.count < 1 || o.count > 1_000_000 {
 				return usagef("--count must be between 1 and 1000000 messages per kind")
 			}
 			if o.rate <= 0 || o.rate > 10_000 {
 				return usagef("--rate must be more than 0 and at most 10000 messages per second")
 			}
-			o.all = kinds == "all"
+			o.all, o.allProbes = kinds == "all", probes == "all"
 			o.dir = args[0]
 			return runAttack(cmd.Context(), cmd.OutOrStdout(), o)
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&kinds, "kind", "all", "attacks to run: all, or a comma-separated list of kinds")
+	f.StringVar(&kinds, "kind", "all", "attacks to run: all, none, or a comma-separated list of kinds")
+	f.StringVar(&probes, "probe", "", "probes to run: all, or a comma-separated list of probes")
+	f.StringVar(&o.api, "api", "", "the broker's HTTP API, http://host:port, for the probes that need it")
 	f.IntVar(&o.count, "count", 1, "messages per kind")
 	f.Float64Var(&o.rate, "rate", 10, "messages per second, all kinds together")
 	f.StringVar(&o.device, "device", "", "the compromised device (default: the first image)")
@@ -87,22 +108,27 @@ replays).`,
 }
 
 type attackOptions struct {
-	dir, device, broker string
-	kinds               []attack.Kind
-	all                 bool // --kind all: skip, with a note, kinds the images cannot support
-	count               int
-	rate                float64
+	dir, device, broker, api string
+	kinds                    []attack.Kind
+	all                      bool // --kind all: skip, with a note, kinds the images cannot support
+	probes                   []attack.Probe
+	allProbes                bool // --probe all: skip, with a note, probes the target cannot support
+	count                    int
+	rate                     float64
 }
 
 func parseAttackKinds(s string) ([]attack.Kind, error) {
-	if s == "all" {
+	switch s {
+	case "all":
 		return attack.Kinds(), nil
+	case "none":
+		return nil, nil
 	}
 	var out []attack.Kind
 	for _, name := range strings.Split(s, ",") {
 		k, err := attack.ParseKind(strings.TrimSpace(name))
 		if err != nil {
-			return nil, usagef("--kind: %v, or all", err)
+			return nil, usagef("--kind: %v, all or none", err)
 		}
 		out = append(out, k)
 	}
@@ -191,11 +217,59 @@ func runAttack(ctx context.Context, out io.Writer, o attackOptions) error {
 	if err != nil {
 		return err
 	}
+	var total attack.Tally
+	if len(kinds) > 0 {
+		if total, err = runKinds(ctx, out, o, cast, kinds, brokerURL, victim, other, boot); err != nil {
+			return err
+		}
+	}
+	for _, s := range skipped {
+		fmt.Fprintln(out, s)
+	}
+	var probed probeTally
+	if len(o.probes) > 0 {
+		fmt.Fprintf(out, "probing %s (HTTP %s) as compromised device %s\n", brokerURL, orNone(o.api), victim.ID)
+		target := attack.Target{MQTT: brokerURL, HTTP: o.api, Device: victim, Other: other}
+		if probed, err = runProbes(ctx, out, o.probes, target, o.allProbes); err != nil {
+			return err
+		}
+	}
+	if len(kinds) > 0 {
+		fmt.Fprintf(out, "total: sent %d, refused %d, accepted %d, unanswered %d\n", total.Sent, total.Refused, total.Accepted, total.Unanswered)
+	}
+	if len(o.probes) > 0 {
+		fmt.Fprintf(out, "probes: ran %d, refused %d, skipped %d\n", probed.ran, probed.refused, probed.skipped)
+	}
+	switch {
+	case total.Accepted > 0:
+		return fmt.Errorf("attack: the broker accepted %d of %d hostile messages", total.Accepted, total.Sent)
+	case total.Unanswered > 0:
+		return fmt.Errorf("attack: %d of %d messages got no PUBACK; their verdict is unknown", total.Unanswered, total.Sent)
+	case len(probed.accepted) > 0:
+		return fmt.Errorf("attack: the broker let these probes through: %s", strings.Join(probed.accepted, ", "))
+	case ctx.Err() != nil:
+		return fmt.Errorf("attack: interrupted after %d messages, all refused", total.Sent)
+	}
+	fmt.Fprintln(out, "every hostile message and probe was refused")
+	return nil
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
+}
+
+// runKinds sends the hostile messages of kinds as the victim and tallies
+// the broker's PUBACK verdicts.
+func runKinds(ctx context.Context, out io.Writer, o attackOptions, cast attackCast, kinds []attack.Kind, brokerURL string, victim, other *simrt.Device, boot func(*image.Image) (*simrt.Device, error)) (attack.Tally, error) {
+	var total attack.Tally
 	scene := attack.Scene{Victim: victim, Other: other}
 
 	conn, err := attack.Dial(ctx, brokerURL, victim, victim.ID+"-attacker")
 	if err != nil {
-		return err
+		return total, err
 	}
 	defer conn.Close()
 	fmt.Fprintf(out, "attacking %s as compromised device %s (zone %s) over MQTT 5; verdicts from PUBACK reason codes\n", brokerURL, victim.ID, victim.Zone)
@@ -206,14 +280,13 @@ func runAttack(ctx context.Context, out io.Writer, o attackOptions) error {
 	}
 	if needSeen {
 		if scene.Seen, err = captureAccepted(ctx, conn, victim); err != nil {
-			return err
+			return total, err
 		}
 		fmt.Fprintf(out, "captured a real message of %s on %s (the broker accepted it)\n", victim.ID, scene.Seen.Topic)
 	}
 
 	tick := time.NewTicker(time.Duration(float64(time.Second) / o.rate))
 	defer tick.Stop()
-	var total attack.Tally
 	for _, k := range kinds {
 		s, c := scene, conn
 		if k.NeedsTrafficSignal() && cast.signal != cast.victim {
@@ -221,17 +294,17 @@ func runAttack(ctx context.Context, out io.Writer, o attackOptions) error {
 			// controller is the compromised device for this kind.
 			sig, err := boot(cast.signal)
 			if err != nil {
-				return err
+				return total, err
 			}
 			if c, err = attack.Dial(ctx, brokerURL, sig, sig.ID+"-attacker"); err != nil {
-				return err
+				return total, err
 			}
 			defer c.Close()
 			s = attack.Scene{Victim: sig}
 		}
 		t, err := attack.Launch(ctx, c, s, k, o.count, tick.C)
 		if err != nil {
-			return err
+			return total, err
 		}
 		fmt.Fprintf(out, "%-19s sent %d  refused %d  accepted %d  expect %-21s %s\n", k, t.Sent, t.Refused, t.Accepted, t.Expect, t.CodeSummary())
 		total.Sent, total.Refused, total.Accepted, total.Unanswered = total.Sent+t.Sent, total.Refused+t.Refused, total.Accepted+t.Accepted, total.Unanswered+t.Unanswered
@@ -239,20 +312,7 @@ func runAttack(ctx context.Context, out io.Writer, o attackOptions) error {
 			break
 		}
 	}
-	for _, s := range skipped {
-		fmt.Fprintln(out, s)
-	}
-	fmt.Fprintf(out, "total: sent %d, refused %d, accepted %d, unanswered %d\n", total.Sent, total.Refused, total.Accepted, total.Unanswered)
-	switch {
-	case total.Accepted > 0:
-		return fmt.Errorf("attack: the broker accepted %d of %d hostile messages", total.Accepted, total.Sent)
-	case total.Unanswered > 0:
-		return fmt.Errorf("attack: %d of %d messages got no PUBACK; their verdict is unknown", total.Unanswered, total.Sent)
-	case ctx.Err() != nil:
-		return fmt.Errorf("attack: interrupted after %d messages, all refused", total.Sent)
-	}
-	fmt.Fprintln(out, "every hostile message was refused")
-	return nil
+	return total, nil
 }
 
 // captureAccepted publishes one real reading of d and checks the broker took

@@ -2,6 +2,7 @@ package attack
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -43,6 +44,11 @@ type Outcome struct {
 	Sent    int    // packets, messages or requests the probe sent
 	Detail  string // one line on what was seen
 }
+
+// ErrNoTarget is what a probe's Run wraps when Target lacks a part it needs
+// (an HTTP address, a device): the probe did not run, which says nothing
+// about the broker.
+var ErrNoTarget = errors.New("the target lacks what this probe needs")
 
 // Probes lists every probe, in the order `signet attack --probe all` runs them.
 func Probes() []Probe {

@@ -2,9 +2,13 @@
 GO ?= go
 FUZZTIME ?= 15s
 
-.PHONY: test vet unit fuzz-smoke fuzz bench demo
+.PHONY: test deps vet unit fuzz-smoke fuzz bench demo
 
-test: vet unit fuzz-smoke
+test: deps vet unit fuzz-smoke
+
+# What the end-to-end tests run for real (mosquitto clients, chromium, openssl), installed when missing.
+deps:
+	@./scripts/test-deps
 
 vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }

@@ -58,7 +58,7 @@ at QoS 1, so the broker answers every message with a PUBACK reason code:
 0x87 (not authorized) or 0x99 (payload format invalid) for a refusal, below
 0x80 for a message it took. That verdict is exact for every message, unlike
 watching a twin (MQTT 3.1.1 acknowledges a refused message like any other).
-The SPEC §4 reason shown is the one each kind is built to trigger; the
+The reason shown (docs/protocol.md) is the one each kind is built to trigger; the
 broker's own record of it is on $security/events and /metrics (above the
 broker's per-client rate limit some are refused as rate_limited first).
 

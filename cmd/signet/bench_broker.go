@@ -135,7 +135,7 @@ mochi options, garbage collector and scheduler policy of "signet serve"
 so that it does not add latency. --profile adds CPU and heap profiles of
 each broker's two runs, covering only the measured windows.
 
-The acceptance figures (issue 7) compare strict, one connection per device,
+The acceptance figures compare strict, one connection per device,
 with plain and naive from the same run. The numbers are only as quiet as the
 machine: close everything else, and compare ratios, not absolute rates.
 The driver's own CPU per message and how busy the machine was are reported

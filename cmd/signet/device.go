@@ -57,7 +57,7 @@ func newDeviceEnrollCmd(db *string) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "enroll --id ID --zone ZONE --kind KIND --key PUB.jwk [--params FILE] [--meta k=v,...]",
 		Short: "Register a device and its public key",
-		Long: `Register a new device: its id and zone ([a-z0-9-]{1,64}, SPEC §1), its kind
+		Long: `Register a new device: its id and zone ([a-z0-9-]{1,64}), its kind
 (a device profile: traffic-signal, loop-detector, streetlight, air-quality),
 and the public key it signs with (JWK or PEM; a private key is refused). The
 kid is the key file's "kid", or derived from the public key. --params is a JSON

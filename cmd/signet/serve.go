@@ -20,7 +20,7 @@ func newServeCmd() *cobra.Command {
 		Use:   "serve [--config signet.yaml] [flags]",
 		Short: "Run the broker",
 		Long: `Run the Signet broker: MQTT 3.1.1 and 5 with every city/ message verified
-(SPEC §4) before it reaches a subscriber or a twin, plus the HTTP API, /metrics,
+(docs/protocol.md) before it reaches a subscriber or a twin, plus the HTTP API, /metrics,
 /healthz and /readyz.
 
 Settings come from --config (YAML; see broker/testdata/signet.example.yaml),

@@ -13,7 +13,7 @@ func newSignCmd() *cobra.Command {
 	var counter uint64
 	cmd := &cobra.Command{
 		Use:   "sign --key dev.jwk --topic TOPIC --counter N [--out FILE] PAYLOAD_FILE",
-		Short: "Sign a payload as a device would (COSE_Sign1, SPEC §2)",
+		Short: "Sign a payload as a device would (COSE_Sign1)",
 		Long: `Wrap a payload in a COSE_Sign1 envelope signed with a private key, with the
 topic as external_aad and N as the anti-replay counter, exactly as a device does.
 It is a tool for engineers and tests: a real device keeps its counter itself and

@@ -21,7 +21,7 @@ func newTwinCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "twin",
 		Short: "Read device twins from the store",
-		Long: `Read twin documents (SPEC §7) from the store file (--db, default signet.db):
+		Long: `Read twin documents from the store file (--db, default signet.db):
 reported state merged from verified messages, desired state set by verified
 commands, the delta between them, per-field provenance and security counters.
 

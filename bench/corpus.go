@@ -8,12 +8,12 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"runtime"
 	"sync"
 	"time"
 
 	"github.com/signet-city/signet/devices"
+	"github.com/signet-city/signet/internal/atomicfile"
 	"github.com/signet-city/signet/signing"
 )
 
@@ -208,21 +208,13 @@ func (c *Corpus) Zones() []string {
 // per device its id, zone and private JWK; then per device its messages
 // (topic, envelope); then the trailer. Every string is a uvarint length and
 // its bytes.
-func (c *Corpus) WriteFile(path string) (err error) {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".corpus-*")
-	if err != nil {
-		return fmt.Errorf("corpus %s: %w", path, err)
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if err := tmp.Chmod(0o600); err != nil {
-		return fmt.Errorf("corpus %s: %w", path, err)
-	}
-	w := bufio.NewWriterSize(tmp, 1<<20)
+func (c *Corpus) WriteFile(path string) error {
+	return atomicfile.Write(path, 0o600, c.write)
+}
+
+// write encodes the corpus (see WriteFile).
+func (c *Corpus) write(out io.Writer) error {
+	w := bufio.NewWriterSize(out, 1<<20)
 	var scratch []byte
 	put := func(b []byte) {
 		scratch = binary.AppendUvarint(scratch[:0], uint64(len(b)))
@@ -238,7 +230,7 @@ func (c *Corpus) WriteFile(path string) (err error) {
 	for _, d := range c.Devices {
 		jwk, err := signing.MarshalPrivateJWK(d.Key, d.KID)
 		if err != nil {
-			return fmt.Errorf("corpus %s: device %s key: %w", path, d.ID, err)
+			return fmt.Errorf("device %s key: %w", d.ID, err)
 		}
 		put([]byte(d.ID))
 		put([]byte(d.Zone))
@@ -246,7 +238,7 @@ func (c *Corpus) WriteFile(path string) (err error) {
 	}
 	for i, msgs := range c.Messages {
 		if len(msgs) != perDevice {
-			return fmt.Errorf("corpus %s: device %s has %d messages, the others %d", path, c.Devices[i].ID, len(msgs), perDevice)
+			return fmt.Errorf("device %s has %d messages, the others %d", c.Devices[i].ID, len(msgs), perDevice)
 		}
 		for _, m := range msgs {
 			put([]byte(m.Topic))
@@ -254,16 +246,7 @@ func (c *Corpus) WriteFile(path string) (err error) {
 		}
 	}
 	w.WriteString(corpusTrailer)
-	if err := w.Flush(); err != nil {
-		return fmt.Errorf("corpus %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("corpus %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("corpus %s: %w", path, err)
-	}
-	return nil
+	return w.Flush()
 }
 
 // maxCorpusString bounds one length-prefixed string, so a corrupt length

@@ -9,7 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
+
+	"github.com/signet-city/signet/internal/atomicfile"
 )
 
 // LoadKeyFile reads a key file: a JWK, or PEM as openssl writes it (PKCS#8
@@ -108,31 +109,13 @@ func SavePublicKeyFile(path string, pub PublicKey, kid []byte, force bool) error
 }
 
 func writeFileAtomic(path string, data []byte, mode os.FileMode, force bool) error {
+	write := atomicfile.Write
 	if !force {
-		if _, err := os.Stat(path); err == nil {
-			return fmt.Errorf("%s: already exists (use --force to replace it)", path)
-		}
+		write = atomicfile.WriteNew
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("%s: %w", path, err)
+	err := write(path, mode, atomicfile.Bytes(data))
+	if errors.Is(err, atomicfile.ErrExists) {
+		return fmt.Errorf("%s: already exists (use --force to replace it)", path)
 	}
-	defer os.Remove(tmp.Name()) // a no-op after the rename
-	err = tmp.Chmod(mode)
-	if err == nil {
-		_, err = tmp.Write(data)
-	}
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	return nil
+	return err
 }

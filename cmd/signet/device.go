@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -16,6 +15,8 @@ import (
 	"github.com/signet-city/signet/devices/topic"
 	"github.com/signet-city/signet/signing"
 	"github.com/spf13/cobra"
+
+	"github.com/signet-city/signet/internal/atomicfile"
 )
 
 // defaultDB is the store file the registry commands use without --db.
@@ -391,23 +392,7 @@ func nonNilSlice[T any](s []T) []T {
 	return s
 }
 
-// writeFileAtomic writes path through a temporary file in the same
-// directory and renames it into place: a failed write leaves no half file.
+// writeFileAtomic writes path whole or not at all (an export, mode 0644).
 func writeFileAtomic(path string, write func(io.Writer) error) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if err := write(tmp); err != nil {
-		tmp.Close()
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return atomicfile.Write(path, 0o644, write)
 }

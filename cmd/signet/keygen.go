@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 
 	"github.com/signet-city/signet/signing"
 	"github.com/spf13/cobra"
@@ -37,6 +39,18 @@ ml-dsa-65, ml-dsa-87.`,
 			if kidHex != "" {
 				if kid, err = signing.ParseKeyID(kidHex); err != nil {
 					return usagef("--kid: %v", err)
+				}
+			}
+			// Like flash, keygen makes the folders it writes into; a
+			// private key's folder is the owner's alone.
+			for _, f := range []struct {
+				path string
+				perm os.FileMode
+			}{{out, 0o700}, {pubOut, 0o755}} {
+				if dir := filepath.Dir(f.path); f.path != "" {
+					if err := os.MkdirAll(dir, f.perm); err != nil {
+						return fmt.Errorf("creating the folder for %s: %w", f.path, err)
+					}
 				}
 			}
 			priv, err := signing.GenerateKey(alg)

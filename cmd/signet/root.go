@@ -20,6 +20,7 @@ twin, and checks signed control commands before they reach a device.
 
 Start with "signet demo": a broker, a simulated district, an attack, the twins
 and the rejections, all on this machine.`,
+		Version:       version(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
@@ -39,6 +40,7 @@ and the rejections, all on this machine.`,
 		newDeviceCmd(),
 		newOperatorCmd(),
 		newTwinCmd(),
+		newTokenCmd(),
 	)
 	return root
 }

@@ -14,8 +14,9 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"path/filepath"
 	"sync"
+
+	"github.com/signet-city/signet/internal/atomicfile"
 )
 
 // DefaultReserve is how many counters one durable write covers.
@@ -69,32 +70,10 @@ func (s *Store) Next() (uint64, error) {
 }
 
 func (s *Store) write(v uint64) error {
-	dir := filepath.Dir(s.path)
-	tmp, err := os.CreateTemp(dir, ".counter-*")
-	if err != nil {
-		return fmt.Errorf("counter %s: %w", s.path, err)
-	}
-	defer os.Remove(tmp.Name())
 	var b [8]byte
 	binary.BigEndian.PutUint64(b[:], v)
-	_, err = tmp.Write(b[:])
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), s.path)
-	}
-	if err == nil {
-		if d, derr := os.Open(dir); derr == nil {
-			err = d.Sync()
-			d.Close()
-		}
-	}
-	if err != nil {
-		return fmt.Errorf("counter %s: %w", s.path, err)
+	if err := atomicfile.Write(s.path, 0o600, atomicfile.Bytes(b[:])); err != nil {
+		return fmt.Errorf("counter %w", err)
 	}
 	return nil
 }

@@ -17,6 +17,8 @@ import (
 	"github.com/signet-city/signet/devices/topic"
 	"github.com/signet-city/signet/firmware-sim/command"
 	"github.com/signet-city/signet/signing"
+
+	"github.com/signet-city/signet/internal/atomicfile"
 )
 
 // Version is the image format this code writes and reads.
@@ -169,26 +171,8 @@ func Save(path string, im *Image, force bool) error {
 	if err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".img-*")
-	if err != nil {
-		return fmt.Errorf("image %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name())
-	err = tmp.Chmod(0o600)
-	if err == nil {
-		_, err = tmp.Write(append(data, '\n'))
-	}
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		return fmt.Errorf("image %s: %w", path, err)
+	if err := atomicfile.Write(path, 0o600, atomicfile.Bytes(append(data, '\n'))); err != nil {
+		return fmt.Errorf("image %w", err)
 	}
 	return nil
 }

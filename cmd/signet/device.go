@@ -10,13 +10,13 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/signet-city/signet/devices"
 	"github.com/signet-city/signet/devices/boltstore"
 	"github.com/signet-city/signet/devices/topic"
-	"github.com/signet-city/signet/signing"
-	"github.com/spf13/cobra"
-
 	"github.com/signet-city/signet/internal/atomicfile"
+	"github.com/signet-city/signet/signing"
 )
 
 // defaultDB is the store file the registry commands use without --db.

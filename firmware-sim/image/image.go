@@ -16,9 +16,8 @@ import (
 	"github.com/signet-city/signet/devices/kinds"
 	"github.com/signet-city/signet/devices/topic"
 	"github.com/signet-city/signet/firmware-sim/command"
-	"github.com/signet-city/signet/signing"
-
 	"github.com/signet-city/signet/internal/atomicfile"
+	"github.com/signet-city/signet/signing"
 )
 
 // Version is the image format this code writes and reads.

@@ -11,7 +11,7 @@ import (
 )
 
 // good is a valid image written to dir, and its bytes.
-func good(t *testing.T, dir string) (string, []byte) {
+func good(t testing.TB, dir string) (string, []byte) {
 	t.Helper()
 	key, err := signing.GenerateKey(signing.AlgEd25519)
 	if err != nil {

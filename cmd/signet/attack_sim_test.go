@@ -94,7 +94,7 @@ func TestAttackEveryKindRefused(t *testing.T) {
 			t.Errorf("no line %q in:\n%s", line, out)
 		}
 	}
-	if !strings.Contains(out, "total: sent 27, refused 27, accepted 0, unanswered 0\nevery hostile message was refused\n") {
+	if !strings.Contains(out, "total: sent 27, refused 27, accepted 0, unanswered 0\nevery hostile message and probe was refused\n") {
 		t.Errorf("no clean total in:\n%s", out)
 	}
 	if err := h.srv.Shutdown(context.Background()); err != nil { // writes every queued event

@@ -15,9 +15,6 @@ import (
 // SIGINT once its fleet is running, and checks that it exits 0 with a
 // summary and leaves no temporary store behind.
 func TestDemoStopsCleanlyOnCtrlC(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the signet binary")
-	}
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "signet")
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {

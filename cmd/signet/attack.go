@@ -100,6 +100,7 @@ replays).`, "PROBES", probeHelp(), 1),
 	f.StringVar(&kinds, "kind", "all", "attacks to run: all, none, or a comma-separated list of kinds")
 	f.StringVar(&probes, "probe", "", "probes to run: all, or a comma-separated list of probes")
 	f.StringVar(&o.api, "api", "", "the broker's HTTP API, http://host:port, for the probes that need it")
+	f.DurationVar(&o.patience, "patience", 30*time.Second, "how long a probe waits for the broker to answer or to close a connection (above the broker's connect deadline)")
 	f.IntVar(&o.count, "count", 1, "messages per kind")
 	f.Float64Var(&o.rate, "rate", 10, "messages per second, all kinds together")
 	f.StringVar(&o.device, "device", "", "the compromised device (default: the first image)")
@@ -115,6 +116,7 @@ type attackOptions struct {
 	allProbes                bool // --probe all: skip, with a note, probes the target cannot support
 	count                    int
 	rate                     float64
+	patience                 time.Duration // how long a probe waits for the broker to act
 }
 
 func parseAttackKinds(s string) ([]attack.Kind, error) {
@@ -229,7 +231,7 @@ func runAttack(ctx context.Context, out io.Writer, o attackOptions) error {
 	var probed probeTally
 	if len(o.probes) > 0 {
 		fmt.Fprintf(out, "probing %s (HTTP %s) as compromised device %s\n", brokerURL, orNone(o.api), victim.ID)
-		target := attack.Target{MQTT: brokerURL, HTTP: o.api, Device: victim, Other: other}
+		target := attack.Target{MQTT: brokerURL, HTTP: o.api, Device: victim, Other: other, Patience: o.patience}
 		if probed, err = runProbes(ctx, out, o.probes, target, o.allProbes); err != nil {
 			return err
 		}

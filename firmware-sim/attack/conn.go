@@ -90,3 +90,13 @@ func CodeName(code byte) string {
 	}
 	return fmt.Sprintf("0x%02x %s", code, name)
 }
+
+// Subscribe asks for filter at QoS 1 and returns the SUBACK's reason code
+// (0x80 and above: refused, MQTT 5 §3.9.3).
+func (c *Conn) Subscribe(ctx context.Context, filter string) (byte, error) {
+	ack, err := c.client.Subscribe(ctx, &paho5.Subscribe{Subscriptions: []paho5.SubscribeOptions{{Topic: filter, QoS: 1}}})
+	if ack != nil && len(ack.Reasons) == 1 {
+		return ack.Reasons[0], nil // paho also returns an error for codes >= 0x80
+	}
+	return 0, fmt.Errorf("subscribe to %s: %w", filter, err)
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/signet-city/signet/firmware-sim/runtime"
 )
@@ -35,6 +36,10 @@ type Target struct {
 	HTTP   string          // http://host:port ("" if the broker serves no HTTP)
 	Device *runtime.Device // a compromised device; nil for probes that need none
 	Other  *runtime.Device // another device of Device's zone; may be nil
+	// Patience is how long a probe waits for the broker to answer or to
+	// close a connection it should close (0: 30 s); a broker configured
+	// with a short connect deadline lets tests use a short one.
+	Patience time.Duration
 }
 
 // Outcome is what the broker did with one probe.
@@ -52,7 +57,10 @@ var ErrNoTarget = errors.New("the target lacks what this probe needs")
 
 // Probes lists every probe, in the order `signet attack --probe all` runs them.
 func Probes() []Probe {
-	return []Probe{}
+	return []Probe{
+		probeEmptyTopicAlias, probeOversizedConnect, probeSlowConnect, probeClientIDSquat,
+		probeSharedGroup, probeTwinInflation, probeEventFlood, probeCrossOriginEnrol,
+	}
 }
 
 // ParseProbes returns the probes named in a comma-separated list ("all" for

@@ -21,12 +21,12 @@ var (
 	}
 	probeOversizedConnect = Probe{
 		Name: "oversized-connect",
-		Doc:  "a CONNECT whose fixed header declares 256 MiB, before any login",
+		Doc:  "8 CONNECTs at once whose fixed headers declare 256 MiB, before any login",
 		Run:  runOversizedConnect,
 	}
 	probeSlowConnect = Probe{
 		Name: "slow-connect",
-		Doc:  "a TCP connection that never sends CONNECT",
+		Doc:  "300 TCP connections that never send CONNECT",
 		Run:  runSlowConnect,
 	}
 	probeClientIDSquat = Probe{
@@ -91,41 +91,69 @@ func runEmptyTopicAlias(ctx context.Context, t Target) (Outcome, error) {
 	return Outcome{Sent: 1, Reason: p.PacketType(), Detail: "the broker answered with neither a refusal nor a PUBACK"}, nil
 }
 
-// runOversizedConnect declares the largest remaining length MQTT allows
-// (268,435,455 bytes, MQTT 5 §1.5.5) and sends a little of it: a broker
-// with a maximum packet size closes the connection without reading on.
+// runOversizedConnect opens oversizedConns connections at once, each
+// declaring the largest remaining length MQTT allows (268,435,455 bytes,
+// MQTT 5 §1.5.5) for a CONNECT and sending a little of it: a broker with a
+// maximum packet size closes each without reading on (or allocating for it).
 func runOversizedConnect(ctx context.Context, t Target) (Outcome, error) {
-	c, err := dialRaw(ctx, t.MQTT)
-	if err != nil {
-		return Outcome{}, err
-	}
-	defer c.Close()
-	head := []byte{packets.CONNECT << 4, 0xff, 0xff, 0xff, 0x7f}
-	if _, err := c.Write(append(head, bytes.Repeat([]byte{0}, 1024)...)); err != nil {
-		return Outcome{Refused: true, Sent: 1, Reason: "connection closed", Detail: "closed while the header was being sent"}, nil
-	}
-	wctx, cancel := waitCtx(ctx, t.Patience)
-	defer cancel()
-	if _, closed := c.closedByBroker(wctx); closed {
-		return Outcome{Refused: true, Sent: 1, Reason: "connection closed", Detail: "a 256 MiB CONNECT was refused before it was read"}, nil
-	}
-	return Outcome{Sent: 1, Reason: "still open", Detail: "the broker kept waiting for the rest of a 256 MiB CONNECT"}, nil
+	head := append([]byte{packets.CONNECT << 4, 0xff, 0xff, 0xff, 0x7f}, bytes.Repeat([]byte{0}, 1024)...)
+	return holdConnections(ctx, t, oversizedConns, head, "CONNECTs declaring 256 MiB")
 }
 
-// runSlowConnect opens a connection and sends nothing: the broker must close
-// it once its connect deadline passes (t.Patience should exceed that).
+// runSlowConnect opens slowConns connections and sends nothing on them: the
+// broker must close each once its connect deadline passes (t.Patience
+// should exceed that deadline).
 func runSlowConnect(ctx context.Context, t Target) (Outcome, error) {
-	c, err := dialRaw(ctx, t.MQTT)
-	if err != nil {
-		return Outcome{}, err
-	}
-	defer c.Close()
+	return holdConnections(ctx, t, slowConns, nil, "connections that never send CONNECT")
+}
+
+// How many connections the connection probes open: the sizes at which each
+// exhausted an unbounded broker.
+const (
+	oversizedConns = 8
+	slowConns      = 300
+)
+
+// holdConnections opens n connections, writes first on each, and waits
+// (up to t.Patience) for the broker to close all of them.
+func holdConnections(ctx context.Context, t Target, n int, first []byte, what string) (Outcome, error) {
 	wctx, cancel := waitCtx(ctx, t.Patience)
 	defer cancel()
-	if _, closed := c.closedByBroker(wctx); closed {
-		return Outcome{Refused: true, Reason: "connection closed", Detail: "a connection without CONNECT was closed"}, nil
+	closed := make(chan bool, n)
+	for i := range n {
+		c, err := dialRaw(wctx, t.MQTT)
+		if err != nil {
+			if i == 0 {
+				return Outcome{}, err
+			}
+			closed <- true // refused at accept: the connection cap at work
+			continue
+		}
+		go func() {
+			defer c.Close()
+			if len(first) > 0 {
+				if _, err := c.Write(first); err != nil {
+					closed <- true
+					return
+				}
+			}
+			_, ok := c.closedByBroker(wctx)
+			closed <- ok
+		}()
 	}
-	return Outcome{Reason: "still open", Detail: "a connection that never sent CONNECT was still open when the probe gave up"}, nil
+	shut := 0
+	for range n {
+		if <-closed {
+			shut++
+		}
+	}
+	o := Outcome{Refused: shut == n, Sent: n, Reason: fmt.Sprintf("%d of %d closed", shut, n)}
+	if o.Refused {
+		o.Detail = fmt.Sprintf("the broker closed all %d %s", n, what)
+	} else {
+		o.Detail = fmt.Sprintf("%d %s were still open when the probe gave up", n-shut, what)
+	}
+	return o, nil
 }
 
 // runClientIDSquat takes another device's client id, first with the

@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 
@@ -61,6 +62,12 @@ type Config struct {
 	// (ApplyProcsPolicy; 0: DefaultProcsPerCPU for each CPU). The
 	// GOMAXPROCS environment variable wins when set.
 	GoMaxProcs int `yaml:"gomaxprocs"`
+	// Create lets `signet serve` make a new, empty store when Store does
+	// not exist (as --init does); without it a mistyped path is an error
+	// rather than a broker with no devices.
+	Create bool `yaml:"create"`
+	// Log sets the level and format of the broker's log.
+	Log LogConfig `yaml:"log"`
 	// Users are people and applications (argon2id password hashes, bearer
 	// token hashes, client certificate pins).
 	Users []User `yaml:"users"`
@@ -140,6 +147,9 @@ func (c Config) Validate() error {
 		return errors.New("mqtt: must be a listen address such as 127.0.0.1:1883")
 	}
 	if _, err := c.TLS.load(); err != nil {
+		return err
+	}
+	if _, err := c.Log.Handler(io.Discard); err != nil {
 		return err
 	}
 	for _, f := range []struct {

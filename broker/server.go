@@ -14,6 +14,7 @@ import (
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/listeners"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/signet-city/signet/broker/audit"
 	"github.com/signet-city/signet/devices"
@@ -77,6 +78,9 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	s.mqtt = mqtt.New(MochiOptions(cfg.MaxPendingWrites, log.With("component", "mochi")))
 	s.access = NewAccessHook(edge, cfg.Users, cfg.AllowAnonymous, s.events, log)
 	s.verify = signing.NewVerifier(signing.VerifierConfig{})
+	// The Go runtime's and the process's own figures (heap, goroutines, RSS,
+	// open files) beside Signet's: what an edge team graphs first.
+	s.metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	RegisterVerifierMetrics(s.metrics, s.verify)
 	s.metrics.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "signet_clients_connected", Help: "MQTT clients connected."},
 		func() float64 { return float64(atomic.LoadInt64(&s.mqtt.Info.ClientsConnected)) }))

@@ -14,8 +14,8 @@ import (
 )
 
 func newServeCmd() *cobra.Command {
-	var configPath, store, durability, mqttAddr, httpAddr, auditPath string
-	var dev, allowAnon bool
+	var configPath, store, durability, mqttAddr, httpAddr, auditPath, logLevel, logFormat string
+	var dev, allowAnon, create bool
 	cmd := &cobra.Command{
 		Use:   "serve [--config signet.yaml] [flags]",
 		Short: "Run the broker",
@@ -28,32 +28,39 @@ then flags, which win. --dev runs a self-contained local broker on a temporary
 store, with anonymous access to ordinary topics only.
 
 Devices are enrolled with "signet device enroll --db STORE" before the broker
-starts; the broker reads the registry at start.`,
+starts; the broker reads the registry at start.
+
+The store must exist (made by "signet device enroll", "signet flash --db" or
+an earlier run): a mistyped path is an error, not a new broker with no
+devices. --init (or create: true in the config) makes a new, empty one. A
+start that fails (a port in use, a bad certificate) leaves no store or audit
+log behind that it created.`,
 		Example: `  signet serve --config /etc/signet/signet.yaml
+  signet serve --store signet.db --audit audit.jsonl --log-format json
+  signet serve --store new.db --init
   signet serve --dev`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, cleanup, err := serveConfig(cmd, configPath, dev, serveFlags{
 				store: store, durability: durability, mqtt: mqttAddr, http: httpAddr, audit: auditPath, allowAnon: allowAnon,
+				create: create, logLevel: logLevel, logFormat: logFormat,
 			})
 			defer cleanup()
 			if err != nil {
 				return err
 			}
-			logger := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
+			handler, err := cfg.Log.Handler(cmd.ErrOrStderr())
+			if err != nil {
+				return usagef("%v", err)
+			}
+			logger := slog.New(handler)
 			broker.ApplyGCPolicy(cfg.GCPercent, cfg.MemoryLimitMiB)
 			broker.ApplyProcsPolicy(cfg.GoMaxProcs)
-			srv, err := broker.New(cmd.Context(), cfg, logger)
+			srv, err := startServer(cmd.Context(), cfg, logger)
 			if err != nil {
 				return err
 			}
-			if err := srv.Start(); err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "signet: mqtt on %s, http on %s, store %s (%s)\n", srv.MQTTAddr(), srv.HTTPAddr(), cfg.Store, cfg.Durability)
-			if srv.HTTPAddr() != "" {
-				fmt.Fprintf(cmd.OutOrStdout(), "signet: dashboard http://%s%s\n", srv.HTTPAddr(), broker.DashboardPath)
-			}
+			printStartup(cmd.OutOrStdout(), cfg, srv)
 			<-cmd.Context().Done()
 			fmt.Fprintln(cmd.OutOrStdout(), "signet: shutting down: draining verification and commits")
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -70,14 +77,17 @@ starts; the broker reads the registry at start.`,
 	f.StringVar(&httpAddr, "http-addr", "", "HTTP listen address (default 127.0.0.1:8080)")
 	f.StringVar(&auditPath, "audit", "", "hash-chained audit log file")
 	f.BoolVar(&allowAnon, "allow-anonymous", false, "let clients without credentials use ordinary topics")
+	f.BoolVar(&create, "init", false, "create the store if it does not exist (a new, empty registry)")
+	f.StringVar(&logLevel, "log-level", "", "debug, info (default), warn or error")
+	f.StringVar(&logFormat, "log-format", "", "text (default) or json")
 	return cmd
 }
 
 // serveFlags are the values of serve's flags; only those the user set
 // override the configuration.
 type serveFlags struct {
-	store, durability, mqtt, http, audit string
-	allowAnon                            bool
+	store, durability, mqtt, http, audit, logLevel, logFormat string
+	allowAnon, create                                         bool
 }
 
 // serveConfig builds the configuration: defaults, then the --config file,
@@ -98,7 +108,7 @@ func serveConfig(cmd *cobra.Command, configPath string, dev bool, f serveFlags) 
 			return cfg, cleanup, fmt.Errorf("--dev: %w", err)
 		}
 		cleanup = func() { os.RemoveAll(dir) }
-		cfg.Store, cfg.Audit, cfg.AllowAnonymous = filepath.Join(dir, "signet.db"), filepath.Join(dir, "audit.jsonl"), true
+		cfg.Store, cfg.Audit, cfg.AllowAnonymous, cfg.Create = filepath.Join(dir, "signet.db"), filepath.Join(dir, "audit.jsonl"), true, true
 	}
 	flags := cmd.Flags()
 	set := func(name string, dst *string, v string) {
@@ -111,8 +121,13 @@ func serveConfig(cmd *cobra.Command, configPath string, dev bool, f serveFlags) 
 	set("mqtt-addr", &cfg.MQTT, f.mqtt)
 	set("http-addr", &cfg.HTTP, f.http)
 	set("audit", &cfg.Audit, f.audit)
+	set("log-level", &cfg.Log.Level, f.logLevel)
+	set("log-format", &cfg.Log.Format, f.logFormat)
 	if flags.Changed("allow-anonymous") {
 		cfg.AllowAnonymous = f.allowAnon
+	}
+	if flags.Changed("init") {
+		cfg.Create = f.create
 	}
 	return cfg, cleanup, nil
 }

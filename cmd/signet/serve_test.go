@@ -77,12 +77,19 @@ func TestServeDev(t *testing.T) {
 	if !lines.Scan() {
 		t.Fatalf("serve --dev printed nothing; exit: %v", <-done)
 	}
-	m := regexp.MustCompile(`^signet: mqtt on (127\.0\.0\.1:\d+), http on (127\.0\.0\.1:\d+), store (\S+signet-dev-\S+/signet\.db) \(strict\)$`).FindStringSubmatch(lines.Text())
+	m := regexp.MustCompile(`^signet: listening on mqtt (127\.0\.0\.1:\d+), http (127\.0\.0\.1:\d+)$`).FindStringSubmatch(lines.Text())
 	if m == nil {
 		t.Fatalf("first line %q", lines.Text())
 	}
+	if !lines.Scan() {
+		t.Fatal("serve --dev printed one line")
+	}
+	st := regexp.MustCompile(`^signet: store (\S+signet-dev-\S+/signet\.db) \(0 devices, strict\), 0 users, audit log \S+/audit\.jsonl$`).FindStringSubmatch(lines.Text())
+	if st == nil {
+		t.Fatalf("second line %q, want the store, its devices, durability, users and audit log", lines.Text())
+	}
 	if !lines.Scan() || lines.Text() != "signet: dashboard http://"+m[2]+"/dashboard/" {
-		t.Fatalf("second line %q, want the dashboard URL", lines.Text())
+		t.Fatalf("third line %q, want the dashboard URL", lines.Text())
 	}
 	rest := make(chan string, 1)
 	go func() {
@@ -99,6 +106,20 @@ func TestServeDev(t *testing.T) {
 			t.Fatalf("GET %s: %v %v", path, resp, err)
 		}
 		resp.Body.Close()
+	}
+	resp, err := http.Get("http://" + m[2] + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"go_goroutines", "process_resident_memory_bytes", "signet_clients_connected"} {
+		if !strings.Contains(string(body), "\n"+name+" ") {
+			t.Errorf("/metrics has no %s", name)
+		}
 	}
 	opts := paho.NewClientOptions().AddBroker("tcp://" + m[1]).SetClientID("dev-1").SetAutoReconnect(false).SetProtocolVersion(4)
 	cl := paho.NewClient(opts)
@@ -129,7 +150,7 @@ func TestServeDev(t *testing.T) {
 	if r := <-rest; !strings.Contains(r, "shutting down: draining verification and commits") {
 		t.Fatalf("after interrupt: %q", r)
 	}
-	if _, err := os.Stat(filepath.Dir(m[3])); !os.IsNotExist(err) {
+	if _, err := os.Stat(filepath.Dir(st[1])); !os.IsNotExist(err) {
 		t.Fatalf("--dev left its temporary store behind: %v", err)
 	}
 }

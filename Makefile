@@ -2,7 +2,7 @@
 GO ?= go
 FUZZTIME ?= 10s
 
-.PHONY: test deps vet unit fuzz-smoke fuzz bench demo
+.PHONY: test deps vet unit fuzz-smoke fuzz bench demo install
 
 test: deps vet unit fuzz-smoke
 
@@ -35,3 +35,9 @@ bench:
 
 demo:
 	$(GO) run ./cmd/signet demo
+
+# Installs the signet binary (PREFIX/bin, default /usr/local/bin); deploy/ has
+# a systemd unit and a Dockerfile.
+PREFIX ?= /usr/local
+install:
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(DESTDIR)$(PREFIX)/bin/signet ./cmd/signet

@@ -41,6 +41,7 @@ and the rejections, all on this machine.`,
 		newOperatorCmd(),
 		newTwinCmd(),
 		newTokenCmd(),
+		newStoreCmd(),
 	)
 	return root
 }

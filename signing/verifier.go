@@ -19,19 +19,23 @@ var (
 
 // VerifierConfig tunes a Verifier. The zero value is the default.
 type VerifierConfig struct {
-	// Workers verify in parallel (0: GOMAXPROCS).
+	// Workers is how many batches may be verified at once, each on the
+	// goroutine of the caller that leads it (0: GOMAXPROCS).
 	Workers int
 	// MaxBatch caps one Ed25519 batch (0: 1024). Per-signature cost falls
-	// with batch size (edbatch.BenchmarkBatchSizes, signet bench verify:
-	// about 0.35x crypto/ed25519 at 64, 0.23x at 1024), and a batch only
-	// grows that large when that many callers are waiting at once, so the
-	// cap costs an idle verifier nothing.
+	// with batch size (edbatch.BenchmarkBatchSizes, signet bench verify),
+	// and a batch only grows that large when that many callers arrive
+	// while the batches before it are being verified, so the cap costs an
+	// idle verifier nothing.
 	MaxBatch int
-	// MaxDelay is the longest a request waits for its batch to fill
-	// (0: 1ms); see dispatch.go for when it waits at all.
-	MaxDelay time.Duration
-	// QueueSize bounds the requests waiting to be batched (0: 4096). A full
-	// queue blocks callers: back-pressure onto their connections, never
+	// MinParallelBatch is how many requests must be waiting before a batch
+	// is started beside one already being verified (0: 64). Below it they
+	// wait for the running batch to finish and form the next one: one batch
+	// of 64 costs far less per signature than 64 verified one by one as
+	// each caller found a free slot.
+	MinParallelBatch int
+	// QueueSize bounds the requests waiting for a batch (0: 4096). Callers
+	// beyond it wait for room: back-pressure onto their connections, never
 	// unbounded memory.
 	QueueSize int
 	// Quarantine is how long a key whose signature failed is verified singly
@@ -40,59 +44,56 @@ type VerifierConfig struct {
 	Quarantine time.Duration
 }
 
-// otherChunk is how many single verifications (other algorithms,
-// quarantined keys) one job carries, so that a burst of ML-DSA is spread
-// over the workers rather than queued behind one.
-const otherChunk = 8
-
 // Verifier verifies signatures for many goroutines (one per MQTT
-// connection) at once.
+// connection) at once, as a combining batcher: no goroutine of its own, and
+// at most one hand-off per request.
 //
-// One dispatcher goroutine (dispatch.go) takes requests from a bounded
-// queue and hands jobs to the workers: Ed25519 requests from keys in good
-// standing as one batch (edbatch.Batch, cofactored, so verdicts equal single
-// verification), everything else in small chunks verified one by one (the
-// parallel lanes of the other algorithms). A batch is handed over as soon as
-// every caller that could still join it has (so a lone roadside gateway is
-// verified at once, at single-verification speed, never held behind a
-// deadline), and otherwise after at most MaxDelay, because per-signature
-// cost falls with batch size.
+// An Ed25519 request from a key in good standing joins the open batch. If
+// no batch is being verified, or fewer than Workers are and MinParallelBatch
+// requests wait, its caller takes the open batch (everything that gathered
+// while the others were busy) and verifies it on its own goroutine as the
+// batch's leader (edbatch.Batch, cofactored,
+// so verdicts equal single verification), then wakes the other callers of
+// the batch. Otherwise it waits; when a leader finishes, it hands the
+// leadership of the next open batch to one of that batch's callers. So a
+// request is never held back when the verifier is idle (a lone roadside
+// gateway is verified at once, alone), and batches grow exactly as fast as
+// requests arrive while earlier ones are verified: with load, never with a
+// timer. Every other request (other algorithms, quarantined keys) is
+// verified by its caller alone, at once.
 type Verifier struct {
-	cfg   VerifierConfig
-	queue chan *request
-	jobs  chan job
-	idle  chan int // a worker finished a job of this many requests
-	wg    sync.WaitGroup
-
-	closeMu sync.RWMutex // guards closed and the sends on queue
+	cfg     VerifierConfig
+	room    chan struct{} // a token per Ed25519 request queued or in a batch (QueueSize)
+	mu      sync.Mutex
+	open    []*request // the batch that gathers
+	leading int        // batches being verified now (at most Workers)
 	closed  bool
+	idle    sync.Cond // broadcast when leading drops to 0
+
+	batchPool sync.Pool // *edbatch.Batch, reused across leaders
 
 	qmu        sync.Mutex
 	quarantine map[*edbatch.PublicKey]time.Time
 
 	batches, signatures, singles, bisected atomic.Uint64
-	pending                                atomic.Int64 // taken from the queue, not yet decided
+	pending                                atomic.Int64 // queued or being verified
 }
 
 type request struct {
-	caller   string // who asked (WithCaller); "" if unknown
 	key      PublicKey
-	ek       *edbatch.PublicKey // nil: not batchable
+	ek       *edbatch.PublicKey
 	msg, sig []byte
-	ok       bool
-	done     chan struct{}
-}
-
-// job is one unit of work for a worker: a batch or a chunk of singles.
-type job struct {
-	batch   bool
-	entries []*request
+	ok       bool // the verdict, once decided
+	// wake is sent once per decision or hand-off: the verdict is in, or
+	// (lead set) the caller now leads the batch lead.
+	wake chan struct{}
+	lead []*request
 }
 
 // edwardsKeyed is what an Ed25519 PublicKey offers the batch path.
 type edwardsKeyed interface{ EdwardsKey() *edbatch.PublicKey }
 
-// NewVerifier starts the dispatcher and the workers.
+// NewVerifier returns a Verifier; it starts no goroutine.
 func NewVerifier(cfg VerifierConfig) *Verifier {
 	if cfg.Workers <= 0 {
 		cfg.Workers = runtime.GOMAXPROCS(0)
@@ -103,70 +104,167 @@ func NewVerifier(cfg VerifierConfig) *Verifier {
 	if cfg.QueueSize <= 0 {
 		cfg.QueueSize = 4096
 	}
+	if cfg.MinParallelBatch <= 0 {
+		cfg.MinParallelBatch = 128
+	}
 	if cfg.Quarantine <= 0 {
 		cfg.Quarantine = 10 * time.Second
 	}
-	if cfg.MaxDelay <= 0 {
-		cfg.MaxDelay = time.Millisecond
-	}
-	v := &Verifier{
-		cfg:        cfg,
-		queue:      make(chan *request, cfg.QueueSize),
-		jobs:       make(chan job),
-		idle:       make(chan int, cfg.Workers),
-		quarantine: map[*edbatch.PublicKey]time.Time{},
-	}
-	for range cfg.Workers {
-		v.wg.Add(1)
-		go v.work()
-	}
-	v.wg.Add(1)
-	go v.dispatch()
+	v := &Verifier{cfg: cfg, room: make(chan struct{}, cfg.QueueSize), quarantine: map[*edbatch.PublicKey]time.Time{}}
+	v.idle.L = &v.mu
+	v.batchPool.New = func() any { return new(edbatch.Batch) }
 	return v
 }
 
-// Verify reports whether signature is valid for message under key. It
-// blocks until a worker has decided, ctx ends, or the verifier is closed.
+// Verify reports whether signature is valid for message under key. ctx is
+// checked until the request joins a batch; from then on the request is
+// decided (within the time of the batches ahead of it), since a leader may
+// already be verifying it for others.
 func (v *Verifier) Verify(ctx context.Context, key PublicKey, message, signature []byte) (bool, error) {
 	if err := ctx.Err(); err != nil {
 		return false, err
 	}
-	r := &request{caller: callerOf(ctx), key: key, msg: message, sig: signature, done: make(chan struct{})}
-	if ek, ok := key.(edwardsKeyed); ok {
-		r.ek = ek.EdwardsKey()
-	}
-	v.closeMu.RLock()
-	if v.closed {
-		v.closeMu.RUnlock()
+	if v.isClosed() {
 		return false, ErrVerifierClosed
 	}
+	ek, ok := key.(edwardsKeyed)
+	if !ok || v.quarantined(ek.EdwardsKey()) {
+		return v.single(key, message, signature), nil
+	}
 	select {
-	case v.queue <- r:
+	case v.room <- struct{}{}:
 	case <-ctx.Done():
-		v.closeMu.RUnlock()
 		return false, ctx.Err()
 	}
-	v.closeMu.RUnlock()
-	select {
-	case <-r.done:
-		return r.ok, nil
-	case <-ctx.Done():
-		return false, ctx.Err()
+	r := &request{key: key, ek: ek.EdwardsKey(), msg: message, sig: signature, wake: make(chan struct{}, 1)}
+	v.mu.Lock()
+	if v.closed {
+		v.mu.Unlock()
+		<-v.room
+		return false, ErrVerifierClosed
+	}
+	v.pending.Add(1)
+	v.open = append(v.open, r)
+	var batch []*request
+	if v.leading == 0 || v.leading < v.cfg.Workers && len(v.open) >= v.cfg.MinParallelBatch {
+		v.leading++
+		batch = v.take()
+	}
+	v.mu.Unlock()
+	for {
+		if batch != nil && v.run(r, batch) {
+			return r.ok, nil
+		}
+		<-r.wake // happens after the verdict or the hand-off was written
+		if r.lead == nil {
+			return r.ok, nil
+		}
+		batch, r.lead = r.lead, nil
 	}
 }
 
-// Close stops taking requests, decides every request already taken, and
-// waits for the workers.
-func (v *Verifier) Close() error {
-	v.closeMu.Lock()
-	if v.closed {
-		v.closeMu.Unlock()
-		return nil
+// take removes up to MaxBatch requests from the front of the open batch;
+// v.mu is held.
+func (v *Verifier) take() []*request {
+	n := min(len(v.open), v.cfg.MaxBatch)
+	batch := v.open[:n:n]
+	if n == len(v.open) {
+		v.open = nil
+	} else {
+		v.open = v.open[n:]
 	}
+	return batch
+}
+
+// run verifies batch as its leader, self (whose caller runs it), wakes the
+// batch's other callers with their verdicts, and hands the leadership on to
+// the first caller of the next open batch, or gives its slot back. It
+// reports whether self was in batch (and so is decided); a leader's own
+// request can be left for a later batch when MaxBatch cut the open one.
+func (v *Verifier) run(self *request, batch []*request) (selfDecided bool) {
+	v.decide(batch)
+	// Wake the batch's callers before choosing the next batch: those that
+	// come straight back (a gateway with more to send) join it, instead of
+	// finding no leader busy and each verifying alone.
+	for _, r := range batch {
+		<-v.room
+		v.pending.Add(-1)
+		if r == self {
+			selfDecided = true
+		} else {
+			r.wake <- struct{}{}
+		}
+	}
+	v.mu.Lock()
+	var next []*request
+	// Hand on to a waiting caller if nobody else would collect the open
+	// batch, or if it is large enough to run beside the other leaders';
+	// a small one is left to join the next batch of a leader still running.
+	if len(v.open) > 0 && (v.leading == 1 || len(v.open) >= v.cfg.MinParallelBatch) {
+		next = v.take()
+	} else {
+		v.leading--
+		if v.leading == 0 {
+			v.idle.Broadcast()
+		}
+	}
+	v.mu.Unlock()
+	if next != nil {
+		next[0].lead = next
+		next[0].wake <- struct{}{}
+	}
+	return selfDecided
+}
+
+// decide sets the verdict of every request of batch: one Ed25519 batch
+// verification, and on failure each signature alone to find the bad ones
+// (whose keys are then quarantined).
+func (v *Verifier) decide(batch []*request) {
+	if len(batch) == 1 {
+		r := batch[0]
+		r.ok = v.single(r.key, r.msg, r.sig)
+		return
+	}
+	b := v.batchPool.Get().(*edbatch.Batch)
+	defer v.batchPool.Put(b)
+	b.Reset()
+	for _, r := range batch {
+		b.Add(r.ek, r.msg, r.sig)
+	}
+	v.batches.Add(1)
+	v.signatures.Add(uint64(len(batch)))
+	if b.Verify() {
+		for _, r := range batch {
+			r.ok = true
+		}
+		return
+	}
+	v.bisected.Add(1)
+	verdicts := make([]bool, len(batch))
+	b.VerifyEach(verdicts)
+	for i, r := range batch {
+		if !verdicts[i] {
+			v.suspect(r.ek)
+		}
+		r.ok = verdicts[i]
+	}
+}
+
+func (v *Verifier) isClosed() bool {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.closed
+}
+
+// Close stops taking requests and waits until every request already
+// queued is decided (by the leaders, which are the callers themselves).
+func (v *Verifier) Close() error {
+	v.mu.Lock()
 	v.closed = true
-	close(v.queue)
-	v.closeMu.Unlock()
-	v.wg.Wait()
+	for v.leading > 0 {
+		v.idle.Wait()
+	}
+	v.mu.Unlock()
 	return nil
 }
 
@@ -176,75 +274,26 @@ type VerifierStats struct {
 	Signatures uint64 // signatures decided
 	Singles    uint64 // signatures verified alone (other algorithms, lone or quarantined Ed25519)
 	Bisected   uint64 // batches that failed and were split to find the bad entries
-	Queued     int    // requests waiting now, queued or gathered for the next job
+	Queued     int    // Ed25519 requests waiting for or in a batch now
 }
 
 // Stats returns the counters.
 func (v *Verifier) Stats() VerifierStats {
 	return VerifierStats{
 		Batches: v.batches.Load(), Signatures: v.signatures.Load(), Singles: v.singles.Load(),
-		Bisected: v.bisected.Load(), Queued: len(v.queue) + int(v.pending.Load()),
+		Bisected: v.bisected.Load(), Queued: int(v.pending.Load()),
 	}
 }
 
-func (v *Verifier) work() {
-	defer v.wg.Done()
-	var b edbatch.Batch
-	var verdicts []bool
-	for j := range v.jobs {
-		v.pending.Add(-int64(len(j.entries)))
-		v.do(j, &b, &verdicts)
-		v.idle <- len(j.entries)
-	}
-}
-
-// do decides every request of a job.
-func (v *Verifier) do(j job, b *edbatch.Batch, verdicts *[]bool) {
-	if !j.batch || len(j.entries) == 1 {
-		for _, r := range j.entries {
-			v.single(r)
-		}
-		return
-	}
-	b.Reset()
-	for _, r := range j.entries {
-		b.Add(r.ek, r.msg, r.sig)
-	}
-	v.batches.Add(1)
-	if b.Verify() {
-		for _, r := range j.entries {
-			v.finish(r, true)
-		}
-		return
-	}
-	v.bisected.Add(1)
-	if cap(*verdicts) < len(j.entries) {
-		*verdicts = make([]bool, len(j.entries))
-	}
-	out := (*verdicts)[:len(j.entries)]
-	b.VerifyEach(out)
-	for i, r := range j.entries {
-		if !out[i] {
-			v.suspect(r.ek)
-		}
-		v.finish(r, out[i])
-	}
-}
-
-// single verifies r alone.
-func (v *Verifier) single(r *request) {
+// single verifies one signature alone, on the caller's goroutine.
+func (v *Verifier) single(key PublicKey, msg, sig []byte) bool {
 	v.singles.Add(1)
-	ok := r.key.Verify(r.msg, r.sig)
-	if !ok && r.ek != nil {
-		v.suspect(r.ek)
-	}
-	v.finish(r, ok)
-}
-
-func (v *Verifier) finish(r *request, ok bool) {
 	v.signatures.Add(1)
-	r.ok = ok
-	close(r.done)
+	ok := key.Verify(msg, sig)
+	if ek, batchable := key.(edwardsKeyed); !ok && batchable {
+		v.suspect(ek.EdwardsKey())
+	}
+	return ok
 }
 
 func (v *Verifier) suspect(k *edbatch.PublicKey) {

@@ -3,6 +3,7 @@ package signing
 import (
 	"context"
 	"errors"
+	"runtime"
 	"sync"
 	"testing"
 )
@@ -75,5 +76,68 @@ func TestVerifierSequentialCallerIsNeverBatched(t *testing.T) {
 	}
 	if s := v.Stats(); s.Batches != 0 || s.Singles != 50 {
 		t.Fatalf("stats %+v: want 50 singles and no batch", s)
+	}
+}
+
+// TestVerifierBatchGrowsWhileLeadersAreBusy: requests that arrive while
+// every leader slot is taken gather into one open batch, and the leader
+// that finishes hands that whole batch to one of its callers: ten waiting
+// requests are decided by one batch verification, the bad one among them
+// found by bisection and its key quarantined.
+func TestVerifierBatchGrowsWhileLeadersAreBusy(t *testing.T) {
+	v := NewVerifier(VerifierConfig{Workers: 1})
+	defer v.Close()
+	v.mu.Lock()
+	v.leading = 1 // as if a leader were verifying an earlier batch
+	v.mu.Unlock()
+	good, bad := mustKey(t, AlgEd25519), mustKey(t, AlgEd25519)
+	type result struct {
+		i  int
+		ok bool
+	}
+	results := make(chan result, 10)
+	for i := range 10 {
+		k := good
+		if i == 7 {
+			k = bad
+		}
+		msg := []byte{byte(i)}
+		sig, _ := k.Sign(msg)
+		if i == 7 {
+			sig[0] ^= 1
+		}
+		go func() {
+			ok, err := v.Verify(context.Background(), k.Public(), msg, sig)
+			if err != nil {
+				t.Error(err)
+			}
+			results <- result{i, ok}
+		}()
+	}
+	for { // wait until all ten are in the open batch
+		v.mu.Lock()
+		n := len(v.open)
+		v.mu.Unlock()
+		if n == 10 {
+			break
+		}
+		runtime.Gosched()
+	}
+	v.mu.Lock()
+	next := v.take()
+	v.mu.Unlock()
+	next[0].lead = next // the busy leader's hand-off (run)
+	next[0].wake <- struct{}{}
+	for range 10 {
+		r := <-results
+		if r.ok != (r.i != 7) {
+			t.Errorf("request %d: verdict %v", r.i, r.ok)
+		}
+	}
+	if s := v.Stats(); s.Batches != 1 || s.Signatures != 10 || s.Bisected != 1 || s.Singles != 0 {
+		t.Fatalf("stats %+v: want one batch of 10, bisected once", s)
+	}
+	if !v.quarantined(bad.Public().(edwardsKeyed).EdwardsKey()) || v.quarantined(good.Public().(edwardsKeyed).EdwardsKey()) {
+		t.Fatal("want the bad signature's key quarantined, and only it")
 	}
 }

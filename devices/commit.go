@@ -221,6 +221,7 @@ func (e *Edge) apply(dev *edgeDevice, k *KeyRecord, u Update) (*twin.Document, e
 	// the twin stays within its size (SPEC §4 step 10).
 	rules := twin.Rules{
 		MaxBytes: e.opt.MaxTwinBytes,
+		MaxDepth: e.opt.MaxPatchDepth,
 		Patch:    func(p map[string]any) error { return kinds.ValidatePatch(dev.profile, p) },
 	}
 	switch u.Kind {

@@ -77,6 +77,9 @@ type Options struct {
 	// twin.DefaultMaxBytes): a state message or command that would make it
 	// larger is refused and the twin stays as it was.
 	MaxTwinBytes int
+	// MaxPatchDepth bounds the nesting of a state or desired patch (0:
+	// strictjson.DefaultMaxDepth).
+	MaxPatchDepth int
 	// Now is the clock for key expiry (nil: time.Now).
 	Now func() time.Time
 	// Logger receives store failures (nil: slog.Default()).

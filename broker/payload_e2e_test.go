@@ -114,6 +114,7 @@ func TestPayloadsAreStrictJSON(t *testing.T) {
 		{"command with a duplicate name", ct, command(`{"level":500,"level":10}`), 0x87, signing.ReasonUnsafeCommand, "duplicate member name"},
 		{"command with a duplicate, both values safe", ct, command(`{"mode":"manual","mode":"schedule"}`), 0x87, signing.ReasonUnsafeCommand, "duplicate member name"},
 		{"command with trailing data", ct, command(`{"level":10} {"level":500}`), 0x87, signing.ReasonUnsafeCommand, ""},
+		{"command deleting a field the kind lacks", ct, command(`{"colour":null}`), 0x87, signing.ReasonUnsafeCommand, "unknown field"},
 	})
 	good := command(`{"level":30}`)
 	if code := publish5(t, alice, ct, good); code != 0 {

@@ -342,7 +342,7 @@ func (h *VerifyHook) check(ctx context.Context, cl *mqtt.Client, from sender, pk
 		if err := h.commands.Check(ctx, env, key, t, dev); err != nil {
 			return err
 		}
-		if err := strictCommand(env.Payload, h.maxDepth); err != nil {
+		if err := strictCommand(env.Payload, h.maxDepth, dev.Kind); err != nil {
 			return err
 		}
 	} else if err := deviceFresh(env.Header, h.now()); err != nil {

@@ -30,20 +30,6 @@ func ValidatePatch(p Profile, patch map[string]any) error {
 	return d.fieldSet().checkNames("", patch)
 }
 
-// Fields lists the top-level reported fields of kind, sorted; false if the
-// kind is unknown.
-func Fields(kind string) ([]string, bool) {
-	p, ok := Lookup(kind)
-	if !ok {
-		return nil, false
-	}
-	d, ok := p.(declared)
-	if !ok {
-		return nil, false
-	}
-	return d.fieldSet().names(), true
-}
-
 // checkNames walks a patch: names known, id maps' names short, nested
 // objects walked against their fields.
 func (fs fields) checkNames(path string, m map[string]any) error {

@@ -2,7 +2,6 @@ package kinds
 
 import (
 	"errors"
-	"slices"
 	"strings"
 	"testing"
 
@@ -63,18 +62,6 @@ func TestReportedIDLength(t *testing.T) {
 	var rej *signing.Rejection
 	if !errors.As(err, &rej) || rej.Reason != signing.ReasonInvalidState {
 		t.Fatalf("a %d-byte lane id: got %v", len(long), err)
-	}
-}
-
-func TestFields(t *testing.T) {
-	for _, k := range Kinds() {
-		fs, ok := Fields(k)
-		if !ok || len(fs) == 0 || !slices.IsSorted(fs) {
-			t.Errorf("%s: fields %v, %v", k, fs, ok)
-		}
-	}
-	if _, ok := Fields("toaster"); ok {
-		t.Error("an unknown kind has fields")
 	}
 }
 

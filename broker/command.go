@@ -17,7 +17,7 @@ import (
 // most commandClockSkew.
 const (
 	MaxCommandLifetime = 60 * time.Second
-	commandClockSkew   = 30 * time.Second
+	commandClockSkew   = signing.ClockSkew
 )
 
 // ParamsLookup returns a device's model parameters (its kind's profile needs

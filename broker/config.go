@@ -68,6 +68,8 @@ type Config struct {
 	Create bool `yaml:"create"`
 	// Log sets the level and format of the broker's log.
 	Log LogConfig `yaml:"log"`
+	// Payload bounds topics, twin documents and patches (config_payload.go).
+	Payload PayloadConfig `yaml:",inline"`
 	// Users are people and applications (argon2id password hashes, bearer
 	// token hashes, client certificate pins).
 	Users []User `yaml:"users"`
@@ -162,6 +164,9 @@ func (c Config) Validate() error {
 		if f.value < 0 {
 			return fmt.Errorf("%s: %v must not be negative", f.name, f.value)
 		}
+	}
+	if err := c.Payload.validate(); err != nil {
+		return err
 	}
 	seen := map[string]bool{}
 	certUser := map[string]string{} // lower-case cert_sha256 -> user name

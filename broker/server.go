@@ -60,7 +60,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	edge, err := devices.Open(ctx, store, devices.Options{Durability: dur, Logger: log})
+	edge, err := devices.Open(ctx, store, devices.Options{Durability: dur, Logger: log, MaxTwinBytes: cfg.Payload.Twin.MaxDocumentBytes, MaxPatchDepth: cfg.Payload.Twin.MaxPatchDepth})
 	if err != nil {
 		store.Close()
 		return nil, err
@@ -97,6 +97,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		Limits: NewRateLimits(cfg.RatePerClient, cfg.RateBurst), Events: s.events,
 		Metrics: NewVerifyMetrics(s.metrics), Commands: NewCommandPolicy(edge, params),
 		MaxSize: cfg.MaxMessageBytes, Inject: s.mqtt.InjectPacket, Logger: log,
+		MaxTopicBytes: cfg.Payload.topicLimit(), MaxPatchDepth: cfg.Payload.Twin.MaxPatchDepth,
 	})
 	for _, h := range []mqtt.Hook{s.access, s.hook} {
 		if err := s.mqtt.AddHook(h, nil); err != nil {

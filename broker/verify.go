@@ -43,6 +43,8 @@ type VerifyHook struct {
 	metrics  *VerifyMetrics
 	commands *CommandPolicy
 	maxSize  int
+	maxTopic int
+	maxDepth int
 	log      *slog.Logger
 	now      func() time.Time
 	inject   func(*mqtt.Client, packets.Packet) error
@@ -64,6 +66,11 @@ type VerifyConfig struct {
 	// as unauthorized_command.
 	Commands *CommandPolicy
 	MaxSize  int // envelope size limit; ≤ 0: signing.DefaultMaxSize
+	// MaxTopicBytes bounds a topic under city/ (≤ 0: DefaultMaxTopicBytes).
+	MaxTopicBytes int
+	// MaxPatchDepth bounds a command payload's JSON nesting (≤ 0:
+	// strictjson.DefaultMaxDepth).
+	MaxPatchDepth int
 	// Inject hands a checked message back to mochi, which then delivers
 	// and acknowledges it as if it had just arrived (mqtt.Server's
 	// InjectPacket). Required.
@@ -80,7 +87,10 @@ func NewVerifyHook(c VerifyConfig) *VerifyHook {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
-	return &VerifyHook{
+	if c.MaxTopicBytes <= 0 {
+		c.MaxTopicBytes = DefaultMaxTopicBytes
+	}
+	return &VerifyHook{maxTopic: c.MaxTopicBytes, maxDepth: c.MaxPatchDepth,
 		edge: c.Edge, verifier: c.Verifier, who: c.Identity, limits: c.Limits,
 		events: c.Events, metrics: c.Metrics, commands: c.Commands, maxSize: c.MaxSize, log: c.Logger, now: time.Now,
 		inject: c.Inject, token: rand.Text(), turns: newPipelines(maxTurnsPerClient), workers: newWorkers(workerIdle),
@@ -239,7 +249,21 @@ func (h *VerifyHook) check(ctx context.Context, cl *mqtt.Client, from sender, pk
 			order.markStaged()
 		}
 	}()
-	// 1. Topic shape and zone.
+	// The cheap bounds first (SPEC §4 "cheapest first"): the client's rate
+	// is charged for every message under city/, well-formed or not, so a
+	// flood of bad topics is refused as rate_limited like any other flood
+	// rather than costing a bad_topic event each; and a topic past the
+	// length bound is refused before it is split, copied or quoted in an
+	// error.
+	// 2. Per-client rate limit.
+	if !h.limits.Allow(cl.ID) {
+		v.device = h.deviceOf(pk.TopicName)
+		return signing.Reject(signing.ReasonRateLimited, "client", "client %q is over its message rate", cl.ID)
+	}
+	// 1. Topic length, shape and zone.
+	if len(pk.TopicName) > h.maxTopic {
+		return signing.Reject(signing.ReasonBadTopic, "topic", "%d bytes long, over the limit of %d", len(pk.TopicName), h.maxTopic)
+	}
 	t, err := topic.ParseCity(pk.TopicName)
 	if err != nil {
 		return &signing.Rejection{Reason: signing.ReasonBadTopic, Field: "topic", Err: err}
@@ -252,16 +276,16 @@ func (h *VerifyHook) check(ctx context.Context, cl *mqtt.Client, from sender, pk
 	if dev.Zone != t.Zone {
 		return signing.Reject(signing.ReasonZoneMismatch, "topic", "device %q is registered in zone %q, not %q", t.Device, dev.Zone, t.Zone)
 	}
-	// 2. Per-client rate limit.
-	if !h.limits.Allow(cl.ID) {
-		return signing.Reject(signing.ReasonRateLimited, "client", "client %q is over its message rate", cl.ID)
-	}
-	// 3. Size limit and strict parse.
+	// 3. Size limit and strict parse, and the header labels the topic's
+	// class allows.
 	env, err := signing.Parse(pk.Payload, h.maxSize)
 	if err != nil {
 		return err
 	}
 	v.kid, v.counter = env.Header.KID, env.Header.Counter
+	if err := headerFitsClass(t.Class, env.Header); err != nil {
+		return err
+	}
 	// 4. Key id, revocation and expiry.
 	key, ok := h.edge.KeyByKID(env.Header.KID)
 	if !ok {
@@ -302,7 +326,9 @@ func (h *VerifyHook) check(ctx context.Context, cl *mqtt.Client, from sender, pk
 	if !ok {
 		return signing.Reject(signing.ReasonBadSignature, "signature", "")
 	}
-	// 9. Commands: endorsement, scope, freshness, domain safety.
+	// 9. Commands: endorsement, scope, freshness, domain safety. A
+	// device message's own exp and iat, where it carries them, are
+	// honoured with the same clock skew.
 	if t.Class == topic.Cmd {
 		if h.commands == nil {
 			return signing.Reject(signing.ReasonUnauthorizedCommand, "topic", "this broker has no command policy")
@@ -310,6 +336,11 @@ func (h *VerifyHook) check(ctx context.Context, cl *mqtt.Client, from sender, pk
 		if err := h.commands.Check(ctx, env, key, t, dev); err != nil {
 			return err
 		}
+		if err := strictCommand(env.Payload, h.maxDepth, dev.Kind); err != nil {
+			return err
+		}
+	} else if err := deviceFresh(env.Header, h.now()); err != nil {
+		return err
 	}
 	// 10–11. Domain validation (state), window test-and-set, durable
 	// commit, in the client's order.
@@ -327,6 +358,23 @@ func (h *VerifyHook) check(ctx context.Context, cl *mqtt.Client, from sender, pk
 	}
 	_, err = p.Wait(ctx)
 	return err
+}
+
+// deviceOf is the registered device a topic names, for counting a
+// rate-limited message in its twin as before the rate came first; "" for a
+// topic too long to look at, mis-shaped, or naming no device of its zone.
+func (h *VerifyHook) deviceOf(name string) string {
+	if len(name) > h.maxTopic {
+		return ""
+	}
+	t, err := topic.ParseCity(name)
+	if err != nil {
+		return ""
+	}
+	if dev, ok := h.edge.Twin(t.Device); ok && dev.Zone == t.Zone {
+		return t.Device
+	}
+	return ""
 }
 
 // mayCommand is SPEC §4 step 5 for commands: only an operator key signs

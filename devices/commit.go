@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/signet-city/signet/devices/kinds"
 	"github.com/signet-city/signet/devices/twin"
 	"github.com/signet-city/signet/signing"
 )
@@ -216,17 +217,24 @@ func (e *Edge) apply(dev *edgeDevice, k *KeyRecord, u Update) (*twin.Document, e
 	}
 	meta := twin.FieldMeta{TS: ts, KID: signing.FormatKeyID(k.KID), Ctr: u.Counter}
 	next := dev.twin.Clone()
+	// Only the fields of the device's profile may appear in a patch, and
+	// the twin stays within its size (SPEC §4 step 10).
+	rules := twin.Rules{
+		MaxBytes: e.opt.MaxTwinBytes,
+		MaxDepth: e.opt.MaxPatchDepth,
+		Patch:    func(p map[string]any) error { return kinds.ValidatePatch(dev.profile, p) },
+	}
 	switch u.Kind {
 	case State:
-		validate := func(prev, next map[string]any) error {
+		rules.Validate = func(prev, next map[string]any) error {
 			return dev.profile.ValidateReported(dev.params, prev, next)
 		}
-		if err := next.ApplyReported(u.Patch, meta, validate); err != nil {
+		if err := next.ApplyReportedWith(u.Patch, meta, rules); err != nil {
 			return nil, err
 		}
 	case Desired:
 		if len(u.Patch) > 0 {
-			if err := next.ApplyDesired(u.Patch, meta); err != nil {
+			if err := next.ApplyDesiredWith(u.Patch, meta, rules); err != nil {
 				return nil, err
 			}
 		}

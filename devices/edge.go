@@ -73,6 +73,13 @@ type Options struct {
 	FlushInterval time.Duration
 	// WatchBuffer is each watcher's channel capacity (0: 256).
 	WatchBuffer int
+	// MaxTwinBytes bounds a twin document as encoded (0:
+	// twin.DefaultMaxBytes): a state message or command that would make it
+	// larger is refused and the twin stays as it was.
+	MaxTwinBytes int
+	// MaxPatchDepth bounds the nesting of a state or desired patch (0:
+	// strictjson.DefaultMaxDepth).
+	MaxPatchDepth int
 	// Now is the clock for key expiry (nil: time.Now).
 	Now func() time.Time
 	// Logger receives store failures (nil: slog.Default()).

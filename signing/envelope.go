@@ -272,12 +272,21 @@ func decodeContentType(v cbor.RawMessage, h *Header) error {
 	return rejectMalformed(DefectBadValue, "protected.ctype", `must be "application/json" or 60 (application/cbor)`)
 }
 
+// maxNumericDate is 9999-12-31T23:59:59Z. A NumericDate (RFC 8392 §2)
+// beyond it means nothing for a device message, and one near the int64
+// limit would overflow time.Unix's arithmetic and wrap an iat far in the
+// future round to the past.
+const maxNumericDate = 253402300799
+
 func decodeClaims(v cbor.RawMessage, h *Header) error {
 	var claims map[int64]int64
 	if err := decMode.Unmarshal(v, &claims); err != nil {
 		return malformed("protected.cwt", err, DefectWrongType)
 	}
 	for k, val := range claims {
+		if val < 0 || val > maxNumericDate {
+			return rejectMalformed(DefectBadValue, "protected.cwt", "claim %d: %d is not a time between 1970 and 9999", k, val)
+		}
 		switch k {
 		case claimIat:
 			h.IssuedAt = &val

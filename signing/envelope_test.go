@@ -170,6 +170,9 @@ func malformedCases() (valid []byte, cases []malformedCase) {
 		{"unknown label", withProtected(algPair, kidPair, pivPair, []byte{0x18, 0x63, 0x01}), 0, "protected", DefectUnknownLabel},
 		{"text label", withProtected(algPair, kidPair, pivPair, []byte{0x61, 'a', 0x01}), 0, "protected", DefectUnknownLabel},
 		{"unknown claim", withProtected(algPair, kidPair, pivPair, []byte{0x0f, 0xa1, 0x01, 0x01}), 0, "protected.cwt", DefectUnknownLabel},
+		{"iat near the int64 limit", withProtected(algPair, kidPair, pivPair, []byte{0x0f, 0xa1, 0x06, 0x1b, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}), 0, "protected.cwt", DefectBadValue},
+		{"iat after 9999", withProtected(algPair, kidPair, pivPair, []byte{0x0f, 0xa1, 0x06, 0x1b, 0, 0, 0, 0x3a, 0xff, 0xf4, 0x41, 0x80}), 0, "protected.cwt", DefectBadValue},
+		{"negative exp", withProtected(algPair, kidPair, pivPair, []byte{0x0f, 0xa1, 0x04, 0x20}), 0, "protected.cwt", DefectBadValue},
 		// The unprotected header must be empty.
 		{"non-empty unprotected", envelope(good, []byte{0xa1, 0x04, 0x41, 'x'}, payloadOK, sig64), 0, "unprotected", DefectUnprotectedNotEmpty},
 		{"unprotected not a map", envelope(good, []byte{0x80}, payloadOK, sig64), 0, "unprotected", DefectUnprotectedNotEmpty},

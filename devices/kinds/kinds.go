@@ -104,6 +104,9 @@ func (f field) check(path string, v any) error {
 				return invalid(path, "more than 64 members")
 			}
 			for id, e := range m {
+				if id == "" || len(id) > maxIDBytes {
+					return invalid(shortPath(path+"."+id), "member name must be 1..%d bytes", maxIDBytes)
+				}
 				if err := (field{typ: "object", sub: f.sub}).check(path+"."+id, e); err != nil {
 					return err
 				}
@@ -124,7 +127,7 @@ func (fs fields) check(path string, m map[string]any) error {
 			p = path + "." + k
 		}
 		if !ok {
-			return invalid(p, "unknown field (known: %v)", fs.names())
+			return invalid(shortPath(p), "unknown field (known: %v)", fs.names())
 		}
 		if err := f.check(p, v); err != nil {
 			return err

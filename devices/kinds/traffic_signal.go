@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+
+	"github.com/signet-city/signet/devices/strictjson"
 )
 
 // TrafficSignalParams is an intersection's signal plan, flashed into the
@@ -63,6 +65,11 @@ var trafficSignalFields = fields{
 // ParseTrafficSignalParams decodes and checks a signal plan.
 func ParseTrafficSignalParams(raw json.RawMessage) (TrafficSignalParams, error) {
 	var p TrafficSignalParams
+	// Read strictly first: the plan is flashed into the controller and
+	// enrolled with the broker, and both must see the same one.
+	if _, err := strictjson.DecodeObject(raw, 0); err != nil {
+		return p, fmt.Errorf("traffic-signal params: %w", err)
+	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&p); err != nil {

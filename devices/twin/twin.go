@@ -9,11 +9,13 @@ package twin
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"reflect"
 	"time"
 
+	"github.com/signet-city/signet/devices/strictjson"
 	"github.com/signet-city/signet/signing"
 )
 
@@ -91,33 +93,113 @@ func (d *Document) Clone() *Document {
 	return &c
 }
 
-// ApplyReported merges a state message's patch (RFC 7396) into reported.
-// validate, if not nil, sees the reported state before and after and may
-// refuse the change (SPEC §4 step 10); on any error d is unchanged.
+// DefaultMaxBytes bounds an encoded twin document when Rules give no bound:
+// room for any profile's full state with its provenance, small enough that
+// a device cannot grow its twin, and the store, without limit.
+const DefaultMaxBytes = 32 << 10
+
+// Rules are what a change must satisfy besides being one JSON object (an RFC
+// 7396 merge patch). The zero value applies the default bounds only.
+type Rules struct {
+	// MaxDepth bounds the patch's nesting (≤ 0: strictjson.DefaultMaxDepth).
+	MaxDepth int
+	// MaxBytes bounds the encoded document after the change (≤ 0:
+	// DefaultMaxBytes); a change that would pass it is refused.
+	MaxBytes int
+	// Patch, if not nil, checks the patch itself before it is merged: a
+	// member that deletes (null) leaves no trace in the merged state, so
+	// only the patch shows it (kinds.ValidatePatch).
+	Patch func(patch map[string]any) error
+	// Validate, if not nil, sees the state before and after the merge and
+	// may refuse the change (SPEC §4 step 10).
+	Validate func(prev, next map[string]any) error
+}
+
+// ApplyReported merges a state message's patch (RFC 7396) into reported
+// under the default bounds. validate, if not nil, sees the reported state
+// before and after and may refuse the change (SPEC §4 step 10); on any
+// error d is unchanged.
 func (d *Document) ApplyReported(patch []byte, m FieldMeta, validate func(prev, next map[string]any) error) error {
-	p, err := decodePatch(patch)
+	return d.ApplyReportedWith(patch, m, Rules{Validate: validate})
+}
+
+// ApplyReportedWith merges a state message's patch into reported under r;
+// on any error d is unchanged.
+func (d *Document) ApplyReportedWith(patch []byte, m FieldMeta, r Rules) error {
+	p, err := r.decode(patch)
 	if err != nil {
 		return err
 	}
-	next := MergePatch(d.Reported, p).(map[string]any)
-	if validate != nil {
-		if err := validate(d.Reported, next); err != nil {
+	next := *d
+	next.Reported = MergePatch(d.Reported, p).(map[string]any)
+	if r.Validate != nil {
+		if err := r.Validate(d.Reported, next.Reported); err != nil {
 			return err
 		}
 	}
-	d.Reported = next
-	d.touch(p, m)
-	return nil
+	return d.commit(&next, p, m, r)
 }
 
-// ApplyDesired merges a verified command's patch into desired.
+// ApplyDesired merges a verified command's patch into desired under the
+// default bounds; on any error d is unchanged.
 func (d *Document) ApplyDesired(patch []byte, m FieldMeta) error {
-	p, err := decodePatch(patch)
+	return d.ApplyDesiredWith(patch, m, Rules{})
+}
+
+// ApplyDesiredWith merges a verified command's patch into desired under r
+// (r.Validate sees desired before and after); on any error d is unchanged.
+func (d *Document) ApplyDesiredWith(patch []byte, m FieldMeta, r Rules) error {
+	p, err := r.decode(patch)
 	if err != nil {
 		return err
 	}
-	d.Desired = MergePatch(d.Desired, p).(map[string]any)
-	d.touch(p, m)
+	next := *d
+	next.Desired = MergePatch(d.Desired, p).(map[string]any)
+	if r.Validate != nil {
+		if err := r.Validate(d.Desired, next.Desired); err != nil {
+			return err
+		}
+	}
+	return d.commit(&next, p, m, r)
+}
+
+// decode parses and checks a patch.
+func (r Rules) decode(patch []byte) (map[string]any, error) {
+	p, err := strictjson.DecodeObject(patch, r.MaxDepth)
+	if err != nil {
+		var e *strictjson.Error
+		field := "payload"
+		if errors.As(err, &e) && e.Path != "" {
+			field = e.Path
+		}
+		return nil, &signing.Rejection{Reason: signing.ReasonInvalidState, Field: field,
+			Err: fmt.Errorf("must be one strict JSON object (an RFC 7396 merge patch): %w", err)}
+	}
+	if r.Patch != nil {
+		if err := r.Patch(p); err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
+// commit finishes a change prepared in next (a shallow copy of d): it bumps
+// the version, records provenance, recomputes the delta and, if the result
+// fits r.MaxBytes, makes it d.
+func (d *Document) commit(next *Document, p map[string]any, m FieldMeta, r Rules) error {
+	next.touch(p, m)
+	limit := r.MaxBytes
+	if limit <= 0 {
+		limit = DefaultMaxBytes
+	}
+	b, err := json.Marshal(next)
+	if err != nil {
+		return fmt.Errorf("twin document: %w", err)
+	}
+	if len(b) > limit {
+		return signing.Reject(signing.ReasonInvalidState, "twin", "the twin document would be %d bytes, over its limit of %d", len(b), limit)
+	}
+	*d = *next
 	return nil
 }
 
@@ -170,13 +252,4 @@ func delta(desired, reported map[string]any) map[string]any {
 		}
 	}
 	return out
-}
-
-func decodePatch(patch []byte) (map[string]any, error) {
-	var p map[string]any
-	dec := json.NewDecoder(bytes.NewReader(patch))
-	if err := dec.Decode(&p); err != nil || p == nil || dec.More() {
-		return nil, signing.Reject(signing.ReasonInvalidState, "payload", "must be one JSON object (an RFC 7396 merge patch)")
-	}
-	return p, nil
 }

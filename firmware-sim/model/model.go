@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"github.com/signet-city/signet/devices/strictjson"
 	"github.com/signet-city/signet/devices/topic"
 )
 
@@ -120,6 +121,11 @@ func (m *Streetlight) Command(_ string, payload []byte) error {
 		Level *float64 `json:"level"`
 		On    *bool    `json:"on"`
 		Mode  *string  `json:"mode"`
+	}
+	// The same strict reading as the broker's (no duplicate names, no
+	// trailing data), so the device acts on the value the broker checked.
+	if _, err := strictjson.DecodeObject(payload, 0); err != nil {
+		return fmt.Errorf("streetlight: %w", err)
 	}
 	dec := json.NewDecoder(bytes.NewReader(payload))
 	dec.DisallowUnknownFields()

@@ -29,8 +29,13 @@ func TestModelsProduceValidState(t *testing.T) {
 				switch p.Class {
 				case topic.State:
 					states++
-					if err := doc.ApplyReported(p.Payload, twin.FieldMeta{}, func(prev, next map[string]any) error {
-						return profile.ValidateReported(nil, prev, next)
+					// The broker's rules: strict JSON, profile fields only
+					// (kinds.ValidatePatch), the twin's size limit.
+					if err := doc.ApplyReportedWith(p.Payload, twin.FieldMeta{}, twin.Rules{
+						Patch: func(patch map[string]any) error { return kinds.ValidatePatch(profile, patch) },
+						Validate: func(prev, next map[string]any) error {
+							return profile.ValidateReported(nil, prev, next)
+						},
 					}); err != nil {
 						t.Fatalf("%s: %v", kind, err)
 					}

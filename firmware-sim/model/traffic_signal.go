@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/signet-city/signet/devices/kinds"
+	"github.com/signet-city/signet/devices/strictjson"
 	"github.com/signet-city/signet/devices/topic"
 )
 
@@ -39,6 +40,11 @@ type TrafficSignal struct {
 func (ts *TrafficSignal) Command(_ string, payload []byte) error {
 	var p struct {
 		Plan string `json:"plan"`
+	}
+	// The same strict reading as the broker's (no duplicate names, no
+	// trailing data), so the device acts on the value the broker checked.
+	if _, err := strictjson.DecodeObject(payload, 0); err != nil {
+		return fmt.Errorf("traffic-signal: %w", err)
 	}
 	dec := json.NewDecoder(bytes.NewReader(payload))
 	dec.DisallowUnknownFields()

@@ -34,7 +34,8 @@ func TestTrafficSignalNeverConflicts(t *testing.T) {
 			if p.Class != topic.State {
 				continue
 			}
-			if err := doc.ApplyReported(p.Payload, twin.FieldMeta{}, validate); err != nil {
+			rules := twin.Rules{Validate: validate, Patch: func(patch map[string]any) error { return kinds.ValidatePatch(profile, patch) }}
+			if err := doc.ApplyReportedWith(p.Payload, twin.FieldMeta{}, rules); err != nil {
 				t.Fatalf("at %s: %v (patch %s)", now.Sub(start), err, p.Payload)
 			}
 			var patch map[string]map[string]map[string]any

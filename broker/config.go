@@ -64,6 +64,8 @@ type Config struct {
 	// Users are people and applications (argon2id password hashes, bearer
 	// token hashes, client certificate pins).
 	Users []User `yaml:"users"`
+	// AccessLimits bounds password hashing and the HTTP server (config_access.go).
+	AccessLimits AccessLimits `yaml:"access_limits"`
 }
 
 // TLSConfig configures the TLS listener.
@@ -152,6 +154,9 @@ func (c Config) Validate() error {
 		if f.value < 0 {
 			return fmt.Errorf("%s: %v must not be negative", f.name, f.value)
 		}
+	}
+	if err := c.AccessLimits.validate(); err != nil {
+		return err
 	}
 	seen := map[string]bool{}
 	certUser := map[string]string{} // lower-case cert_sha256 -> user name

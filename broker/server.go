@@ -33,6 +33,7 @@ type Server struct {
 	tcp     *listeners.TCP
 	tls     *listeners.TCP
 	access  *AccessHook
+	logins  *PasswordGuard // MQTT and HTTP password logins
 	hook    *VerifyHook
 	verify  *signing.Verifier
 	httpSrv *http.Server
@@ -76,6 +77,8 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	s.events = NewEvents(auditLog, log, 1024, 4096)
 	s.mqtt = mqtt.New(MochiOptions(cfg.MaxPendingWrites, log.With("component", "mochi")))
 	s.access = NewAccessHook(edge, cfg.Users, cfg.AllowAnonymous, s.events, log)
+	s.logins = NewPasswordGuard(cfg.AccessLimits, cfg.Users)
+	s.access.SetPasswordGuard(s.logins)
 	s.verify = signing.NewVerifier(signing.VerifierConfig{})
 	RegisterVerifierMetrics(s.metrics, s.verify)
 	s.metrics.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "signet_clients_connected", Help: "MQTT clients connected."},
@@ -125,7 +128,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		if s.httpLn, err = net.Listen("tcp", cfg.HTTP); err != nil {
 			return nil, errors.Join(fmt.Errorf("http listener %s: %w", cfg.HTTP, err), s.mqtt.Close(), s.closeState(ctx))
 		}
-		s.httpSrv = &http.Server{Handler: s.httpHandler()}
+		s.httpSrv = s.newHTTPServer()
 	}
 	return s, nil
 }

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // ErrWrongPassword is a login whose name or password is wrong. It does not
@@ -305,3 +307,17 @@ func decoyHash(phc string) string {
 // PasswordGuard returns the guard of the broker's password logins (for
 // tools and tests in the same process: its Stats).
 func (s *Server) PasswordGuard() *PasswordGuard { return s.logins }
+
+// RegisterPasswordGuardMetrics exposes the guard's counters on /metrics:
+// how many password hashes ran, how many run now, and how many logins were
+// refused without one.
+func RegisterPasswordGuardMetrics(reg prometheus.Registerer, g *PasswordGuard) {
+	reg.MustRegister(
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "signet_login_hashes_total", Help: "Password hashes run for logins (decoys for unknown names included)."},
+			func() float64 { return float64(g.hashes.Load()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "signet_login_hashes_running", Help: "Password hashes running now."},
+			func() float64 { return float64(g.inFlight.Load()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "signet_login_refused_total", Help: "Logins refused without a hash (back-off, or no hash slot free)."},
+			func() float64 { return float64(g.refused.Load()) }),
+	)
+}

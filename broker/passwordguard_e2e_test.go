@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -256,5 +257,13 @@ func TestPasswordGuessingOverHTTP(t *testing.T) {
 	}
 	if st := guard.Stats(); st.Hashes != hashesBefore+2 {
 		t.Fatalf("real viewer and unknown name: %d hashes, want %d (one each; the unknown name's a decoy)", st.Hashes, hashesBefore+2)
+	}
+	// Operators see it on /metrics.
+	_, metrics, _ := httpCall(t, "GET", base+"/metrics", "", "", "", "")
+	st := guard.Stats()
+	for _, want := range []string{fmt.Sprintf("signet_login_hashes_total %d", st.Hashes), fmt.Sprintf("signet_login_refused_total %d", st.Refused), "signet_login_hashes_running 0"} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
 	}
 }

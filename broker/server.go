@@ -79,6 +79,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	s.access = NewAccessHook(edge, cfg.Users, cfg.AllowAnonymous, s.events, log)
 	s.logins = NewPasswordGuard(cfg.AccessLimits, cfg.Users)
 	s.access.SetPasswordGuard(s.logins)
+	RegisterPasswordGuardMetrics(s.metrics, s.logins)
 	s.verify = signing.NewVerifier(signing.VerifierConfig{})
 	RegisterVerifierMetrics(s.metrics, s.verify)
 	s.metrics.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "signet_clients_connected", Help: "MQTT clients connected."},

@@ -8,7 +8,8 @@ import (
 // AccessLimits bounds what an unauthenticated client can make the broker
 // spend: password hashing (PasswordGuard, for MQTT and HTTP logins alike)
 // and the HTTP server's connections, headers and bodies. A zero field takes
-// its default (DefaultAccessLimits).
+// its default (DefaultAccessLimits); max_hashes_per_address's default is 0,
+// no cap of its own.
 type AccessLimits struct {
 	// MaxConcurrentHashes is how many argon2id hashes may run at once; each
 	// one costs the hash's memory (64 MiB for `signet passwd` hashes).
@@ -17,7 +18,11 @@ type AccessLimits struct {
 	// beyond it is refused at once rather than queued.
 	MaxWaitingHashes int `yaml:"max_waiting_hashes"`
 	// MaxHashesPerAddress is how many hashes (running or waiting) one remote
-	// address may hold at once, so one address cannot fill the queue.
+	// address may hold at once; 0 (the default) sets no cap beyond the
+	// queue's. Without one, a burst of guesses from one address costs the
+	// hashes that run before its first failure: the queued rest are refused
+	// by its back-off when their turn comes. Set 1 where no host opens
+	// several password connections at once.
 	MaxHashesPerAddress int `yaml:"max_hashes_per_address"`
 	// AddressBackoffBase and AddressBackoffMax shape the back-off after a
 	// failed login from one address: base, doubled per further failure,
@@ -48,7 +53,7 @@ type AccessLimits struct {
 // DefaultAccessLimits are the limits a zero field takes.
 func DefaultAccessLimits() AccessLimits {
 	return AccessLimits{
-		MaxConcurrentHashes: 2, MaxWaitingHashes: 16, MaxHashesPerAddress: 1,
+		MaxConcurrentHashes: 2, MaxWaitingHashes: 16,
 		AddressBackoffBase: time.Second, AddressBackoffMax: 5 * time.Minute,
 		NameBackoffBase: time.Second, NameBackoffMax: time.Minute, TrustedAddressTTL: 24 * time.Hour,
 		MaxTracked:            10000,
@@ -72,7 +77,6 @@ func (l AccessLimits) withDefaults() AccessLimits {
 	}
 	setInt(&l.MaxConcurrentHashes, d.MaxConcurrentHashes)
 	setInt(&l.MaxWaitingHashes, d.MaxWaitingHashes)
-	setInt(&l.MaxHashesPerAddress, d.MaxHashesPerAddress)
 	setInt(&l.MaxTracked, d.MaxTracked)
 	setInt(&l.HTTPMaxHeaderBytes, d.HTTPMaxHeaderBytes)
 	setDur(&l.AddressBackoffBase, d.AddressBackoffBase)

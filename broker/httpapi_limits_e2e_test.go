@@ -98,7 +98,7 @@ func TestHTTPRequestSizeLimits(t *testing.T) {
 		t.Fatalf("16 KiB of headers: %d, want 431", resp.StatusCode)
 	}
 	big := `{"id":"sl-big","metadata":{"pad":"` + strings.Repeat("p", 2048) + `"}}`
-	if code, answer := enrolCall(t, base, big, "application/json", nil); code != http.StatusRequestEntityTooLarge {
+	if code, answer := enrolCall(t, base, big, "application/json", nil); code != http.StatusRequestEntityTooLarge || !strings.Contains(answer, "larger than 1024 bytes") {
 		t.Fatalf("2 KiB body over a 1 KiB limit: %d %q, want 413", code, answer)
 	}
 	if code, _, _ := httpCall(t, "GET", base+"/api/v1/twins", "admin", testPassword, "", ""); code != 200 {

@@ -127,7 +127,7 @@ func (g *PasswordGuard) Check(ctx context.Context, remote, name, password, phc s
 		g.refused.Add(1)
 		return err
 	}
-	if g.admitted >= g.limits.MaxConcurrentHashes+g.limits.MaxWaitingHashes || g.perAddr[addr] >= g.limits.MaxHashesPerAddress {
+	if g.admitted >= g.limits.MaxConcurrentHashes+g.limits.MaxWaitingHashes || (g.limits.MaxHashesPerAddress > 0 && g.perAddr[addr] >= g.limits.MaxHashesPerAddress) {
 		g.mu.Unlock()
 		g.refused.Add(1)
 		return ErrHashesBusy

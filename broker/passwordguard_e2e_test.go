@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -66,12 +67,15 @@ func connack5(t *testing.T, addr string, n int, clientID, user, pass string) byt
 // holdHashes makes the broker's guard hold every hash from an address other
 // than 127.0.0.1 in its slot until release is closed, announcing each on
 // entered: the test then sees how many run at once without timing them.
-func holdHashes(srv *broker.Server) (entered chan string, release chan struct{}) {
-	entered, release = make(chan string, 64), make(chan struct{})
+func holdHashes(t *testing.T, srv *broker.Server) (entered chan string, release func()) {
+	entered, gate := make(chan string, 64), make(chan struct{})
+	var once sync.Once
+	release = func() { once.Do(func() { close(gate) }) }
+	t.Cleanup(release) // a failed test must not leave hashes held under the broker's shutdown
 	broker.SetHashHook(srv.PasswordGuard(), func(remote, name string) {
 		if host, _, _ := net.SplitHostPort(remote); host != "127.0.0.1" {
 			entered <- remote
-			<-release
+			<-gate
 		}
 	})
 	return entered, release
@@ -103,7 +107,7 @@ func TestPasswordGuessingOverMQTT(t *testing.T) {
 	if code := connack5(t, addr, 1, "ops-1", "admin", testPassword); code != 0 {
 		t.Fatalf("admin before the attack: CONNACK %#x", code)
 	}
-	entered, release := holdHashes(c.srv)
+	entered, release := holdHashes(t, c.srv)
 	const attackers = 10
 	codes := make(chan byte, attackers)
 	for i := range attackers {
@@ -123,7 +127,7 @@ func TestPasswordGuessingOverMQTT(t *testing.T) {
 		t.Fatalf("with two hashes held: %+v, want 2 in flight, peak 2, 6 admitted", st)
 	}
 	hashesBefore := st.Hashes
-	close(release)
+	release()
 	count := map[byte]int{}
 	for range 6 {
 		count[recv(t, codes, "answer")]++
@@ -168,19 +172,22 @@ func TestPasswordGuessingOverMQTT(t *testing.T) {
 	// One address holds one hash at a time: its second concurrent login is
 	// refused at once.
 	second := make(chan byte, 1)
-	release2 := make(chan struct{})
+	entered2, gate2 := make(chan string, 4), make(chan struct{})
+	var once2 sync.Once
+	release2 := func() { once2.Do(func() { close(gate2) }) }
+	t.Cleanup(release2)
 	broker.SetHashHook(guard, func(remote, name string) {
 		if name == "viewer-z1" {
-			entered <- remote
-			<-release2
+			entered2 <- remote
+			<-gate2
 		}
 	})
 	go func() { second <- connack5(t, addr, 60, "one", "viewer-z1", "wrong") }()
-	recv(t, entered, "held hash of 127.0.0.60")
+	recv(t, entered2, "held hash of 127.0.0.60")
 	if code := connack5(t, addr, 60, "two", "viewer-z1", "wrong"); code != 0x89 {
 		t.Fatalf("second concurrent login from one address: CONNACK %#x, want 0x89", code)
 	}
-	close(release2)
+	release2()
 	if code := recv(t, second, "first login of 127.0.0.60"); code != 0x86 {
 		t.Fatalf("held wrong login: CONNACK %#x, want 0x86", code)
 	}
@@ -212,7 +219,7 @@ func TestPasswordGuessingOverHTTP(t *testing.T) {
 		resp.Body.Close()
 		return resp.StatusCode, resp.Header
 	}
-	entered, release := holdHashes(c.srv)
+	entered, release := holdHashes(t, c.srv)
 	const attackers = 10
 	codes := make(chan int, attackers)
 	for i := range attackers {
@@ -232,7 +239,7 @@ func TestPasswordGuessingOverHTTP(t *testing.T) {
 		t.Fatalf("with two hashes held: %+v, want 2 in flight, peak 2, 6 admitted", st)
 	}
 	hashesBefore := guard.Stats().Hashes
-	close(release)
+	release()
 	count := map[int]int{}
 	for range 6 {
 		count[recv(t, codes, "answer")]++

@@ -3,6 +3,8 @@ package broker
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -119,7 +121,7 @@ func (g *PasswordGuard) Stats() GuardStats {
 // returns nil when the password matches, ErrWrongPassword, ErrHashesBusy,
 // a *BackoffError, or ctx's error if ctx ends while waiting for a slot.
 func (g *PasswordGuard) Check(ctx context.Context, remote, name, password, phc string) error {
-	addr := addressKey(remote)
+	addr, name := addressKey(remote), nameKey(name)
 	now := g.now()
 	g.mu.Lock()
 	if err := g.backingOff(addr, name, now); err != nil {
@@ -269,6 +271,18 @@ func (g *PasswordGuard) remember(table map[string]time.Time, key string, until, 
 		}
 	}
 	table[key] = until
+}
+
+// nameKey is how the back-off tables hold a name: as itself when it is as
+// short as a user name may be, else as its SHA-256, so a guesser's long
+// names (an MQTT username may be 64 KiB) cost the tables no more than
+// short ones.
+func nameKey(name string) string {
+	if len(name) <= 64 {
+		return name
+	}
+	sum := sha256.Sum256([]byte(name))
+	return "sha256:" + hex.EncodeToString(sum[:])
 }
 
 // addressKey is the part of a remote address that back-off counts: the IP

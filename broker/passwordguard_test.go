@@ -3,6 +3,7 @@ package broker
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -96,5 +97,15 @@ func TestPasswordGuardTablesStayBounded(t *testing.T) {
 	}
 	if len(g.addrFail) > 8 || len(g.nameFail) > 8 {
 		t.Fatalf("tables hold %d addresses and %d names, want at most 8", len(g.addrFail), len(g.nameFail))
+	}
+	long := strings.Repeat("n", 60000)
+	g.Check(context.Background(), "10.2.0.1:1", long, "x", "")
+	for name := range g.nameFail {
+		if len(name) > 71 {
+			t.Fatalf("the name table holds a %d-byte key", len(name))
+		}
+	}
+	if err := g.Check(context.Background(), "10.2.0.2:1", long, "x", ""); err == nil || !strings.Contains(err.Error(), "name") {
+		t.Fatalf("the long name from another address: %v, want its name back-off", err)
 	}
 }

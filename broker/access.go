@@ -70,6 +70,7 @@ type AccessHook struct {
 	log            *slog.Logger
 	now            func() time.Time
 	userPins       map[string]User // lower-case hex SHA-256 of a client certificate's DER -> user; read-only
+	logins         *PasswordGuard  // user passwords (passwordguard.go)
 
 	mu       sync.Mutex
 	pins     map[string]Identity // hex SHA-256 of a client certificate's DER -> device
@@ -84,7 +85,7 @@ func NewAccessHook(edge *devices.Edge, users []User, allowAnonymous bool, events
 	}
 	h := &AccessHook{
 		edge: edge, users: map[string]User{}, userPins: map[string]User{}, allowAnonymous: allowAnonymous, events: events, log: log, now: time.Now,
-		ids: map[*mqtt.Client]Identity{}, bindings: map[string]string{},
+		ids: map[*mqtt.Client]Identity{}, bindings: map[string]string{}, logins: NewPasswordGuard(AccessLimits{}, users),
 	}
 	for _, u := range users {
 		h.users[u.Name] = u
@@ -220,12 +221,10 @@ func (h *AccessHook) authenticate(cl *mqtt.Client, pk packets.Packet) (Identity,
 		}
 		return Identity{}, "anonymous_refused", fmt.Errorf("anonymous clients are not allowed")
 	}
-	if u, ok := h.users[user]; ok {
-		okPass, err := CheckPassword(u.PasswordHash, string(pass))
-		if err != nil || !okPass {
-			return Identity{}, "bad_password", fmt.Errorf("wrong password for user %q", user)
-		}
-		return Identity{Role: u.Role, Name: u.Name, Zones: u.Zones}, "", nil
+	// Users, and names that are neither user nor device, go through the
+	// password guard (passwordguard_mqtt.go).
+	if _, isDevice := h.edge.Twin(user); h.isUser(user) || !isDevice {
+		return h.passwordLogin(cl, user, pass)
 	}
 	return h.deviceToken(cl, user, pass)
 }

@@ -73,6 +73,8 @@ type Config struct {
 	// Users are people and applications (argon2id password hashes, bearer
 	// token hashes, client certificate pins).
 	Users []User `yaml:"users"`
+	// AccessLimits bounds password hashing and the HTTP server (config_access.go).
+	AccessLimits AccessLimits `yaml:"access_limits"`
 }
 
 // TLSConfig configures the TLS listener.
@@ -168,6 +170,9 @@ func (c Config) Validate() error {
 	if err := c.Payload.validate(); err != nil {
 		return err
 	}
+	if err := c.AccessLimits.validate(); err != nil {
+		return err
+	}
 	seen := map[string]bool{}
 	certUser := map[string]string{} // lower-case cert_sha256 -> user name
 	for i, u := range c.Users {
@@ -192,7 +197,7 @@ func (c Config) Validate() error {
 			return fmt.Errorf("%s: needs a password_hash (make one with: signet passwd), a token_sha256 or a cert_sha256", f)
 		}
 		if u.PasswordHash != "" {
-			if _, err := CheckPassword(u.PasswordHash, ""); err != nil {
+			if _, err := parsePHC(u.PasswordHash); err != nil { // reading it is enough: no hash at start-up
 				return fmt.Errorf("%s.password_hash: %w (make one with: signet passwd)", f, err)
 			}
 		}

@@ -34,6 +34,7 @@ type Server struct {
 	tcp     *listeners.TCP
 	tls     *listeners.TCP
 	access  *AccessHook
+	logins  *PasswordGuard // MQTT and HTTP password logins
 	hook    *VerifyHook
 	verify  *signing.Verifier
 	httpSrv *http.Server
@@ -77,6 +78,9 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	s.events = NewEvents(auditLog, log, 1024, 4096)
 	s.mqtt = mqtt.New(MochiOptions(cfg.MaxPendingWrites, log.With("component", "mochi")))
 	s.access = NewAccessHook(edge, cfg.Users, cfg.AllowAnonymous, s.events, log)
+	s.logins = NewPasswordGuard(cfg.AccessLimits, cfg.Users)
+	s.access.SetPasswordGuard(s.logins)
+	RegisterPasswordGuardMetrics(s.metrics, s.logins)
 	s.verify = signing.NewVerifier(signing.VerifierConfig{})
 	// The Go runtime's and the process's own figures (heap, goroutines, RSS,
 	// open files) beside Signet's: what an edge team graphs first.
@@ -130,7 +134,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		if s.httpLn, err = net.Listen("tcp", cfg.HTTP); err != nil {
 			return nil, errors.Join(fmt.Errorf("http listener %s: %w", cfg.HTTP, err), s.mqtt.Close(), s.closeState(ctx))
 		}
-		s.httpSrv = &http.Server{Handler: s.httpHandler()}
+		s.httpSrv = s.newHTTPServer()
 	}
 	return s, nil
 }

@@ -61,6 +61,8 @@ type Config struct {
 	// (ApplyProcsPolicy; 0: DefaultProcsPerCPU for each CPU). The
 	// GOMAXPROCS environment variable wins when set.
 	GoMaxProcs int `yaml:"gomaxprocs"`
+	// Clients bounds client ids, sessions, rate buckets and retained messages.
+	Clients ClientsConfig `yaml:"clients"`
 	// Users are people and applications (argon2id password hashes, bearer
 	// token hashes, client certificate pins).
 	Users []User `yaml:"users"`
@@ -152,6 +154,9 @@ func (c Config) Validate() error {
 		if f.value < 0 {
 			return fmt.Errorf("%s: %v must not be negative", f.name, f.value)
 		}
+	}
+	if err := c.Clients.validate(); err != nil {
+		return err
 	}
 	seen := map[string]bool{}
 	certUser := map[string]string{} // lower-case cert_sha256 -> user name

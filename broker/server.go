@@ -76,6 +76,9 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	s.events = NewEvents(auditLog, log, 1024, 4096)
 	s.mqtt = mqtt.New(MochiOptions(cfg.MaxPendingWrites, log.With("component", "mochi")))
 	s.access = NewAccessHook(edge, cfg.Users, cfg.AllowAnonymous, s.events, log)
+	s.access.LimitClients(cfg.Clients)
+	s.access.RegisterMetrics(s.metrics)
+	s.mqtt.Options.Capabilities.MaximumSessionExpiryInterval = uint32(cfg.Clients.resolved().MaxSessionExpirySeconds)
 	s.verify = signing.NewVerifier(signing.VerifierConfig{})
 	RegisterVerifierMetrics(s.metrics, s.verify)
 	s.metrics.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "signet_clients_connected", Help: "MQTT clients connected."},

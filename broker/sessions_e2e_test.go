@@ -197,7 +197,7 @@ func TestPersistentSessionGetsQueuedMessages(t *testing.T) {
 			switch version {
 			case "3.1.1":
 				opts := func() *paho.ClientOptions {
-					return paho.NewClientOptions().AddBroker("tcp://"+c.srv.MQTTAddr()).SetClientID("viewer-app").
+					return paho.NewClientOptions().AddBroker("tcp://" + c.srv.MQTTAddr()).SetClientID("viewer-app").
 						SetUsername("viewer-z1").SetPassword(testPassword).SetCleanSession(false).
 						SetAutoReconnect(false).SetConnectRetry(false).SetProtocolVersion(4).
 						SetDefaultPublishHandler(func(_ paho.Client, m paho.Message) { got <- m.Topic() + " " + string(m.Payload()) })

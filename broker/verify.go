@@ -91,10 +91,7 @@ func NewVerifyHook(c VerifyConfig) *VerifyHook {
 func (h *VerifyHook) ID() string { return "signet-verify" }
 
 // Provides reports the one event this hook handles.
-func (h *VerifyHook) Provides(b byte) bool { return b == mqtt.OnPublish || b == mqtt.OnDisconnect }
-
-// OnDisconnect forgets the client's rate bucket.
-func (h *VerifyHook) OnDisconnect(cl *mqtt.Client, _ error, _ bool) { h.limits.Forget(cl.ID) }
+func (h *VerifyHook) Provides(b byte) bool { return b == mqtt.OnPublish }
 
 // OnPublish verifies messages under city/ and lets everything else through
 // (authentication and ACL govern it).
@@ -258,8 +255,8 @@ func (h *VerifyHook) check(ctx context.Context, cl *mqtt.Client, from sender, pk
 	if dev.Zone != t.Zone {
 		return signing.Reject(signing.ReasonZoneMismatch, "topic", "device %q is registered in zone %q, not %q", t.Device, dev.Zone, t.Zone)
 	}
-	// 2. Per-client rate limit.
-	if !h.limits.Allow(cl.ID) {
+	// 2. Per-client rate limit (the client's identity: all its connections).
+	if !h.limits.Allow(from.rateKey(cl)) {
 		return signing.Reject(signing.ReasonRateLimited, "client", "client %q is over its message rate", cl.ID)
 	}
 	// 3. Size limit and strict parse.

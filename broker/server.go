@@ -97,7 +97,9 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		Metrics: NewVerifyMetrics(s.metrics), Commands: NewCommandPolicy(edge, params),
 		MaxSize: cfg.MaxMessageBytes, Inject: s.mqtt.InjectPacket, Logger: log,
 	})
-	for _, h := range []mqtt.Hook{s.access, s.hook} {
+	retained := NewRetainedQuota(s.access, cfg.Clients, log)
+	retained.RegisterMetrics(s.metrics)
+	for _, h := range []mqtt.Hook{s.access, s.hook, retained} { // the retained quota last: see RetainedQuota
 		if err := s.mqtt.AddHook(h, nil); err != nil {
 			return nil, errors.Join(err, s.closeState(ctx))
 		}

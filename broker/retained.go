@@ -21,7 +21,8 @@ import (
 // plain acknowledgement, and the message is dropped; at QoS 0 it is
 // dropped. Each refusal is counted (signet_retained_refused_total). An
 // empty retained message, which clears one (MQTT 5 §3.3.1.3), is always
-// allowed. Messages under city/ are signed, rate limited and checked by the
+// allowed. A retained will is held to the same quota (over it, the will is
+// published but not retained). Messages under city/ are signed, rate limited and checked by the
 // verify hook, which decides them; this hook leaves them alone.
 //
 // Add it after the verify hook: it must see a message only once it is
@@ -68,7 +69,7 @@ func (q *RetainedQuota) ID() string { return "signet-retained-quota" }
 
 // Provides lists the events the hook handles.
 func (q *RetainedQuota) Provides(b byte) bool {
-	return b == mqtt.OnPublish || b == mqtt.OnRetainedExpired
+	return b == mqtt.OnPublish || b == mqtt.OnWill || b == mqtt.OnRetainedExpired
 }
 
 // RegisterMetrics exports the refusals and the bytes held.
@@ -80,21 +81,40 @@ func (q *RetainedQuota) RegisterMetrics(reg prometheus.Registerer) {
 
 // OnPublish admits or refuses a retained message (see RetainedQuota).
 func (q *RetainedQuota) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
-	if !pk.FixedHeader.Retain || strings.HasPrefix(pk.TopicName, topic.CityRoot+"/") {
+	if !pk.FixedHeader.Retain || q.admit(cl, pk.TopicName, pk.Payload) {
 		return pk, nil
+	}
+	return pk, q.refusal(cl, pk)
+}
+
+// OnWill holds a will to the same quota: mochi retains a will without
+// OnPublish. A will over quota is still published, just not retained
+// (mochi cannot refuse a will).
+func (q *RetainedQuota) OnWill(cl *mqtt.Client, will mqtt.Will) (mqtt.Will, error) {
+	if will.Retain && !q.admit(cl, will.TopicName, will.Payload) {
+		will.Retain = false
+	}
+	return will, nil
+}
+
+// admit accounts a retained message of cl, or reports that it is over
+// quota (and counts the refusal).
+func (q *RetainedQuota) admit(cl *mqtt.Client, t string, payload []byte) bool {
+	if strings.HasPrefix(t, topic.CityRoot+"/") {
+		return true
 	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if cl.Net.Inline || len(pk.Payload) == 0 {
+	if cl.Net.Inline || len(payload) == 0 {
 		// The broker's own, or a clear: whatever a client held there
 		// goes.
-		q.release(pk.TopicName)
-		return pk, nil
+		q.release(t)
+		return true
 	}
 	owner := q.owner(cl)
-	size := len(pk.TopicName) + len(pk.Payload)
+	size := len(t) + len(payload)
 	u, total := q.usage[owner], q.total
-	if old, ok := q.topics[pk.TopicName]; ok {
+	if old, ok := q.topics[t]; ok {
 		total -= old.size
 		if old.owner == owner { // a replacement: the old one is freed
 			u.count, u.bytes = u.count-1, u.bytes-old.size
@@ -102,15 +122,15 @@ func (q *RetainedQuota) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.P
 	}
 	if u.count+1 > q.perCount || u.bytes+size > q.perBytes || total+size > q.totalBytes {
 		q.refused.Inc()
-		q.log.Debug("retained message over quota", "client", cl.ID, "owner", owner, "topic", pk.TopicName, "bytes", size)
-		return pk, q.refusal(cl, pk)
+		q.log.Debug("retained message over quota", "client", cl.ID, "owner", owner, "topic", t, "bytes", size)
+		return false
 	}
-	q.release(pk.TopicName)
-	q.topics[pk.TopicName] = retainedEntry{owner: owner, size: size}
+	q.release(t)
+	q.topics[t] = retainedEntry{owner: owner, size: size}
 	u = q.usage[owner]
 	q.usage[owner] = retainedUsage{count: u.count + 1, bytes: u.bytes + size}
 	q.total += size
-	return pk, nil
+	return true
 }
 
 // OnRetainedExpired frees an expired retained message (MQTT 5 §3.3.2.3.3).

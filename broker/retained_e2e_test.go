@@ -86,6 +86,30 @@ func TestRetainedQuota(t *testing.T) {
 	refused := counter(t, c, "signet_retained_refused_total")
 	retain(a, "ops/e", 0, []byte("5")) // QoS 0, over a's count: dropped
 	waitFor(t, "the QoS 0 refusal counted", func() bool { return counter(t, c, "signet_retained_refused_total") == refused+1 })
+	// A retained will counts too: over the total, it is published but not
+	// retained.
+	willWatch := make(chan string, 1)
+	watcher, wack, err := dial5(t, c, &paho5.Connect{ClientID: "will-watch", CleanStart: true, KeepAlive: 30},
+		func(p *paho5.Publish) { willWatch <- p.Topic })
+	if err != nil || wack.ReasonCode != 0 {
+		t.Fatalf("connect will-watch: %v %+v", err, wack)
+	}
+	if _, err := watcher.Subscribe(ctx, &paho5.Subscribe{Subscriptions: []paho5.SubscribeOptions{{Topic: "ops/w", QoS: 1}}}); err != nil {
+		t.Fatal(err)
+	}
+	dying := c.connect5(t, "will-1", "viewer-z1", testPassword, &paho5.WillMessage{Topic: "ops/w", Retain: true, Payload: bytes.Repeat([]byte("w"), 900)})
+	dying.conn.Close()
+	select {
+	case tp := <-willWatch:
+		if tp != "ops/w" {
+			t.Fatalf("will watcher got %s", tp)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the will was not published")
+	}
+	if got := counter(t, c, "signet_retained_refused_total"); got != refused+2 {
+		t.Fatalf("refusals %v, want %v (the will over the total)", got, refused+2)
+	}
 
 	// What is stored: a new subscriber gets the retained messages filter by
 	// filter, in the order of its SUBSCRIBE, so a message that was stored
@@ -96,7 +120,7 @@ func TestRetainedQuota(t *testing.T) {
 	if err != nil || ack.ReasonCode != 0 {
 		t.Fatalf("connect reader: %v %+v", err, ack)
 	}
-	filters := []string{"ops/a", "ops/b", "ops/e", "ops/big2", "ops/d"}
+	filters := []string{"ops/a", "ops/b", "ops/e", "ops/big2", "ops/w", "ops/d"}
 	var subs []paho5.SubscribeOptions
 	for _, f := range filters {
 		subs = append(subs, paho5.SubscribeOptions{Topic: f, QoS: 1})

@@ -284,3 +284,37 @@ func TestPersistentSessionGetsQueuedMessages(t *testing.T) {
 		})
 	}
 }
+
+// TestSessionQuotas: the session table is bounded in total and per
+// identity (all anonymous clients sharing one allowance), a registered
+// device's own id is admitted over both, and a session that ends frees its
+// place.
+func TestSessionQuotas(t *testing.T) {
+	c := startCity(t, func(cfg *broker.Config) {
+		cfg.AllowAnonymous = true
+		cfg.Clients.MaxSessions, cfg.Clients.MaxSessionsPerIdentity = 3, 2
+	})
+	first := c.connectWith(t, "anon-1", "", "", true)
+	c.connectWith(t, "anon-2", "", "", true)
+	if c.connectWith(t, "anon-3", "", "", false) != nil {
+		t.Fatal("a third anonymous session beyond the per-identity bound of 2")
+	}
+	c.connectWith(t, "app-1", "viewer-z1", testPassword, true)
+	if c.connectWith(t, "app-2", "viewer-z1", testPassword, false) != nil {
+		t.Fatal("a fourth session beyond the total of 3")
+	}
+	// A clean session that ends frees its place.
+	before := gauge(t, c, "signet_client_sessions")
+	first.Disconnect(10)
+	waitFor(t, "anon-1's session unbound", func() bool { return gauge(t, c, "signet_client_sessions") == before-1 })
+	c.connectWith(t, "anon-3", "", "", true)
+	// The table is full again; the device's own id fits all the same, and
+	// the device works.
+	dev := c.connect(t, "sl-1", "")
+	good := c.devs["sl-1"].sign(t, "city/z1/sl-1/state", []byte(`{"level":1}`))
+	publish(t, dev, "city/z1/sl-1/state", 1, good)
+	waitFor(t, "the device's state in its twin", func() bool {
+		doc, _ := c.srv.Edge().Twin("sl-1")
+		return doc.Reported["level"] == 1.0
+	})
+}

@@ -43,8 +43,8 @@ type Config struct {
 	AllowAnonymous bool `yaml:"allow_anonymous"`
 	// MaxMessageBytes bounds an envelope (0: signing.DefaultMaxSize).
 	MaxMessageBytes int `yaml:"max_message_bytes"`
-	// RatePerClient is each client's sustained messages per second under
-	// city/ (0: unlimited), RateBurst its burst.
+	// RatePerClient is each identity's sustained messages per second under
+	// city/, all its connections together (0: unlimited), RateBurst its burst.
 	RatePerClient float64 `yaml:"rate_per_client"`
 	RateBurst     int     `yaml:"rate_burst"`
 	// MaxPendingWrites is how many packets may wait to be written to one

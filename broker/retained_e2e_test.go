@@ -111,6 +111,17 @@ func TestRetainedQuota(t *testing.T) {
 		t.Fatalf("refusals %v, want %v (the will over the total)", got, refused+2)
 	}
 
+	// MQTT 3.1.1 has no reason codes: a plain PUBACK, the connection
+	// stays, and the message is not stored.
+	v3 := c.connectWith(t, "anon-v3", "", "", true)
+	if tok := v3.Publish("ops/v3", 1, true, bytes.Repeat([]byte("v"), 900)); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("3.1.1 publish over quota: %v", tok.Error())
+	}
+	publish(t, v3, "lobby/still-here", 1, []byte("hi"))
+	if got := counter(t, c, "signet_retained_refused_total"); got != refused+3 {
+		t.Fatalf("refusals %v, want %v (the 3.1.1 message over the total)", got, refused+3)
+	}
+
 	// What is stored: a new subscriber gets the retained messages filter by
 	// filter, in the order of its SUBSCRIBE, so a message that was stored
 	// would arrive before the last filter's.
@@ -120,7 +131,7 @@ func TestRetainedQuota(t *testing.T) {
 	if err != nil || ack.ReasonCode != 0 {
 		t.Fatalf("connect reader: %v %+v", err, ack)
 	}
-	filters := []string{"ops/a", "ops/b", "ops/e", "ops/big2", "ops/w", "ops/d"}
+	filters := []string{"ops/a", "ops/b", "ops/e", "ops/big2", "ops/w", "ops/v3", "ops/d"}
 	var subs []paho5.SubscribeOptions
 	for _, f := range filters {
 		subs = append(subs, paho5.SubscribeOptions{Topic: f, QoS: 1})

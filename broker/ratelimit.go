@@ -9,8 +9,8 @@ import (
 	"golang.org/x/time/rate"
 )
 
-// RateLimits holds one token bucket per authenticated identity (SPEC §4
-// step 2), so one noisy or hostile sender is refused cheaply, before any
+// RateLimits holds one token bucket per authenticated identity (step 2 of
+// the verification order, docs/protocol.md), so one noisy or hostile sender is refused cheaply, before any
 // parsing or cryptography, without slowing anyone else. A bucket belongs to
 // the identity, not the connection: every connection of one device or user
 // draws on it, and it outlives reconnects. The table is bounded: a bucket

@@ -10,8 +10,9 @@ import (
 )
 
 // RateLimits holds one token bucket per authenticated identity (step 2 of
-// the verification order, docs/protocol.md), so one noisy or hostile sender is refused cheaply, before any
-// parsing or cryptography, without slowing anyone else. A bucket belongs to
+// the verification order, docs/protocol.md), so one noisy or hostile
+// sender is refused cheaply, before any parsing or cryptography, without
+// slowing anyone else. A bucket belongs to
 // the identity, not the connection: every connection of one device or user
 // draws on it, and it outlives reconnects. The table is bounded: a bucket
 // unused for the idle time is forgotten (least recently used first), and

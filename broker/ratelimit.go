@@ -12,12 +12,12 @@ import (
 // RateLimits holds one token bucket per authenticated identity (step 2 of
 // the verification order, docs/protocol.md), so one noisy or hostile
 // sender is refused cheaply, before any parsing or cryptography, without
-// slowing anyone else. A bucket belongs to
-// the identity, not the connection: every connection of one device or user
-// draws on it, and it outlives reconnects. The table is bounded: a bucket
-// unused for the idle time is forgotten (least recently used first), and
-// while the table is full of buckets in use a new identity is refused, as
-// over its rate, rather than let the table grow.
+// slowing anyone else. A bucket belongs to the identity, not the
+// connection: every connection of one device or user draws on it, and it
+// outlives reconnects. The table is bounded: a bucket unused for the idle
+// time is forgotten (least recently used first), and while the table is
+// full of buckets in use a new identity is refused, as over its rate,
+// rather than let the table grow.
 type RateLimits struct {
 	perSecond rate.Limit
 	burst     int

@@ -44,8 +44,8 @@ type Config struct {
 	AllowAnonymous bool `yaml:"allow_anonymous"`
 	// MaxMessageBytes bounds an envelope (0: signing.DefaultMaxSize).
 	MaxMessageBytes int `yaml:"max_message_bytes"`
-	// RatePerClient is each client's sustained messages per second under
-	// city/ (0: unlimited), RateBurst its burst.
+	// RatePerClient is each identity's sustained messages per second under
+	// city/, all its connections together (0: unlimited), RateBurst its burst.
 	RatePerClient float64 `yaml:"rate_per_client"`
 	RateBurst     int     `yaml:"rate_burst"`
 	// MaxPendingWrites is how many packets may wait to be written to one
@@ -70,6 +70,8 @@ type Config struct {
 	Log LogConfig `yaml:"log"`
 	// Payload bounds topics, twin documents and patches (config_payload.go).
 	Payload PayloadConfig `yaml:",inline"`
+	// Clients bounds client ids, sessions, rate buckets and retained messages.
+	Clients ClientsConfig `yaml:"clients"`
 	// Users are people and applications (argon2id password hashes, bearer
 	// token hashes, client certificate pins).
 	Users []User `yaml:"users"`
@@ -171,6 +173,9 @@ func (c Config) Validate() error {
 		return err
 	}
 	if err := c.AccessLimits.validate(); err != nil {
+		return err
+	}
+	if err := c.Clients.validate(); err != nil {
 		return err
 	}
 	seen := map[string]bool{}

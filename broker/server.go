@@ -81,6 +81,9 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	s.logins = NewPasswordGuard(cfg.AccessLimits, cfg.Users)
 	s.access.SetPasswordGuard(s.logins)
 	RegisterPasswordGuardMetrics(s.metrics, s.logins)
+	s.access.LimitClients(cfg.Clients)
+	s.access.RegisterMetrics(s.metrics)
+	s.mqtt.Options.Capabilities.MaximumSessionExpiryInterval = uint32(cfg.Clients.resolved().MaxSessionExpirySeconds)
 	s.verify = signing.NewVerifier(signing.VerifierConfig{})
 	// The Go runtime's and the process's own figures (heap, goroutines, RSS,
 	// open files) beside Signet's: what an edge team graphs first.
@@ -98,12 +101,14 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	}
 	s.hook = NewVerifyHook(VerifyConfig{
 		Edge: edge, Verifier: s.verify, Identity: s.access,
-		Limits: NewRateLimits(cfg.RatePerClient, cfg.RateBurst), Events: s.events,
+		Limits: NewRateLimits(cfg.RatePerClient, cfg.RateBurst, cfg.Clients.RateTableSize, cfg.Clients.rateIdle()), Events: s.events,
 		Metrics: NewVerifyMetrics(s.metrics), Commands: NewCommandPolicy(edge, params),
 		MaxSize: cfg.MaxMessageBytes, Inject: s.mqtt.InjectPacket, Logger: log,
 		MaxTopicBytes: cfg.Payload.topicLimit(), MaxPatchDepth: cfg.Payload.Twin.MaxPatchDepth,
 	})
-	for _, h := range []mqtt.Hook{s.access, s.hook} {
+	retained := NewRetainedQuota(s.access, cfg.Clients, log)
+	retained.RegisterMetrics(s.metrics)
+	for _, h := range []mqtt.Hook{s.access, s.hook, retained} { // the retained quota last: see RetainedQuota
 		if err := s.mqtt.AddHook(h, nil); err != nil {
 			return nil, errors.Join(err, s.closeState(ctx))
 		}

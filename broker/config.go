@@ -61,6 +61,8 @@ type Config struct {
 	// (ApplyProcsPolicy; 0: DefaultProcsPerCPU for each CPU). The
 	// GOMAXPROCS environment variable wins when set.
 	GoMaxProcs int `yaml:"gomaxprocs"`
+	// Connections bounds packets, CONNECT time and unauthenticated connections.
+	Connections ConnectionsConfig `yaml:"connections"`
 	// Users are people and applications (argon2id password hashes, bearer
 	// token hashes, client certificate pins).
 	Users []User `yaml:"users"`
@@ -152,6 +154,9 @@ func (c Config) Validate() error {
 		if f.value < 0 {
 			return fmt.Errorf("%s: %v must not be negative", f.name, f.value)
 		}
+	}
+	if err := c.Connections.validate(c.MaxMessageBytes); err != nil {
+		return err
 	}
 	seen := map[string]bool{}
 	certUser := map[string]string{} // lower-case cert_sha256 -> user name

@@ -22,7 +22,9 @@ func TestRetainedCommandIsRefused(t *testing.T) {
 	const tp = "city/z1/sl-1/cmd/dim"
 	now := time.Now()
 	good := k.endorse(t, k.authority, k.op.key.Public(), "alice", k.scope, now.Add(time.Hour))
-	fresh := func() []byte { return k.command(t, k.op, tp, []byte(`{"level":30}`), good, now, now.Add(30*time.Second)) }
+	fresh := func() []byte {
+		return k.command(t, k.op, tp, []byte(`{"level":30}`), good, now, now.Add(30*time.Second))
+	}
 
 	alice5 := c.connect5(t, "alice-5", "alice", testPassword, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)

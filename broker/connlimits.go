@@ -23,10 +23,11 @@ import (
 // been read within the connect timeout (a TLS handshake counts towards it),
 // and it closes at once any connection beyond the maximum that are between
 // accept and the end of authentication. A connection leaves the gate when
-// mochi has answered its CONNECT with a successful CONNACK, or when it ends.
+// it has authenticated (just before mochi writes the CONNACK, so that a client
+// that has its CONNACK is out of the gate), or when it ends.
 //
 // The gate is also a mochi hook: OnConnect (CONNECT read) stops the
-// timer, OnSessionEstablished (authenticated) frees the place.
+// timer, OnSessionEstablish (authenticated) frees the place.
 type ConnGate struct {
 	mqtt.HookBase
 	timeout time.Duration
@@ -59,7 +60,7 @@ func (g *ConnGate) ID() string { return "signet-conngate" }
 
 // Provides lists the events the hook handles.
 func (g *ConnGate) Provides(b byte) bool {
-	return bytes.Contains([]byte{mqtt.OnConnect, mqtt.OnSessionEstablished}, []byte{b})
+	return bytes.Contains([]byte{mqtt.OnConnect, mqtt.OnSessionEstablish}, []byte{b})
 }
 
 // Connecting is how many connections are in the gate now.
@@ -149,9 +150,9 @@ func (g *ConnGate) OnConnect(cl *mqtt.Client, _ packets.Packet) error {
 	return nil
 }
 
-// OnSessionEstablished frees the connection's place: it has authenticated
-// and had its CONNACK.
-func (g *ConnGate) OnSessionEstablished(cl *mqtt.Client, _ packets.Packet) {
+// OnSessionEstablish frees the connection's place: it has authenticated,
+// and its CONNACK is about to be written.
+func (g *ConnGate) OnSessionEstablish(cl *mqtt.Client, _ packets.Packet) {
 	if cl.Net.Conn != nil {
 		g.leave(cl.Net.Conn)
 	}

@@ -72,6 +72,8 @@ type Config struct {
 	Payload PayloadConfig `yaml:",inline"`
 	// Clients bounds client ids, sessions, rate buckets and retained messages.
 	Clients ClientsConfig `yaml:"clients"`
+	// Connections bounds packets, CONNECT time and unauthenticated connections.
+	Connections ConnectionsConfig `yaml:"connections"`
 	// Users are people and applications (argon2id password hashes, bearer
 	// token hashes, client certificate pins).
 	Users []User `yaml:"users"`
@@ -176,6 +178,9 @@ func (c Config) Validate() error {
 		return err
 	}
 	if err := c.Clients.validate(); err != nil {
+		return err
+	}
+	if err := c.Connections.validate(c.MaxMessageBytes); err != nil {
 		return err
 	}
 	seen := map[string]bool{}

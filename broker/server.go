@@ -32,6 +32,7 @@ type Server struct {
 	events  *Events
 	mqtt    *mqtt.Server
 	tcp     *listeners.TCP
+	gate    *ConnGate
 	tls     *listeners.TCP
 	access  *AccessHook
 	logins  *PasswordGuard // MQTT and HTTP password logins
@@ -76,7 +77,13 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: log, store: store, edge: edge, metrics: prometheus.NewRegistry(), twins: make(chan struct{})}
 	s.events = NewEvents(auditLog, log, 1024, 4096)
-	s.mqtt = mqtt.New(MochiOptions(cfg.MaxPendingWrites, log.With("component", "mochi")))
+	s.mqtt = mqtt.New(packetOptions(MochiOptions(cfg.MaxPendingWrites, log.With("component", "mochi")), cfg))
+	s.gate = NewConnGate(cfg.Connections.connectTimeout(), cfg.Connections.maxConnecting(), log)
+	registerGateMetrics(s.metrics, s.gate)
+	packet := NewPacketHook(PacketConfig{
+		MaxPacket: cfg.Connections.packetLimit(cfg.MaxMessageBytes), MaxAlias: cfg.Connections.topicAliasMaximum(),
+		Disconnect: s.mqtt.DisconnectClient, Events: s.events, Logger: log,
+	})
 	s.access = NewAccessHook(edge, cfg.Users, cfg.AllowAnonymous, s.events, log)
 	s.logins = NewPasswordGuard(cfg.AccessLimits, cfg.Users)
 	s.access.SetPasswordGuard(s.logins)
@@ -108,13 +115,14 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	})
 	retained := NewRetainedQuota(s.access, cfg.Clients, log)
 	retained.RegisterMetrics(s.metrics)
-	for _, h := range []mqtt.Hook{s.access, s.hook, retained} { // the retained quota last: see RetainedQuota
+	// packet first (see PacketHook), the retained quota last (see RetainedQuota).
+	for _, h := range []mqtt.Hook{packet, s.gate, s.access, s.hook, retained} {
 		if err := s.mqtt.AddHook(h, nil); err != nil {
 			return nil, errors.Join(err, s.closeState(ctx))
 		}
 	}
 	s.tcp = listeners.NewTCP(listeners.Config{ID: "tcp", Address: cfg.MQTT})
-	if err := s.mqtt.AddListener(ShutdownSafe(s.mqtt, s.tcp)); err != nil {
+	if err := s.mqtt.AddListener(ShutdownSafe(s.mqtt, s.gate.Listener(s.tcp))); err != nil {
 		return nil, errors.Join(fmt.Errorf("mqtt listener %s: %w", cfg.MQTT, err), s.closeState(ctx))
 	}
 	tlsConf, err := cfg.TLS.load()
@@ -123,12 +131,12 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	}
 	if tlsConf != nil {
 		s.tls = listeners.NewTCP(listeners.Config{ID: "tls", Address: cfg.TLS.Listen, TLSConfig: tlsConf})
-		if err := s.mqtt.AddListener(ShutdownSafe(s.mqtt, s.tls)); err != nil {
+		if err := s.mqtt.AddListener(ShutdownSafe(s.mqtt, s.gate.Listener(s.tls))); err != nil {
 			return nil, errors.Join(fmt.Errorf("tls listener %s: %w", cfg.TLS.Listen, err), s.mqtt.Close(), s.closeState(ctx))
 		}
 	}
 	if cfg.WebSocket != "" {
-		if err := s.mqtt.AddListener(ShutdownSafe(s.mqtt, listeners.NewWebsocket(listeners.Config{ID: "ws", Address: cfg.WebSocket}))); err != nil {
+		if err := s.mqtt.AddListener(ShutdownSafe(s.mqtt, s.gate.Listener(listeners.NewWebsocket(listeners.Config{ID: "ws", Address: cfg.WebSocket})))); err != nil {
 			return nil, errors.Join(fmt.Errorf("websocket listener %s: %w", cfg.WebSocket, err), s.mqtt.Close(), s.closeState(ctx))
 		}
 	}

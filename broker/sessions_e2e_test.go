@@ -15,36 +15,6 @@ import (
 	"github.com/signet-city/signet/broker"
 )
 
-// gauge reads a gauge of the broker's metrics (what /metrics serves).
-func gauge(t *testing.T, c *city, name string) float64 {
-	t.Helper()
-	families, err := c.srv.Metrics().Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range families {
-		if f.GetName() == name {
-			return f.GetMetric()[0].GetGauge().GetValue()
-		}
-	}
-	t.Fatalf("no metric %s", name)
-	return 0
-}
-
-// waitFor waits, with a generous deadline, until cond holds (a liveness
-// bound, not a timing assertion).
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("gave up waiting: %s", what)
-		}
-		<-tick.C
-	}
-}
 
 // dial5 sends an MQTT 5 CONNECT and returns the client and its CONNACK
 // (err set when the broker refused or the exchange failed).

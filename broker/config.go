@@ -64,6 +64,8 @@ type Config struct {
 	// Users are people and applications (argon2id password hashes, bearer
 	// token hashes, client certificate pins).
 	Users []User `yaml:"users"`
+
+	LeaseBlock LeaseBlock `yaml:"lease_block"` // counters per durable lease write, per key (config_lease.go)
 }
 
 // TLSConfig configures the TLS listener.

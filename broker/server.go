@@ -59,7 +59,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	edge, err := devices.Open(ctx, store, devices.Options{Durability: dur, Logger: log})
+	edge, err := devices.Open(ctx, store, devices.Options{Durability: dur, Logger: log, LeaseBlock: uint64(cfg.LeaseBlock)})
 	if err != nil {
 		store.Close()
 		return nil, err

@@ -187,6 +187,9 @@ type edgeDevice struct {
 // Open loads the whole state from s and starts the group committer. The
 // caller keeps ownership of s and closes it after Edge.Close.
 func Open(ctx context.Context, s Store, opt Options) (*Edge, error) {
+	if err := ValidLeaseBlock(opt.LeaseBlock); err != nil {
+		return nil, err
+	}
 	opt.fill()
 	snap, err := s.Load(ctx)
 	if err != nil {

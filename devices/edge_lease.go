@@ -2,6 +2,7 @@ package devices
 
 import (
 	"errors"
+	"fmt"
 
 	"github.com/signet-city/signet/devices/replay"
 	"github.com/signet-city/signet/signing"
@@ -11,6 +12,22 @@ import (
 // smallest replay window a device may count on, so a device that skips 2·B
 // on reconnect clears any bound a crash left behind.
 const DefaultLeaseBlock = 1024
+
+// Bounds of Options.LeaseBlock: below 2 no lease could be extended ahead
+// of use (B/2 would be 0); above 1<<24 a crash would cost an honest device
+// that does not skip ahead millions of refused counters, surely a typo.
+const (
+	MinLeaseBlock = 2
+	MaxLeaseBlock = 1 << 24
+)
+
+// ValidLeaseBlock checks a lease block size (0: the default).
+func ValidLeaseBlock(b uint64) error {
+	if b != 0 && (b < MinLeaseBlock || b > MaxLeaseBlock) {
+		return fmt.Errorf("lease block %d: want %d to %d counters (0: %d)", b, MinLeaseBlock, MaxLeaseBlock, DefaultLeaseBlock)
+	}
+	return nil
+}
 
 // maxLeaseAttempts bounds how often one message asks for a lease: each
 // attempt after the first follows a conflict with another writer, and a

@@ -93,30 +93,33 @@ func (e *Edge) awaitLease(k *KeyRecord, c uint64) error {
 	}
 }
 
-// extendAhead asks for the next block when fewer than B/2 counters of the
-// lease are left above the highest accepted one, so that honest traffic
-// finds its lease durable already. k.state.mu is held.
+// extendAhead asks for a lease to H+B when fewer than B/2 counters of the
+// lease are left above the highest accepted one H, so that honest traffic
+// finds its lease durable already. The bound never runs more than B ahead
+// of H, which is all a crash can cost a device that does not skip ahead.
+// k.state.mu is held.
 func (e *Edge) extendAhead(k *KeyRecord) {
 	l := &k.state.lease
 	if l.ext != nil || l.exact || l.bound-k.state.window.Highest() >= e.opt.LeaseBlock/2 {
 		return
 	}
-	e.requestLease(k, l.bound)
+	e.requestLease(k, k.state.window.Highest())
 }
 
-// requestLease queues an extension to at least c+B (from the stored bound)
-// for the committer's next round, or returns nil if the counter space has
-// no room left. k.state.mu is held.
+// requestLease queues an extension to c+B, and at least one above the
+// stored bound, for the committer's next round, or returns nil if the
+// counter space has no room left. k.state.mu is held.
 func (e *Edge) requestLease(k *KeyRecord, c uint64) *leaseRequest {
 	l := &k.state.lease
-	to := max(l.bound, c)
-	if to >= replay.MaxCounter-e.opt.LeaseBlock {
-		to = replay.MaxCounter
-	} else {
-		to += e.opt.LeaseBlock
+	to := uint64(replay.MaxCounter)
+	if c < replay.MaxCounter-e.opt.LeaseBlock {
+		to = c + e.opt.LeaseBlock
 	}
 	if to <= l.bound {
-		return nil
+		if l.bound >= replay.MaxCounter {
+			return nil
+		}
+		to = l.bound + 1 // a late counter of a clean-stop window: rewrite the record
 	}
 	r := &leaseRequest{state: k.state, kid: k.KID, from: l.bound, to: to, done: make(chan struct{})}
 	l.ext = r

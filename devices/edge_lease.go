@@ -127,6 +127,16 @@ func (e *Edge) requestLease(k *KeyRecord, c uint64) *leaseRequest {
 	return r
 }
 
+// settled reports whether settle has run.
+func (r *leaseRequest) settled() bool {
+	select {
+	case <-r.done:
+		return true
+	default:
+		return false
+	}
+}
+
 // settle applies the store's answer to r (nil, a *LeaseConflictError, or a
 // failure of the whole round) and releases its waiters.
 func (r *leaseRequest) settle(outcome error) {

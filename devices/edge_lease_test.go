@@ -27,9 +27,12 @@ func (s *countingStore) Commit(ctx context.Context, c []devices.Change) error {
 	return s.Store.Commit(ctx, c)
 }
 
-func (s *countingStore) ExtendLeases(ctx context.Context, l []devices.LeaseExtension) ([]error, error) {
+func (s *countingStore) ExtendLeases(ctx context.Context, l []devices.LeaseExtension, c []devices.Change) ([]error, error) {
 	s.leases.Add(1)
-	return s.Store.ExtendLeases(ctx, l)
+	if len(c) > 0 {
+		s.commits.Add(1) // the same transaction writes changes too
+	}
+	return s.Store.ExtendLeases(ctx, l, c)
 }
 
 // gatedStore holds every lease extension at the gate once closed: each call
@@ -46,12 +49,12 @@ func newGatedStore(s devices.Store) *gatedStore {
 	return &gatedStore{Store: s, entered: make(chan []devices.LeaseExtension, 16), open: make(chan struct{})}
 }
 
-func (s *gatedStore) ExtendLeases(ctx context.Context, l []devices.LeaseExtension) ([]error, error) {
+func (s *gatedStore) ExtendLeases(ctx context.Context, l []devices.LeaseExtension, c []devices.Change) ([]error, error) {
 	if s.closed.Load() {
 		s.entered <- l
 		<-s.open
 	}
-	return s.Store.ExtendLeases(ctx, l)
+	return s.Store.ExtendLeases(ctx, l, c)
 }
 
 // storedBound reads a key's bound straight from the store.
@@ -273,10 +276,10 @@ type movingStore struct {
 	from uint64
 }
 
-func (s *movingStore) ExtendLeases(ctx context.Context, l []devices.LeaseExtension) ([]error, error) {
+func (s *movingStore) ExtendLeases(ctx context.Context, l []devices.LeaseExtension, c []devices.Change) ([]error, error) {
 	s.mu.Lock()
 	if s.to != 0 {
-		res, err := s.Store.ExtendLeases(ctx, []devices.LeaseExtension{{KID: s.kid, From: s.from, To: s.to}})
+		res, err := s.Store.ExtendLeases(ctx, []devices.LeaseExtension{{KID: s.kid, From: s.from, To: s.to}}, nil)
 		if err != nil || res[0] != nil {
 			s.mu.Unlock()
 			return nil, errors.Join(err, res[0])
@@ -284,7 +287,7 @@ func (s *movingStore) ExtendLeases(ctx context.Context, l []devices.LeaseExtensi
 		s.to = 0
 	}
 	s.mu.Unlock()
-	return s.Store.ExtendLeases(ctx, l)
+	return s.Store.ExtendLeases(ctx, l, c)
 }
 
 // TestLeaseMovedUnderneath: an ahead-of-use extension that meets a bound

@@ -307,7 +307,7 @@ type failingStore struct{ devices.Store }
 
 func (failingStore) Commit(context.Context, []devices.Change) error { return errors.New("disk full") }
 
-func (failingStore) ExtendLeases(context.Context, []devices.LeaseExtension) ([]error, error) {
+func (failingStore) ExtendLeases(context.Context, []devices.LeaseExtension, []devices.Change) ([]error, error) {
 	return nil, errors.New("disk full")
 }
 

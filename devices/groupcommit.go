@@ -40,8 +40,8 @@ type dirtyMark struct {
 	since time.Time
 }
 
-// batch is one future store transaction, and the lease extensions written
-// just before it.
+// batch is one future store transaction: changes, and the lease
+// extensions written in the same transaction after them.
 type batch struct {
 	entries []entry
 	leases  []*leaseRequest
@@ -210,22 +210,26 @@ func (c *committer) round() bool {
 	failure := c.failure
 	c.mu.Unlock()
 
-	if failure == nil && len(b.leases) > 0 {
-		failure = c.writeLeases(b.leases)
-	} else {
-		for _, r := range b.leases {
-			r.settle(failure)
-		}
-	}
-	if failure == nil && len(b.entries) > 0 {
+	if failure == nil {
 		changes, err := coalesce(b.entries)
-		if err == nil {
+		switch {
+		case err != nil:
+			failure = c.fail(err, len(b.entries))
+		case len(b.leases) > 0:
+			failure = c.writeLeases(b.leases, changes)
+		case len(changes) > 0:
 			// A transaction once begun is finished even if the edge is
 			// closing: callers are waiting for it.
-			err = c.store.Commit(context.Background(), changes)
+			if err := c.store.Commit(context.Background(), changes); err != nil {
+				failure = c.fail(err, len(b.entries))
+			}
 		}
-		if err != nil {
-			failure = c.fail(err, len(b.entries))
+	}
+	if failure != nil {
+		for _, r := range b.leases {
+			if !r.settled() {
+				r.settle(failure)
+			}
 		}
 	}
 	if failure == nil {
@@ -242,15 +246,14 @@ func (c *committer) round() bool {
 	return true
 }
 
-// writeLeases takes the batch's lease extensions in one store call and
-// settles each with its outcome, before the batch's own transaction, so a
-// message waiting for its lease goes on while that one is written.
-func (c *committer) writeLeases(reqs []*leaseRequest) error {
+// writeLeases writes the batch's changes and lease extensions in one store
+// transaction and settles each extension with its outcome.
+func (c *committer) writeLeases(reqs []*leaseRequest, changes []Change) error {
 	ext := make([]LeaseExtension, len(reqs))
 	for i, r := range reqs {
 		ext[i] = LeaseExtension{KID: r.kid, From: r.from, To: r.to}
 	}
-	results, err := c.store.ExtendLeases(context.Background(), ext)
+	results, err := c.store.ExtendLeases(context.Background(), ext, changes)
 	if err == nil && len(results) != len(reqs) {
 		err = fmt.Errorf("store answered %d lease extensions, asked %d", len(results), len(reqs))
 	}

@@ -40,12 +40,14 @@ type Store interface {
 	// ExtendLeases takes counter leases (docs/counters.md), each by
 	// compare-and-set on its key's stored bound: an extension is applied
 	// only if the bound stored now is its From (0: no record), and then the
-	// key's record becomes the bound To alone. Every applied extension is
-	// durable when the call returns. The result holds one entry per
-	// extension: nil, or a *LeaseConflictError with the bound found instead,
-	// which the caller must honour. An error for the whole call means none
-	// of them may be counted on.
-	ExtendLeases(ctx context.Context, leases []LeaseExtension) ([]error, error)
+	// key's record becomes the bound To alone. changes, if any, are written
+	// first, as Commit writes them, so that one round of the group
+	// committer costs one transaction. Every applied extension and every
+	// change is durable when the call returns. The result holds one entry
+	// per extension: nil, or a *LeaseConflictError with the bound found
+	// instead, which the caller must honour. An error for the whole call
+	// means none of it may be counted on.
+	ExtendLeases(ctx context.Context, leases []LeaseExtension, changes []Change) ([]error, error)
 	// Close releases the store.
 	Close() error
 }

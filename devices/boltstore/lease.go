@@ -10,13 +10,18 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// ExtendLeases applies every extension whose From matches the stored bound
-// in one transaction (one fsync). A mismatch is that extension's
-// *devices.LeaseConflictError, not a failure of the call: the others are
-// written all the same.
-func (s *Store) ExtendLeases(ctx context.Context, leases []devices.LeaseExtension) ([]error, error) {
+// ExtendLeases writes changes, then every extension whose From matches the
+// stored bound, in one transaction (one fsync). A mismatch is that
+// extension's *devices.LeaseConflictError, not a failure of the call: the
+// rest is written all the same.
+func (s *Store) ExtendLeases(ctx context.Context, leases []devices.LeaseExtension, changes []devices.Change) ([]error, error) {
 	results := make([]error, len(leases))
 	err := s.update(ctx, func(tx *bolt.Tx) error {
+		// Changes first: a window saved at a clean stop, then a lease over
+		// it in the same round, must end as the lease.
+		if err := applyChanges(tx, changes); err != nil {
+			return err
+		}
 		windows := tx.Bucket(bucketWindows)
 		for i, l := range leases {
 			if l.To <= l.From {

@@ -18,15 +18,14 @@ func TestExtendLeasesCompareAndSet(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "s.db")
 	s := open(t, path)
 	a, b := []byte("key-a"), []byte("key-b")
-	res, err := s.ExtendLeases(ctx, []devices.LeaseExtension{{KID: a, From: 0, To: 100}, {KID: b, From: 0, To: 50}})
+	res, err := s.ExtendLeases(ctx, []devices.LeaseExtension{{KID: a, From: 0, To: 100}, {KID: b, From: 0, To: 50}}, nil)
 	if err != nil || res[0] != nil || res[1] != nil {
 		t.Fatalf("first leases: %v %v", res, err)
 	}
-	// b's window saved beside its bound at a clean stop.
-	if err := s.Commit(ctx, []devices.Change{{KID: b, HighWater: 50, Window: []byte("window")}}); err != nil {
-		t.Fatal(err)
-	}
-	res, err = s.ExtendLeases(ctx, []devices.LeaseExtension{{KID: a, From: 0, To: 200}, {KID: b, From: 50, To: 80}})
+	// b's window saved beside its bound at a clean stop, and a lease over
+	// it in the same transaction, with a twin.
+	save := []devices.Change{{KID: b, HighWater: 50, Window: []byte("window")}, {Device: "d1", Twin: []byte(`{"v":1}`)}}
+	res, err = s.ExtendLeases(ctx, []devices.LeaseExtension{{KID: a, From: 0, To: 200}, {KID: b, From: 50, To: 80}}, save)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,7 +36,7 @@ func TestExtendLeasesCompareAndSet(t *testing.T) {
 	if res[1] != nil {
 		t.Errorf("extension of b beside a's conflict: %v", res[1])
 	}
-	if _, err := s.ExtendLeases(ctx, []devices.LeaseExtension{{KID: a, From: 100, To: 100}}); err == nil {
+	if _, err := s.ExtendLeases(ctx, []devices.LeaseExtension{{KID: a, From: 100, To: 100}}, nil); err == nil {
 		t.Error("an extension that does not grow was accepted")
 	}
 	s.Close()
@@ -56,5 +55,8 @@ func TestExtendLeasesCompareAndSet(t *testing.T) {
 	}
 	if w := got["key-b"]; w.HighWater != 80 || len(w.State) != 0 {
 		t.Errorf("b after reopen: %+v, want bound 80 alone (the saved window dropped)", w)
+	}
+	if len(snap.Twins) != 1 || string(snap.Twins[0].Doc) != `{"v":1}` {
+		t.Errorf("twins after reopen: %+v, want the one written with the leases", snap.Twins)
 	}
 }

@@ -180,13 +180,20 @@ func TestLeaseExtendsAheadOfUse(t *testing.T) {
 }
 
 // TestLeaseDurableBeforeUse: a counter beyond the lease does not take effect
-// until the extension over it is written: while the store holds the
-// extension, its twin change is not made and its Commit has not returned.
+// until the extension over it is written, in relaxed mode too: while the
+// store holds the extension, its twin change is not made and its Commit has
+// not returned.
 func TestLeaseDurableBeforeUse(t *testing.T) {
+	for _, mode := range []devices.Durability{devices.Strict, devices.Relaxed} {
+		t.Run(mode.String(), func(t *testing.T) { testLeaseDurableBeforeUse(t, mode) })
+	}
+}
+
+func testLeaseDurableBeforeUse(t *testing.T, mode devices.Durability) {
 	const B = 16
 	f := newFixture(t, devices.Options{})
 	gs := newGatedStore(f.store)
-	e, err := devices.Open(context.Background(), gs, devices.Options{LeaseBlock: B})
+	e, err := devices.Open(context.Background(), gs, devices.Options{LeaseBlock: B, Durability: mode})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -79,6 +79,8 @@ type Config struct {
 	Users []User `yaml:"users"`
 	// AccessLimits bounds password hashing and the HTTP server (config_access.go).
 	AccessLimits AccessLimits `yaml:"access_limits"`
+	// LeaseBlock is how many counters one durable lease write covers, per key (config_lease.go).
+	LeaseBlock LeaseBlock `yaml:"lease_block"`
 }
 
 // TLSConfig configures the TLS listener.

@@ -62,7 +62,10 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	edge, err := devices.Open(ctx, store, devices.Options{Durability: dur, Logger: log, MaxTwinBytes: cfg.Payload.Twin.MaxDocumentBytes, MaxPatchDepth: cfg.Payload.Twin.MaxPatchDepth})
+	edge, err := devices.Open(ctx, store, devices.Options{
+		Durability: dur, Logger: log, LeaseBlock: uint64(cfg.LeaseBlock),
+		MaxTwinBytes: cfg.Payload.Twin.MaxDocumentBytes, MaxPatchDepth: cfg.Payload.Twin.MaxPatchDepth,
+	})
 	if err != nil {
 		store.Close()
 		return nil, err

@@ -15,7 +15,6 @@ import (
 	"github.com/signet-city/signet/broker"
 )
 
-
 // dial5 sends an MQTT 5 CONNECT and returns the client and its CONNACK
 // (err set when the broker refused or the exchange failed).
 func dial5(t *testing.T, c *city, cp *paho5.Connect, onPublish func(*paho5.Publish)) (*paho5.Client, *paho5.Connack, error) {

@@ -15,6 +15,7 @@ import (
 	"github.com/signet-city/signet/broker/brokertest"
 	"github.com/signet-city/signet/devices"
 	"github.com/signet-city/signet/devices/catalog"
+	"github.com/signet-city/signet/devices/topic"
 	"github.com/signet-city/signet/devices/twin"
 	"github.com/signet-city/signet/firmware-sim/command"
 	"github.com/signet-city/signet/firmware-sim/fleet"
@@ -541,4 +542,93 @@ func TestHostileBrokerCannotMakeADeviceAct(t *testing.T) {
 			t.Fatalf("%s: honest command after the attacks: ack %+v", dev, a)
 		}
 	}
+}
+
+// TestTwinShowsRefusedExpiredAndCancelledCommands: a command the device
+// refuses shows "refused" with the device's reason; one its device never
+// answers shows "expired" once its exp has passed; a pending one that is
+// cancelled shows "cancelled". In each case the desired value is withdrawn,
+// so no delta stays behind, while the honest traffic goes on.
+func TestTwinShowsRefusedExpiredAndCancelledCommands(t *testing.T) {
+	k := newFleetKit(t)
+	// sl-2 has just rebooted (as its verifier sees it): it refuses every
+	// command issued before, as a possible replay of its previous life.
+	k.devs["sl-2"].Commands.Boot = time.Now().Add(time.Hour)
+	// aq-1 is on line but does not take commands: nothing answers them.
+	silent := k.devs["aq-1"]
+	delete(k.devs, "aq-1")
+	silent.Commands = nil
+	hash, err := broker.HashPassword("pw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := brokertest.Start(t, k.store, func(cfg *broker.Config) {
+		cfg.Users = []broker.User{
+			{Name: "alice", Role: broker.RoleOperator, Zones: []string{"z1"}, PasswordHash: hash},
+			{Name: "admin", Role: broker.RoleAdmin, PasswordHash: hash},
+		}
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	changes := srv.Edge().Watch(ctx)
+	k.runAll(t, srv.MQTTAddr())
+	silent.Broker = "tcp://" + srv.MQTTAddr()
+	aq, err := silent.Connect(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { aq.Disconnect(0) })
+	acks := k.watchAcks(t, connect(t, srv.MQTTAddr(), "console", "admin", "pw"))
+	alice := connect(t, srv.MQTTAddr(), "alice-console", "alice", "pw")
+	status := func(name, want string, ctr uint64) func(*twin.Document) bool {
+		return func(d *twin.Document) bool {
+			life := d.Meta[twin.CommandMetaKey(name)]
+			return life.Status == want && life.Ctr == ctr && len(d.Delta) == 0
+		}
+	}
+
+	refused := sign(t, k.alice, "sl-2", "set-level", `{"level":15}`, time.Now(), 30*time.Second)
+	publish(t, alice, refused.topic, refused.msg)
+	if a := acks.next(t, "sl-2"); a.Status != "refused" || a.Reason != string(signing.ReasonReplay) || a.Counter != refused.ctr {
+		t.Fatalf("sl-2 ack %+v, want refused replay", a)
+	}
+	waitTwin(t, srv, changes, "sl-2", "set-level refused", status("set-level", twin.StatusRefused, refused.ctr))
+	if doc, _ := srv.Edge().Twin("sl-2"); doc.Meta[twin.CommandMetaKey("set-level")].Reason != string(signing.ReasonReplay) || len(doc.Desired) != 0 {
+		t.Fatalf("sl-2 meta %+v desired %v", doc.Meta[twin.CommandMetaKey("set-level")], doc.Desired)
+	}
+
+	pending := sign(t, k.alice, "aq-1", "set-interval", `{"seconds":60}`, time.Now(), 30*time.Second)
+	publish(t, alice, pending.topic, pending.msg)
+	waitTwin(t, srv, changes, "aq-1", "set-interval pending", func(d *twin.Document) bool {
+		return d.Meta[twin.CommandMetaKey("set-interval")].Status == twin.StatusPending && d.Desired["interval_s"] == 60.0
+	})
+	cancelIt := sign(t, k.alice, "aq-1", "cancel", `{"command":"set-interval"}`, time.Now(), 30*time.Second)
+	publish(t, alice, cancelIt.topic, cancelIt.msg)
+	waitTwin(t, srv, changes, "aq-1", "set-interval cancelled", status("set-interval", twin.StatusCancelled, pending.ctr))
+
+	short := sign(t, k.alice, "aq-1", "set-interval", `{"seconds":120}`, time.Now(), time.Second)
+	publish(t, alice, short.topic, short.msg)
+	// The broker notices expiry on the device's next accepted message:
+	// aq-1 keeps publishing readings until the twin shows it.
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		if doc, _ := srv.Edge().Twin("aq-1"); status("set-interval", twin.StatusExpired, short.ctr)(doc) {
+			if _, left := doc.Desired["interval_s"]; left {
+				t.Fatalf("an expired command left desired %v", doc.Desired)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			doc, _ := srv.Edge().Twin("aq-1")
+			t.Fatalf("set-interval never expired: meta %v", doc.Meta)
+		}
+		if err := silent.Publish(ctx, aq, model.Publication{Class: topic.Tele, Name: "air", Payload: []byte(`{"pm25":9}`)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// Meanwhile the honest path works: sl-1 takes a command and is done.
+	h := sign(t, k.alice, "sl-1", "set-level", `{"level":44}`, time.Now(), 30*time.Second)
+	publish(t, alice, h.topic, h.msg)
+	waitTwin(t, srv, changes, "sl-1", "set-level done", status("set-level", twin.StatusDone, h.ctr))
 }

@@ -19,7 +19,7 @@ const MaxCommandLifetime = cmdcheck.MaxLifetime
 // them to judge safety: a traffic signal's plans and conflicts).
 type ParamsLookup func(ctx context.Context, device string) (json.RawMessage, error)
 
-// CommandPolicy is SPEC §4 step 9 for commands: the shared command check
+// CommandPolicy is the command step of the broker's verification: the shared check
 // (devices/cmdcheck: endorsement, scope, freshness, the catalogue's schema
 // and safety rule against reported state) plus what only the broker knows,
 // the registry: authority keys and their revocation, and the operator key's

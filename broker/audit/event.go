@@ -24,4 +24,10 @@ type Event struct {
 	Reason  string    `json:"reason"`            // stable reason name (signing.Reason or an auth reason)
 	Counter uint64    `json:"counter,omitempty"` // the message's piv
 	Detail  string    `json:"detail,omitempty"`
+	// The members below are set only on an aggregate ("suppressed") event,
+	// which stands for Count events of kind OfKind and the event's Reason
+	// from Source that were counted instead of written.
+	Source string `json:"source,omitempty"`
+	OfKind string `json:"of_kind,omitempty"`
+	Count  uint64 `json:"count,omitempty"`
 }

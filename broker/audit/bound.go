@@ -4,6 +4,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"math"
+	"strings"
+	"time"
 	"unicode/utf8"
 )
 
@@ -77,4 +80,24 @@ func runeEncodedLen(r rune, size int) int {
 		return len(`\u003c`)
 	}
 	return 1
+}
+
+// MaxLineBytes is the longest line, newline included, that an event bounded
+// with Bound(e, maxField) can make: every string member at its bound and
+// every number at its widest.
+func MaxLineBytes(maxField int) int {
+	if maxField < MinFieldBytes {
+		maxField = MinFieldBytes
+	}
+	s := strings.Repeat("x", maxField)
+	e := Event{
+		Time: time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.FixedZone("", -(23*3600+59*60))),
+		Kind: s, Client: s, User: s, Remote: s, Device: s, KID: s, Topic: s, Reason: s, Counter: math.MaxUint64,
+		Detail: s, Source: s, OfKind: s, Count: math.MaxUint64,
+	}
+	line, _, err := encodeLine(math.MaxUint64, genesis, e)
+	if err != nil {
+		panic(err) // a fixed event always encodes
+	}
+	return len(line)
 }

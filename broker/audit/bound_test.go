@@ -60,3 +60,17 @@ func TestBoundCutsEveryClientFieldAndMarksTheCut(t *testing.T) {
 		t.Errorf("short event changed: %+v", got)
 	}
 }
+
+func TestMaxLineBytesBoundsEveryBoundedEvent(t *testing.T) {
+	const max = 256
+	nasty := strings.Repeat("<\x01\xff\u2028\"", 20<<10)
+	e := Bound(Event{Kind: nasty, Client: nasty, User: nasty, Remote: nasty, Device: nasty, KID: nasty, Topic: nasty,
+		Reason: nasty, Detail: nasty, Source: nasty, OfKind: nasty, Counter: 1 << 63, Count: 1 << 63}, max)
+	line, _, err := encodeLine(1<<62, genesis, e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bound := MaxLineBytes(max); len(line) > bound || bound > 12*max+1024 {
+		t.Fatalf("line of %d bytes, bound %d", len(line), bound)
+	}
+}

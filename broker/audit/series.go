@@ -2,6 +2,7 @@ package audit
 
 import (
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -30,18 +31,19 @@ func (e *FileError) Unwrap() error { return e.Err }
 // are named in, and each one's first line must continue the last line of the
 // one before. The first file may itself continue files that were rotated
 // away (its Summary says from where). Empty files are allowed (a log just
-// created). The Summary returned covers the whole series.
+// created). The Summary returned covers the whole series; the files' own
+// come in chain order, oldest first (empty files last).
 func VerifyFiles(paths []string) (Summary, []FileSummary, error) {
 	var files []FileSummary
 	seen := map[string]bool{}
 	for _, p := range paths {
 		if seen[p] {
-			return Summary{}, nil, fmt.Errorf("%s: named twice", p)
+			return Summary{}, nil, &FileError{p, errors.New("named twice")}
 		}
 		seen[p] = true
 		f, err := os.Open(p)
 		if err != nil {
-			return Summary{}, nil, err
+			return Summary{}, nil, &FileError{p, err}
 		}
 		sum, err := Verify(f)
 		f.Close()
@@ -50,10 +52,12 @@ func VerifyFiles(paths []string) (Summary, []FileSummary, error) {
 		}
 		files = append(files, FileSummary{p, sum})
 	}
-	var chain []FileSummary
+	var chain, empty []FileSummary
 	for _, f := range files {
 		if f.Lines > 0 {
 			chain = append(chain, f)
+		} else {
+			empty = append(empty, f)
 		}
 	}
 	slices.SortStableFunc(chain, func(a, b FileSummary) int { return int64Cmp(a.FirstSeq, b.FirstSeq) })
@@ -64,16 +68,16 @@ func VerifyFiles(paths []string) (Summary, []FileSummary, error) {
 		} else {
 			prev := chain[i-1]
 			if f.FirstSeq != prev.LastSeq+1 {
-				return total, files, &FileError{f.Path, &ChainError{1, fmt.Sprintf("starts at sequence number %d but %s ends at %d (a file of the series is missing or repeated)", f.FirstSeq, prev.Path, prev.LastSeq)}}
+				return total, nil, &FileError{f.Path, &ChainError{1, fmt.Sprintf("starts at sequence number %d but %s ends at %d (a file of the series is missing or repeated)", f.FirstSeq, prev.Path, prev.LastSeq)}}
 			}
 			if f.Start != prev.Head {
-				return total, files, &FileError{f.Path, &ChainError{1, fmt.Sprintf("prev does not match the last hash of %s (head %s)", prev.Path, hex.EncodeToString(prev.Head[:]))}}
+				return total, nil, &FileError{f.Path, &ChainError{1, fmt.Sprintf("prev does not match the last hash of %s (head %s)", prev.Path, hex.EncodeToString(prev.Head[:]))}}
 			}
 		}
 		total.Lines += f.Lines
 		total.LastSeq, total.Head = f.LastSeq, f.Head
 	}
-	return total, files, nil
+	return total, append(chain, empty...), nil
 }
 
 // SeriesFiles returns path and its rotated files (path.1, path.2, ...) that

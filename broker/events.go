@@ -84,6 +84,17 @@ func NewEventsWith(log *audit.Log, logger *slog.Logger, ringSize, queueSize int,
 		stop: make(chan struct{}), swept: make(chan struct{}),
 	}
 	e.lim = newLimiter(e.limits)
+	if log != nil {
+		// Seed the ring from the log, so GET /api/v1/events and the
+		// dashboard's counts survive a restart.
+		past, err := audit.ReadRecent(log.Path(), ringSize)
+		if err != nil {
+			logger.Warn("reading recent events back from the audit log failed", "err", err)
+		}
+		for _, ev := range past {
+			e.remember(ev)
+		}
+	}
 	go e.run()
 	go e.sweeper()
 	return e
@@ -193,13 +204,7 @@ func (e *Events) deliver(ev audit.Event) {
 			e.logger.Error("audit log append failed", "err", err, "reason", ev.Reason)
 		}
 	}
-	e.mu.Lock()
-	e.recent[e.next] = ev
-	e.next = (e.next + 1) % len(e.recent)
-	if e.next == 0 {
-		e.full = true
-	}
-	e.mu.Unlock()
+	e.remember(ev)
 	if pub := e.publish.Load(); pub != nil {
 		b, err := json.Marshal(ev)
 		if err == nil {
@@ -208,6 +213,17 @@ func (e *Events) deliver(ev audit.Event) {
 		if err != nil {
 			e.logger.Warn("publishing security event failed", "err", err)
 		}
+	}
+}
+
+// remember puts ev in the ring of recent events.
+func (e *Events) remember(ev audit.Event) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.recent[e.next] = ev
+	e.next = (e.next + 1) % len(e.recent)
+	if e.next == 0 {
+		e.full = true
 	}
 }
 

@@ -119,3 +119,28 @@ func TestEmptyLogAfterARotationCrashContinuesTheChain(t *testing.T) {
 		t.Fatalf("series %+v: %v, want 5 lines from seq 1", total, err)
 	}
 }
+
+func TestReadRecentReadsAcrossARotation(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "audit.jsonl")
+	l, err := OpenWith(path, Options{RotateBytes: 1500, FilesKept: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 30 {
+		l.Append(Event{Kind: "rejected", Reason: "replay", Counter: uint64(i + 1)})
+	}
+	l.Close()
+	evs, err := ReadRecent(path, 12)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var counters []uint64
+	for _, e := range evs {
+		if e.Kind == "rejected" {
+			counters = append(counters, e.Counter)
+		}
+	}
+	if len(evs) != 12 || counters[len(counters)-1] != 30 || !slices.IsSorted(counters) {
+		t.Fatalf("got %d events, counters %v: want the newest 12 in order", len(evs), counters)
+	}
+}

@@ -69,6 +69,11 @@ func NewEvents(log *audit.Log, logger *slog.Logger, ringSize, queueSize int) *Ev
 // NewEventsWith starts the writer with the given limits (zero fields: their
 // defaults).
 func NewEventsWith(log *audit.Log, logger *slog.Logger, ringSize, queueSize int, limits AuditLimits) *Events {
+	return newEvents(log, logger, ringSize, queueSize, limits, time.Now)
+}
+
+// newEvents is NewEventsWith on a given clock (tests move it).
+func newEvents(log *audit.Log, logger *slog.Logger, ringSize, queueSize int, limits AuditLimits, now func() time.Time) *Events {
 	if ringSize <= 0 {
 		ringSize = 1024
 	}
@@ -80,7 +85,7 @@ func NewEventsWith(log *audit.Log, logger *slog.Logger, ringSize, queueSize int,
 		queue:  make(chan audit.Event, queueSize),
 		done:   make(chan struct{}),
 		recent: make([]audit.Event, ringSize),
-		limits: limits.withDefaults(), now: time.Now,
+		limits: limits.withDefaults(), now: now,
 		stop: make(chan struct{}), swept: make(chan struct{}),
 	}
 	e.lim = newLimiter(e.limits)

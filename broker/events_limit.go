@@ -20,18 +20,20 @@ const otherSource = "other sources"
 const maxPairsPerSource = 32
 
 // eventSource names the source an event is rate-limited under. A rejected
-// message comes from an authenticated connection, so its source is the user
-// or client it authenticated as. Every other event (a failed CONNECT or HTTP
+// message comes from an authenticated connection, so its source is its
+// client id: the access hook binds a client id to the first identity that
+// uses it, so no other client can spend that budget (a user name could be
+// claimed alongside a certificate). Every other event (a failed CONNECT or HTTP
 // login, an ACL or will refusal) is keyed by the peer's address without its
 // port: the names such a client claims are unproven and free to vary, and a
 // flood from one host must share one budget however many connections it opens.
 func eventSource(ev audit.Event) string {
 	if ev.Kind == "rejected" {
-		if ev.User != "" {
-			return "user " + ev.User
-		}
 		if ev.Client != "" {
 			return "client " + ev.Client
+		}
+		if ev.User != "" {
+			return "user " + ev.User
 		}
 	}
 	if ev.Remote != "" {

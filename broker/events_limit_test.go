@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -66,14 +67,24 @@ func accounted(evs []audit.Event, match func(audit.Event) bool) uint64 {
 }
 
 func openEvents(t *testing.T, lim AuditLimits) (*Events, string) {
+	return openEventsAt(t, lim, time.Now)
+}
+
+func openEventsAt(t *testing.T, lim AuditLimits, now func() time.Time) (*Events, string) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "audit.jsonl")
 	log, err := audit.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return NewEventsWith(log, slog.New(slog.NewTextHandler(io.Discard, nil)), 64, 16, lim), path
+	return newEvents(log, slog.New(slog.NewTextHandler(io.Discard, nil)), 64, 16, lim, now), path
 }
+
+// fakeClock is a clock the test moves.
+type fakeClock struct{ ns atomic.Int64 }
+
+func (c *fakeClock) now() time.Time      { return time.Unix(0, c.ns.Load()) }
+func (c *fakeClock) add(d time.Duration) { c.ns.Add(int64(d)) }
 
 // TestEventFloodIsBoundedAndCounted: 1,000 failed CONNECTs with 60 KB client
 // ids from one host cost the log a bounded number of short lines, the
@@ -135,7 +146,9 @@ func TestEventFloodIsBoundedAndCounted(t *testing.T) {
 // shutdown), and publishes it.
 func TestAggregateIsWrittenWhenTheWindowCloses(t *testing.T) {
 	lim := AuditLimits{Burst: 3, Window: 50 * time.Millisecond}
-	ev, path := openEvents(t, lim)
+	clock := &fakeClock{}
+	clock.add(time.Hour)
+	ev, path := openEventsAt(t, lim, clock.now)
 	got := make(chan audit.Event, 64)
 	ev.SetPublisher(func(_ string, payload []byte, _ bool, _ byte) error {
 		var e audit.Event
@@ -146,6 +159,7 @@ func TestAggregateIsWrittenWhenTheWindowCloses(t *testing.T) {
 	for range 10 {
 		ev.Record(audit.Event{Kind: "rejected", User: "tl-4", Reason: "bad_topic", Topic: strings.Repeat("t/", 30000)})
 	}
+	clock.add(lim.Window) // the window closes with no later event from tl-4
 	deadline := time.After(20 * time.Second)
 	var agg audit.Event
 	for agg.Kind != KindSuppressed {
@@ -209,8 +223,8 @@ func TestEventSourceOfEachKind(t *testing.T) {
 	}{
 		{audit.Event{Kind: "auth_failed", Client: "x", User: "claimed", Remote: "192.0.2.1:5555"}, "address 192.0.2.1"},
 		{audit.Event{Kind: "auth_failed", Remote: "[2001:db8::1]:5555"}, "address 2001:db8::1"},
-		{audit.Event{Kind: "rejected", Client: "sl-1", User: "sl-1", Remote: "192.0.2.1:5555"}, "user sl-1"},
-		{audit.Event{Kind: "rejected", Client: "sl-1", Remote: "192.0.2.1:5555"}, "client sl-1"},
+		{audit.Event{Kind: "rejected", Client: "sl-1", User: "sl-9", Remote: "192.0.2.1:5555"}, "client sl-1"},
+		{audit.Event{Kind: "rejected", User: "gw", Remote: "192.0.2.1:5555"}, "user gw"},
 		{audit.Event{Kind: "admin"}, "broker"},
 	} {
 		if got := eventSource(c.ev); got != c.want {

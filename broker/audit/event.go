@@ -7,6 +7,12 @@
 // reordering or deleting any line breaks the chain at that point. Deleting
 // lines from the end cannot be seen from the file alone: compare the head hash
 // and count that Verify prints with a copy kept elsewhere.
+//
+// A rotated log is a series of files: each file after the first opens with a
+// KindRotated line whose prev is the last hash of the file before, and whose
+// sequence number continues it (VerifyFiles checks the series). A torn last
+// line, cut by a crash or a full disk, is told apart from a broken chain
+// (TornTailError) and is moved aside when the log is opened.
 package audit
 
 import "time"

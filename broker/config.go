@@ -39,6 +39,8 @@ type Config struct {
 	HTTP string `yaml:"http"`
 	// Audit is the hash-chained security audit log ("" disables it).
 	Audit string `yaml:"audit"`
+	// AuditLimits bound the audit log: field sizes, events per source, rotation.
+	AuditLimits AuditLimits `yaml:"audit_limits"`
 	// AllowAnonymous lets clients without credentials use ordinary MQTT
 	// topics; never city/, $twin/ or $security/.
 	AllowAnonymous bool `yaml:"allow_anonymous"`

@@ -54,6 +54,9 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
+	if err := cfg.AuditLimits.validate(); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
 	if log == nil {
 		log = slog.Default()
 	}
@@ -72,14 +75,17 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	}
 	var auditLog *audit.Log
 	if cfg.Audit != "" {
-		if auditLog, err = audit.Open(cfg.Audit); err != nil {
+		if auditLog, err = audit.OpenWith(cfg.Audit, cfg.AuditLimits.logOptions()); err != nil {
 			edge.Close(ctx)
 			store.Close()
 			return nil, err
 		}
+		if torn, side := auditLog.TornTail(); torn != nil {
+			log.Warn("audit log had a torn last line; moved it aside and kept the intact lines", "file", cfg.Audit, "bytes", torn.Bytes, "moved_to", side)
+		}
 	}
 	s := &Server{cfg: cfg, log: log, store: store, edge: edge, metrics: prometheus.NewRegistry(), twins: make(chan struct{})}
-	s.events = NewEvents(auditLog, log, 1024, 4096)
+	s.events = NewEventsWith(auditLog, log, 1024, 4096, cfg.AuditLimits)
 	s.mqtt = mqtt.New(packetOptions(MochiOptions(cfg.MaxPendingWrites, log.With("component", "mochi")), cfg))
 	s.gate = NewConnGate(cfg.Connections.connectTimeout(), cfg.Connections.maxConnecting(), log)
 	registerGateMetrics(s.metrics, s.gate)

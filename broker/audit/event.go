@@ -7,6 +7,12 @@
 // reordering or deleting any line breaks the chain at that point. Deleting
 // lines from the end cannot be seen from the file alone: compare the head hash
 // and count that Verify prints with a copy kept elsewhere.
+//
+// A rotated log is a series of files: each file after the first opens with a
+// KindRotated line whose prev is the last hash of the file before, and whose
+// sequence number continues it (VerifyFiles checks the series). A torn last
+// line, cut by a crash or a full disk, is told apart from a broken chain
+// (TornTailError) and is moved aside when the log is opened.
 package audit
 
 import "time"
@@ -24,4 +30,10 @@ type Event struct {
 	Reason  string    `json:"reason"`            // stable reason name (signing.Reason or an auth reason)
 	Counter uint64    `json:"counter,omitempty"` // the message's piv
 	Detail  string    `json:"detail,omitempty"`
+	// The members below are set only on an aggregate ("suppressed") event,
+	// which stands for Count events of kind OfKind and the event's Reason
+	// from Source that were counted instead of written.
+	Source string `json:"source,omitempty"`
+	OfKind string `json:"of_kind,omitempty"`
+	Count  uint64 `json:"count,omitempty"`
 }

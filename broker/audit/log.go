@@ -1,8 +1,6 @@
 package audit
 
 import (
-	"bufio"
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -11,6 +9,7 @@ import (
 	"io"
 	"os"
 	"sync"
+	"time"
 )
 
 // genesis is the "prev" of the first line.
@@ -26,41 +25,152 @@ type record struct {
 	Event Event  `json:"event"`
 }
 
+// Options are the limits of a Log.
+type Options struct {
+	// RotateBytes: once the file has reached this size it is renamed to
+	// path.1 (older ones move up) and a new file continues the chain
+	// (0: never rotate).
+	RotateBytes int64
+	// FilesKept is how many rotated files are kept; the oldest beyond it
+	// is removed, and the next file's first line says so (0: 8).
+	FilesKept int
+	// Now is the clock of the log's own events (nil: time.Now).
+	Now func() time.Time
+}
+
+// logFile is what Log needs of its file (a test may inject faults).
+type logFile interface {
+	io.Writer
+	Truncate(size int64) error
+	Sync() error
+	Close() error
+}
+
 // Log appends events to a hash-chained file. It is safe for concurrent use.
 // Each Append is written with one write(2); call Sync to make them durable.
 type Log struct {
 	mu   sync.Mutex
-	f    *os.File
+	path string
+	opts Options
+	f    logFile // nil after a rotation that could not start the new file
+	size int64   // bytes in f, all of them complete lines
 	seq  uint64
 	prev [sha256.Size]byte
+	// fileFirst is the sequence number of the current file's first line.
+	fileFirst uint64
+	closed    bool
+	torn      *TornTailError // what Open cut off, if anything
+	tornSide  string         // where Open moved the torn bytes
 }
 
-// Open opens (or creates) the log at path and verifies the existing chain
-// before appending to it: a broken log is reported, never extended.
-func Open(path string) (*Log, error) {
+// Open opens (or creates) the log at path without rotation.
+func Open(path string) (*Log, error) { return OpenWith(path, Options{}) }
+
+// OpenWith opens (or creates) the log at path and verifies the existing
+// chain before appending to it: a log broken inside is reported, never
+// extended. A torn last line (a crash or a full disk while writing) must not
+// keep the broker down: its bytes are moved to a side file, the log is
+// truncated to its intact lines and a KindTornTail event records the cut. An
+// empty log next to a rotated path.1 (a crash during rotation) continues
+// path.1's chain.
+func OpenWith(path string, o Options) (*Log, error) {
+	if o.FilesKept <= 0 {
+		o.FilesKept = 8
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("audit log %s: %w", path, err)
 	}
-	sum, err := Verify(f)
-	if err != nil {
+	l := &Log{path: path, opts: o, f: f}
+	if err := l.load(f); err != nil {
 		f.Close()
 		return nil, fmt.Errorf("audit log %s: %w", path, err)
 	}
-	return &Log{f: f, seq: sum.Lines, prev: sum.Head}, nil
+	return l, nil
 }
 
-// Append writes one event as the next line of the chain.
+// load verifies the open file and sets the chain's state, repairing a torn
+// tail or continuing a rotated file as OpenWith says.
+func (l *Log) load(f *os.File) error {
+	sum, err := Verify(f)
+	var torn *TornTailError
+	switch {
+	case errors.As(err, &torn):
+		if err := l.cutTornTail(f, torn); err != nil {
+			return err
+		}
+	case err != nil:
+		return err
+	}
+	l.size, l.seq, l.prev, l.fileFirst = sum.Bytes, sum.LastSeq, sum.Head, sum.FirstSeq
+	if sum.NoNewline {
+		if _, err := f.Write([]byte("\n")); err != nil {
+			return err
+		}
+		l.size++
+	}
+	if sum.Lines == 0 {
+		if err := l.continueRotated(); err != nil {
+			return err
+		}
+	}
+	if torn != nil {
+		l.torn = torn
+		return l.appendLocked(Event{
+			Time: l.opts.Now().UTC(), Kind: KindTornTail, Reason: "torn_tail",
+			Detail: fmt.Sprintf("cut %d bytes of a torn line %d at offset %d; moved to %s", torn.Bytes, torn.Line, torn.Offset, l.tornSide),
+		})
+	}
+	return nil
+}
+
+// TornTail returns what Open cut off the log (nil: nothing) and the side
+// file the bytes were moved to.
+func (l *Log) TornTail() (*TornTailError, string) { return l.torn, l.tornSide }
+
+// Append writes one event as the next line of the chain, and rotates the
+// file when it has reached Options.RotateBytes.
 func (l *Log) Append(e Event) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.closed {
+		return fmt.Errorf("audit log %s: closed", l.path)
+	}
+	if l.f == nil {
+		if err := l.startFile(""); err != nil {
+			return err
+		}
+	}
+	if err := l.appendLocked(e); err != nil {
+		return err
+	}
+	if l.opts.RotateBytes > 0 && l.size >= l.opts.RotateBytes {
+		return l.rotate()
+	}
+	return nil
+}
+
+// appendLocked writes one line. A failed or short write is undone by
+// truncating to the previous size, so the next line never continues a
+// partial one.
+func (l *Log) appendLocked(e Event) error {
 	line, h, err := encodeLine(l.seq+1, l.prev, e)
 	if err != nil {
 		return err
 	}
-	if _, err := l.f.Write(line); err != nil {
-		return fmt.Errorf("audit log %s: %w", l.f.Name(), err)
+	if n, err := l.f.Write(line); err != nil || n != len(line) {
+		if err == nil {
+			err = io.ErrShortWrite
+		}
+		if terr := l.f.Truncate(l.size); terr != nil {
+			return fmt.Errorf("audit log %s: %w; undoing the partial line failed too: %v", l.path, err, terr)
+		}
+		return fmt.Errorf("audit log %s: %w", l.path, err)
 	}
+	l.size += int64(len(line))
 	l.seq++
 	l.prev = h
 	return nil
@@ -70,6 +180,9 @@ func (l *Log) Append(e Event) error {
 func (l *Log) Sync() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.f == nil {
+		return nil
+	}
 	return l.f.Sync()
 }
 
@@ -77,11 +190,17 @@ func (l *Log) Sync() error {
 func (l *Log) Close() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if err := l.f.Sync(); err != nil {
-		l.f.Close()
+	if l.closed || l.f == nil {
+		l.closed = true
+		return nil
+	}
+	f := l.f
+	l.f, l.closed = nil, true
+	if err := f.Sync(); err != nil {
+		f.Close()
 		return err
 	}
-	return l.f.Close()
+	return f.Close()
 }
 
 // encodeLine returns the full line (with its newline) and its hash.
@@ -98,73 +217,4 @@ func encodeLine(seq uint64, prev [sha256.Size]byte, e Event) ([]byte, [sha256.Si
 	line = hex.AppendEncode(line, h[:])
 	line = append(line, '"', '}', '\n')
 	return line, h, nil
-}
-
-// Summary describes a verified chain.
-type Summary struct {
-	Lines uint64            // number of lines
-	Head  [sha256.Size]byte // hash of the last line (genesis if empty)
-}
-
-// ChainError says where a chain breaks.
-type ChainError struct {
-	Line   uint64 // 1-based line number
-	Reason string
-}
-
-func (e *ChainError) Error() string { return fmt.Sprintf("line %d: %s", e.Line, e.Reason) }
-
-// Verify reads a whole log from r and checks every line's hash, sequence
-// number and link to the previous line.
-func Verify(r io.Reader) (Summary, error) {
-	sum := Summary{Head: genesis}
-	br := bufio.NewReaderSize(r, 64<<10)
-	for {
-		line, err := br.ReadBytes('\n')
-		if len(line) == 0 && errors.Is(err, io.EOF) {
-			return sum, nil
-		}
-		if err != nil && !errors.Is(err, io.EOF) {
-			return sum, err
-		}
-		n := sum.Lines + 1
-		if !bytes.HasSuffix(line, []byte("\n")) {
-			return sum, &ChainError{n, "truncated line (no newline): the log was cut while writing"}
-		}
-		h, rec, cerr := checkLine(line[:len(line)-1])
-		if cerr != "" {
-			return sum, &ChainError{n, cerr}
-		}
-		if rec.Seq != n {
-			return sum, &ChainError{n, fmt.Sprintf("sequence number %d, want %d (a line was removed or inserted)", rec.Seq, n)}
-		}
-		if rec.Prev != hex.EncodeToString(sum.Head[:]) {
-			return sum, &ChainError{n, "prev does not match the previous line's hash (a line was removed, inserted or edited)"}
-		}
-		sum.Lines, sum.Head = n, h
-	}
-}
-
-// checkLine verifies one line's own hash and decodes it.
-func checkLine(line []byte) ([sha256.Size]byte, record, string) {
-	var rec record
-	i := bytes.LastIndex(line, hashMarker)
-	if i < 0 {
-		return genesis, rec, "no hash member"
-	}
-	body, tail := line[:i], line[i+len(hashMarker):]
-	if len(tail) != sha256.Size*2+2 || tail[len(tail)-2] != '"' || tail[len(tail)-1] != '}' {
-		return genesis, rec, "malformed hash member"
-	}
-	var got [sha256.Size]byte
-	if _, err := hex.Decode(got[:], tail[:sha256.Size*2]); err != nil {
-		return genesis, rec, "malformed hash member"
-	}
-	if sha256.Sum256(body) != got {
-		return genesis, rec, "hash does not match the line's content (the line was edited)"
-	}
-	if err := json.Unmarshal(append(bytes.Clone(body), '}'), &rec); err != nil {
-		return genesis, rec, "not a JSON record: " + err.Error()
-	}
-	return got, rec, ""
 }

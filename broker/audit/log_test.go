@@ -74,7 +74,6 @@ func TestRemovedOrReorderedLinesAreDetected(t *testing.T) {
 		"middle removed": bytes.Join([][]byte{lines[0], lines[2]}, nil),
 		"swapped":        bytes.Join([][]byte{lines[1], lines[0], lines[2]}, nil),
 		"duplicated":     bytes.Join([][]byte{lines[0], lines[0], lines[1]}, nil),
-		"cut mid-line":   orig[:len(orig)-5],
 	}
 	for name, data := range cases {
 		_, err := Verify(bytes.NewReader(data))
@@ -82,6 +81,13 @@ func TestRemovedOrReorderedLinesAreDetected(t *testing.T) {
 		if !errors.As(err, &ce) {
 			t.Errorf("%s: got %v, want a ChainError", name, err)
 		}
+	}
+	// A line cut while it was written is a torn tail, told apart from a
+	// broken chain; the lines before it still verify.
+	sum, err := Verify(bytes.NewReader(orig[:len(orig)-5]))
+	var torn *TornTailError
+	if !errors.As(err, &torn) || sum.Lines != 2 || torn.Line != 3 || torn.Offset != int64(len(lines[0])+len(lines[1])) {
+		t.Errorf("cut mid-line: got %v (summary %+v), want a torn tail at line 3 after 2 good lines", err, sum)
 	}
 }
 

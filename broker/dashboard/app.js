@@ -191,9 +191,12 @@ function render(docs, events) {
     evBody.replaceChildren();
     const list = events.body.slice().reverse(); // newest first
     for (const e of list) {
-      if (e.kind === "rejected") {
-        reasons[e.reason] = (reasons[e.reason] || 0) + 1;
-        n++;
+      // A "suppressed" event stands for count events past a source's
+      // burst that the broker counted instead of writing one by one.
+      const k = e.kind === "rejected" ? 1 : e.kind === "suppressed" && e.of_kind === "rejected" ? e.count : 0;
+      if (k > 0) {
+        reasons[e.reason] = (reasons[e.reason] || 0) + k;
+        n += k;
       }
       const tr = el("tr");
       tr.dataset.reason = e.reason;

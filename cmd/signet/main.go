@@ -7,6 +7,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -19,7 +20,8 @@ func main() {
 }
 
 // run executes one command line and returns the process exit code: 0 on
-// success, 1 on any error (printed as one line on stderr), 2 on usage errors.
+// success, 1 on any error (printed as one line on stderr), 2 on usage errors,
+// or the code an error carries (ExitCode, e.g. 3 for a torn audit log).
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -32,6 +34,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "signet: %v\n", err)
 		if isUsage(err) {
 			return 2
+		}
+		var coded interface{ ExitCode() int }
+		if errors.As(err, &coded) {
+			return coded.ExitCode()
 		}
 		return 1
 	}

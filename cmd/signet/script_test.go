@@ -35,15 +35,24 @@ func TestScripts(t *testing.T) {
 	})
 }
 
-// mkaudit FILE N writes an audit log of N rejection events with the broker's
-// own writer (broker/audit), as a broker would.
+// mkaudit FILE N [ROTATE_BYTES KEPT] writes an audit log of N rejection
+// events with the broker's own writer (broker/audit), as a broker would,
+// rotating it at ROTATE_BYTES and keeping KEPT rotated files.
 func mkaudit(ts *testscript.TestScript, neg bool, args []string) {
-	if neg || len(args) != 2 {
-		ts.Fatalf("usage: mkaudit FILE N")
+	if neg || (len(args) != 2 && len(args) != 4) {
+		ts.Fatalf("usage: mkaudit FILE N [ROTATE_BYTES KEPT]")
 	}
 	n, err := strconv.Atoi(args[1])
 	ts.Check(err)
-	l, err := audit.Open(ts.MkAbs(args[0]))
+	var o audit.Options
+	if len(args) == 4 {
+		rotate, err := strconv.Atoi(args[2])
+		ts.Check(err)
+		o.RotateBytes = int64(rotate)
+		o.FilesKept, err = strconv.Atoi(args[3])
+		ts.Check(err)
+	}
+	l, err := audit.OpenWith(ts.MkAbs(args[0]), o)
 	ts.Check(err)
 	for i := range n {
 		ts.Check(l.Append(audit.Event{

@@ -19,7 +19,7 @@ func TestRetainedCommandIsRefused(t *testing.T) {
 	c, k := startCommandCity(t)
 	aud := c.connect(t, "audit-1", "auditor")
 	events := subscribe(t, aud, "$security/events")
-	const tp = "city/z1/sl-1/cmd/dim"
+	const tp = "city/z1/sl-1/cmd/set-level"
 	now := time.Now()
 	good := k.endorse(t, k.authority, k.op.key.Public(), "alice", k.scope, now.Add(time.Hour))
 	fresh := func() []byte {

@@ -2,28 +2,22 @@ package broker
 
 import (
 	"github.com/signet-city/signet/devices/kinds"
-	"github.com/signet-city/signet/devices/strictjson"
 	"github.com/signet-city/signet/signing"
 )
 
-// strictCommand reads a command's arguments as devices do (strictjson):
-// one object, no duplicate member names at any depth, no trailing data, no
-// invalid UTF-8, bounded nesting; and it names only fields of the device's
-// kind (kinds.ValidatePatch), deletions included. The command policy has
-// judged the desired state it asks for; a payload that another parser could
-// read as a different state, or that would record names the kind does not
-// have, is unsafe whatever that judgement was.
-func strictCommand(payload []byte, maxDepth int, kind string) error {
-	patch, err := strictjson.DecodeObject(payload, maxDepth)
-	if err != nil {
-		return signing.Reject(signing.ReasonUnsafeCommand, "payload", "not one strict JSON object: %v", err)
-	}
+// commandFields checks that the desired patch the catalogue computed from a
+// command's arguments names only fields of the device's kind
+// (kinds.ValidatePatch), deletions included. The arguments themselves were
+// read strictly (devices/strictjson) and against the command's schema by the
+// catalogue; this is the twin's side of the same bound, so that a catalogue
+// entry can never write a field its kind does not have.
+func commandFields(desired map[string]any, kind string) error {
 	profile, ok := kinds.Lookup(kind)
 	if !ok {
 		return signing.Reject(signing.ReasonUnsafeCommand, "kind", "unknown kind %q", kind)
 	}
-	if err := kinds.ValidatePatch(profile, patch); err != nil {
-		return &signing.Rejection{Reason: signing.ReasonUnsafeCommand, Field: "payload", Err: err}
+	if err := kinds.ValidatePatch(profile, desired); err != nil {
+		return &signing.Rejection{Reason: signing.ReasonUnsafeCommand, Field: "desired", Err: err}
 	}
 	return nil
 }

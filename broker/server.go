@@ -120,7 +120,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		Limits: NewRateLimits(cfg.RatePerClient, cfg.RateBurst, cfg.Clients.RateTableSize, cfg.Clients.rateIdle()), Events: s.events,
 		Metrics: NewVerifyMetrics(s.metrics), Commands: NewCommandPolicy(edge, params),
 		MaxSize: cfg.MaxMessageBytes, Inject: s.mqtt.InjectPacket, Logger: log,
-		MaxTopicBytes: cfg.Payload.topicLimit(), MaxPatchDepth: cfg.Payload.Twin.MaxPatchDepth,
+		MaxTopicBytes: cfg.Payload.topicLimit(),
 	})
 	retained := NewRetainedQuota(s.access, cfg.Clients, log)
 	retained.RegisterMetrics(s.metrics)

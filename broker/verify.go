@@ -45,7 +45,6 @@ type VerifyHook struct {
 	commands *CommandPolicy
 	maxSize  int
 	maxTopic int
-	maxDepth int
 	log      *slog.Logger
 	now      func() time.Time
 	inject   func(*mqtt.Client, packets.Packet) error
@@ -69,9 +68,6 @@ type VerifyConfig struct {
 	MaxSize  int // envelope size limit; ≤ 0: signing.DefaultMaxSize
 	// MaxTopicBytes bounds a topic under city/ (≤ 0: DefaultMaxTopicBytes).
 	MaxTopicBytes int
-	// MaxPatchDepth bounds a command payload's JSON nesting (≤ 0:
-	// strictjson.DefaultMaxDepth).
-	MaxPatchDepth int
 	// Inject hands a checked message back to mochi, which then delivers
 	// and acknowledges it as if it had just arrived (mqtt.Server's
 	// InjectPacket). Required.
@@ -91,7 +87,7 @@ func NewVerifyHook(c VerifyConfig) *VerifyHook {
 	if c.MaxTopicBytes <= 0 {
 		c.MaxTopicBytes = DefaultMaxTopicBytes
 	}
-	return &VerifyHook{maxTopic: c.MaxTopicBytes, maxDepth: c.MaxPatchDepth,
+	return &VerifyHook{maxTopic: c.MaxTopicBytes,
 		edge: c.Edge, verifier: c.Verifier, who: c.Identity, limits: c.Limits,
 		events: c.Events, metrics: c.Metrics, commands: c.Commands, maxSize: c.MaxSize, log: c.Logger, now: time.Now,
 		inject: c.Inject, token: rand.Text(), turns: newPipelines(maxTurnsPerClient), workers: newWorkers(workerIdle),
@@ -335,7 +331,7 @@ func (h *VerifyHook) check(ctx context.Context, cl *mqtt.Client, from sender, pk
 		if cmd, err = h.commands.Check(ctx, env, key, t, dev); err != nil {
 			return err
 		}
-		if err := strictCommand(env.Payload, h.maxDepth, dev.Kind); err != nil {
+		if err := commandFields(cmd.Request.Desired, dev.Kind); err != nil {
 			return err
 		}
 	} else if err := deviceFresh(env.Header, h.now()); err != nil {

@@ -173,6 +173,9 @@ var loopDetector = simple{kind: "loop-detector", fields: fields{
 		"speed_kmh": {typ: "number", min: 0, max: 250},
 	}},
 	"status": {typ: "string", enum: []string{"ok", "fault"}},
+	// Asked for by the recalibrate command (devices/catalog); a desired
+	// value only, which the detector acknowledges with an event.
+	"calibration": {typ: "string", enum: []string{"requested"}},
 }}
 
 var streetlight = simple{kind: "streetlight", fields: fields{
@@ -181,6 +184,13 @@ var streetlight = simple{kind: "streetlight", fields: fields{
 	"power_w": {typ: "number", min: 0, max: 2000},
 	"fault":   {typ: "string", enum: []string{"none", "lamp", "driver", "power"}},
 	"mode":    {typ: "string", enum: []string{"schedule", "manual", "off"}},
+	// The daily schedule, as set by the schedule command (devices/catalog):
+	// on and off are "HH:MM", level the percent while on.
+	"schedule": {typ: "object", sub: fields{
+		"on":    {typ: "string"},
+		"off":   {typ: "string"},
+		"level": {typ: "number", min: 0, max: 100},
+	}},
 }}
 
 var airQuality = simple{kind: "air-quality", fields: fields{

@@ -39,6 +39,7 @@ and the rejections, all on this machine.`,
 		newBenchCmd(),
 		newDeviceCmd(),
 		newOperatorCmd(),
+		newAuthorityCmd(),
 		newTwinCmd(),
 		newTokenCmd(),
 	)

@@ -7,6 +7,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -30,6 +31,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	root.SetErr(stderr)
 	if err := root.ExecuteContext(ctx); err != nil {
 		fmt.Fprintf(stderr, "signet: %v\n", err)
+		var own exitError // a command with exit codes of its own (cmd send)
+		if errors.As(err, &own) {
+			return own.code
+		}
 		if isUsage(err) {
 			return 2
 		}

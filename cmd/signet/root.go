@@ -40,6 +40,7 @@ and the rejections, all on this machine.`,
 		newDeviceCmd(),
 		newOperatorCmd(),
 		newAuthorityCmd(),
+		newCmdCmd(),
 		newTwinCmd(),
 		newTokenCmd(),
 	)

@@ -104,7 +104,7 @@ The endorsement is not secret: give it to the operator with its key.`,
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "endorsed operator %s key %s until %s (serial %d) in %s\n",
-				operator, signing.FormatKeyID(opKey.KID), claims.Expires.UTC().Format(time.RFC3339), serial, out)
+				operator, signing.FormatKeyID(signing.KeyID(pub)), claims.Expires.UTC().Format(time.RFC3339), serial, out)
 			return nil
 		},
 	}

@@ -64,6 +64,8 @@ type Config struct {
 	// Users are people and applications (argon2id password hashes, bearer
 	// token hashes, client certificate pins).
 	Users []User `yaml:"users"`
+	// CommandAPI is the HTTP command endpoint (config_command_api.go).
+	CommandAPI CommandAPIConfig `yaml:"command_api"`
 }
 
 // TLSConfig configures the TLS listener.

@@ -51,7 +51,7 @@ func startCommandCity(t *testing.T) (*city, *operatorKit) {
 		authority: newDevice(t, "city", "", "", signing.AlgEd25519),
 		rogue:     newDevice(t, "rogue", "", "", signing.AlgEd25519),
 		op:        newDevice(t, "alice", "", "", signing.AlgEd25519),
-		scope:     devices.Scope{Zones: []string{"z1"}, Kinds: []string{"streetlight"}, Commands: []string{"dim"}},
+		scope:     devices.Scope{Zones: []string{"z1"}, Kinds: []string{"streetlight"}, Commands: []string{"set-level"}},
 	}
 	c := startCityWith(t, func(cfg *broker.Config) {
 		cfg.Users = append(cfg.Users, broker.User{Name: "alice", Role: broker.RoleOperator, Zones: []string{"z1"}, PasswordHash: passwordHash(t)})
@@ -66,7 +66,7 @@ func startCommandCity(t *testing.T) (*city, *operatorKit) {
 		// The registry allows alice more than the authority does: the
 		// command must pass both.
 		if err := reg.EnrollOperator(ctx, devices.Operator{ID: "alice", Keys: []devices.Key{key(k.op)},
-			Scope: devices.Scope{Zones: []string{"z1"}, Kinds: []string{"streetlight"}, Commands: []string{"dim", "reboot"}}}); err != nil {
+			Scope: devices.Scope{Zones: []string{"z1"}, Kinds: []string{"streetlight"}, Commands: []string{"set-level", "reboot"}}}); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -87,7 +87,7 @@ func TestCommandsAreCheckedByTheBroker(t *testing.T) {
 	alice := c.connect(t, "alice-console", "alice")
 	gw := c.connect(t, "gw-1", "gw")
 
-	const tp = "city/z1/sl-1/cmd/dim"
+	const tp = "city/z1/sl-1/cmd/set-level"
 	now := time.Now()
 	good := k.endorse(t, k.authority, k.op.key.Public(), "alice", k.scope, now.Add(time.Hour))
 	fresh := func(payload string) []byte {
@@ -111,8 +111,8 @@ func TestCommandsAreCheckedByTheBroker(t *testing.T) {
 			k.command(t, k.op, tp, []byte(`{"level":30}`), k.endorse(t, k.authority, k.op.key.Public(), "bob", k.scope, now.Add(time.Hour)), now, now.Add(30*time.Second))},
 		{"command outside the endorsed scope", signing.ReasonUnauthorizedCommand, alice, "city/z1/sl-1/cmd/reboot",
 			k.command(t, k.op, "city/z1/sl-1/cmd/reboot", []byte(`{}`), good, now, now.Add(30*time.Second))},
-		{"zone outside the endorsed scope", signing.ReasonUnauthorizedCommand, alice, "city/z2/aq-9/cmd/dim",
-			k.command(t, k.op, "city/z2/aq-9/cmd/dim", []byte(`{}`), good, now, now.Add(30*time.Second))},
+		{"zone outside the endorsed scope", signing.ReasonUnauthorizedCommand, alice, "city/z2/aq-9/cmd/set-level",
+			k.command(t, k.op, "city/z2/aq-9/cmd/set-level", []byte(`{}`), good, now, now.Add(30*time.Second))},
 		{"signed by a device key", signing.ReasonUnauthorizedCommand, alice, tp,
 			k.command(t, c.devs["sl-1"], tp, []byte(`{"level":30}`), good, now, now.Add(30*time.Second))},
 		{"sent by a gateway, not the operator", signing.ReasonImpersonation, gw, tp, fresh(`{"level":30}`)},

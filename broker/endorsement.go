@@ -8,35 +8,24 @@ import (
 	"github.com/signet-city/signet/signing"
 )
 
-// The endorsement codec (SPEC §5, RFC 8392, RFC 8747) is signing's, shared
-// with the devices that check a command again on arrival; the broker adds
-// only where authority keys come from (the registry) and the time check.
+// The endorsement codec (RFC 8392, RFC 8747) and its checks are shared with
+// the devices (devices/cmdcheck); the broker adds only where authority keys
+// come from, the registry, and whether such a key is still usable.
 
 // authorityKeys finds control-authority keys (devices.Edge).
 type authorityKeys interface {
 	AuthorityKey(kid []byte) (*devices.KeyRecord, bool)
 }
 
-// verifyEndorsement checks raw (protected label 13 of a command): signed by
-// a registered control-authority key usable at now, and not past its exp.
-// Every error is a *signing.Rejection: unauthorized_command, or expired for
-// an endorsement past its exp.
-func verifyEndorsement(raw []byte, keys authorityKeys, now time.Time) (*signing.Endorsement, error) {
-	e, err := signing.VerifyEndorsement(raw, func(kid []byte) (signing.PublicKey, error) {
-		k, ok := keys.AuthorityKey(kid)
-		if !ok {
-			return nil, fmt.Errorf("kid %s is no control-authority key", signing.FormatKeyID(kid))
-		}
-		if !k.Usable(now) {
-			return nil, fmt.Errorf("authority key %s is revoked or expired", signing.FormatKeyID(kid))
-		}
-		return k.Public, nil
-	})
-	if err != nil {
-		return nil, err
+// authorityKey is the registered control-authority key kid, if usable at
+// now (not revoked, not past its end of validity).
+func authorityKey(keys authorityKeys, kid []byte, now time.Time) (signing.PublicKey, error) {
+	k, ok := keys.AuthorityKey(kid)
+	if !ok {
+		return nil, fmt.Errorf("kid %s is no control-authority key", signing.FormatKeyID(kid))
 	}
-	if !now.Before(e.Expires) {
-		return nil, signing.Reject(signing.ReasonExpired, "protected.endorsement.exp", "endorsement of operator %q expired at %s", e.Operator, e.Expires.UTC().Format(time.RFC3339))
+	if !k.Usable(now) {
+		return nil, fmt.Errorf("authority key %s is revoked or expired", signing.FormatKeyID(kid))
 	}
-	return e, nil
+	return k.Public, nil
 }

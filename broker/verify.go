@@ -15,6 +15,7 @@ import (
 
 	"github.com/signet-city/signet/broker/audit"
 	"github.com/signet-city/signet/devices"
+	"github.com/signet-city/signet/devices/cmdcheck"
 	"github.com/signet-city/signet/devices/topic"
 	"github.com/signet-city/signet/signing"
 )
@@ -309,11 +310,12 @@ func (h *VerifyHook) check(ctx context.Context, cl *mqtt.Client, from sender, pk
 		return signing.Reject(signing.ReasonBadSignature, "signature", "")
 	}
 	// 9. Commands: endorsement, scope, freshness, domain safety.
+	var cmd *cmdcheck.Command
 	if t.Class == topic.Cmd {
 		if h.commands == nil {
 			return signing.Reject(signing.ReasonUnauthorizedCommand, "topic", "this broker has no command policy")
 		}
-		if err := h.commands.Check(ctx, env, key, t, dev); err != nil {
+		if cmd, err = h.commands.Check(ctx, env, key, t, dev); err != nil {
 			return err
 		}
 	}
@@ -322,10 +324,14 @@ func (h *VerifyHook) check(ctx context.Context, cl *mqtt.Client, from sender, pk
 	order.afterPrevStaged()
 	commitStart := h.now()
 	defer func() { h.metrics.observeCommit(h.now().Sub(commitStart)) }()
-	p, err := h.edge.Stage(devices.Update{
+	u := devices.Update{
 		KID: env.Header.KID, Counter: env.Header.Counter, Kind: updateKind(t.Class),
 		Device: t.Device, Patch: patchOf(t.Class, env.Payload), TS: h.now(),
-	})
+	}
+	if cmd != nil {
+		u.Command = commandChange(cmd) // the catalogue's patch, never the payload
+	}
+	p, err := h.edge.Stage(u)
 	staged = true
 	order.markStaged()
 	if err != nil {
@@ -366,15 +372,19 @@ func updateKind(c topic.Class) devices.UpdateKind {
 		return devices.Telemetry
 	case topic.Cmd:
 		return devices.Desired
+	case topic.Ack:
+		return devices.Ack
 	default:
 		return devices.Event
 	}
 }
 
-// patchOf is the merge patch a message carries: state messages (into
-// reported) and commands (into desired) only.
+// patchOf is what of a message's payload reaches the twin: a state
+// message's merge patch (into reported) and a device's ack (settling its
+// command). A command's payload never does: its desired patch is the one
+// the command catalogue computes from its checked arguments.
 func patchOf(c topic.Class, payload []byte) []byte {
-	if c == topic.State || c == topic.Cmd {
+	if c == topic.State || c == topic.Ack {
 		return payload
 	}
 	return nil

@@ -23,11 +23,15 @@ const (
 	// Desired (city/.../cmd/..., signed by an operator) merges Patch into
 	// desired of Update.Device; an empty Patch moves the window only.
 	Desired
-	// Event (city/.../evt/... and ack) moves the window and the counters.
+	// Event (city/.../evt/...) moves the window and the counters.
 	Event
+	// Ack (city/.../ack, signed by the device) moves the window and the
+	// counters and, with Patch the ack's payload, settles the command it
+	// answers in the twin (twin.Document.ApplyAck).
+	Ack
 )
 
-var updateKindNames = [...]string{"telemetry", "state", "desired", "event"}
+var updateKindNames = [...]string{"telemetry", "state", "desired", "event", "ack"}
 
 // String returns the kind's lower-case name.
 func (k UpdateKind) String() string {
@@ -46,8 +50,12 @@ type Update struct {
 	// for). For device-signed updates it may be empty; if set it must be
 	// the key's own device.
 	Device string
-	Patch  []byte    // JSON merge patch (State, Desired)
+	Patch  []byte    // JSON merge patch (State, Desired), or the ack (Ack)
 	TS     time.Time // when the broker received the message, for twin meta
+	// Command, for a Desired update, is the checked command: its desired
+	// patch (computed by devices/catalog) replaces Patch, and the twin
+	// follows its life (twin.Document.ApplyCommand).
+	Command *twin.CommandChange
 }
 
 // PreCheck is the read-only replay check of SPEC §4 step 7: it reports
@@ -225,12 +233,19 @@ func (e *Edge) apply(dev *edgeDevice, k *KeyRecord, u Update) (*twin.Document, e
 			return nil, err
 		}
 	case Desired:
-		if len(u.Patch) > 0 {
+		if u.Command != nil {
+			next.ApplyCommand(*u.Command, meta)
+		} else if len(u.Patch) > 0 {
 			if err := next.ApplyDesired(u.Patch, meta); err != nil {
 				return nil, err
 			}
 		}
+	case Ack:
+		next.ApplyAck(u.Patch, meta)
 	}
+	// Every accepted message of the device is a moment to notice a command
+	// that expired unanswered.
+	next.ExpireCommands(ts)
 	next.RecordAccepted(u.Counter)
 	return next, nil
 }

@@ -21,6 +21,14 @@ type TrafficSignalParams struct {
 	MinGreenMS     int64       `json:"min_green_ms"`
 	MinYellowMS    int64       `json:"min_yellow_ms"`
 	RedClearanceMS int64       `json:"red_clearance_ms"`
+	// Plans are the signal plans an operator may switch to (the set-plan
+	// command, devices/catalog): each a sequence of phases, a phase being
+	// the groups green together. A plan that would show conflicting greens
+	// is refused when commanded (unsafe_command), not at enrolment.
+	Plans map[string][][]string `json:"plans,omitempty"`
+	// MaxHoldS is the longest an operator may hold a group green (the
+	// hold-phase command); 0 allows no hold.
+	MaxHoldS int64 `json:"max_hold_s,omitempty"`
 }
 
 // Signal group states in a traffic-signal's reported state.
@@ -86,6 +94,9 @@ func ParseTrafficSignalParams(raw json.RawMessage) (TrafficSignalParams, error) 
 	}
 	if p.RedClearanceMS < 0 || p.RedClearanceMS > 6000 || p.MinGreenMS < 0 {
 		return p, fmt.Errorf("traffic-signal params: min_green_ms and red_clearance_ms must be 0..6000")
+	}
+	if p.MaxHoldS < 0 || p.MaxHoldS > 600 {
+		return p, fmt.Errorf("traffic-signal params: max_hold_s: %d is outside 0..600", p.MaxHoldS)
 	}
 	return p, nil
 }

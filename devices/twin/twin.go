@@ -30,11 +30,14 @@ type Document struct {
 	Security Security             `json:"security"`
 }
 
-// FieldMeta says which signed message last set a top-level field.
+// FieldMeta says which signed message last set a top-level field. Under a
+// command's key ("cmd/" + name, see command.go) it also follows that
+// command's life: the Command* members are set only there.
 type FieldMeta struct {
 	TS  time.Time `json:"ts"`
 	KID string    `json:"kid"` // hex
 	Ctr uint64    `json:"ctr"`
+	CommandLife
 }
 
 // Security counts what the broker decided about the device's messages.

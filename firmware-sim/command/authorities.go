@@ -8,8 +8,8 @@ import (
 
 // Authorities are the control-authority public keys a device trusts, by kid
 // (hex), as flashed into its image. They check the operator endorsement
-// (SPEC §5) a command carries; the codec is signing's, the same the broker
-// checks the command with before delivering it.
+// a command carries; the check is devices/cmdcheck's, the same the broker
+// makes before delivering the command.
 type Authorities map[string]signing.PublicKey
 
 // Add trusts pub under kid (KeyID(pub) if kid is empty).
@@ -18,23 +18,6 @@ func (a Authorities) Add(pub signing.PublicKey, kid []byte) {
 		kid = signing.KeyID(pub)
 	}
 	a[signing.FormatKeyID(kid)] = pub
-}
-
-// Verify checks an endorsement CWT for a command signed with alg: strict
-// envelope, signed by a trusted authority key, well-formed claims, a cnf key
-// of that algorithm, which it returns with the endorsement. It does not
-// check time (Verifier.Check does). Every error is a *signing.Rejection with
-// ReasonUnauthorizedCommand.
-func (a Authorities) Verify(cwt []byte, alg signing.Alg) (*signing.Endorsement, signing.PublicKey, error) {
-	e, err := signing.VerifyEndorsement(cwt, a.key)
-	if err != nil {
-		return nil, nil, err
-	}
-	key, err := e.Key(alg)
-	if err != nil {
-		return nil, nil, err
-	}
-	return e, key, nil
 }
 
 // key is the trusted authority key named kid.

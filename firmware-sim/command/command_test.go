@@ -1,13 +1,13 @@
 package command
 
 import (
+	"encoding/json"
 	"errors"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/signet-city/signet/devices"
-	"github.com/signet-city/signet/firmware-sim/model"
 	"github.com/signet-city/signet/signing"
 )
 
@@ -66,8 +66,8 @@ func (f *fixture) sign(t *testing.T, op *Operator, device, name, payload string,
 	return signed{tp, msg}
 }
 
-// Dim is the streetlight command of these tests.
-const Dim = "dim"
+// Dim is the streetlight command of these tests (devices/catalog).
+const Dim = "set-level"
 
 var lit = map[string]any{"on": true, "level": 100.0, "mode": "schedule"}
 
@@ -84,6 +84,7 @@ func TestDeviceChecksCommands(t *testing.T) {
 	untrusted := &fixture{authority: stranger}
 	rogue := untrusted.operator(t, f.opKey, f.verifier.scopeAll(), f.now.Add(-time.Hour), f.now.Add(time.Hour))
 	expiredEndorsement := f.operator(t, f.opKey, f.verifier.scopeAll(), f.now.Add(-2*time.Hour), f.now.Add(-time.Hour))
+	futureEndorsement := f.operator(t, f.opKey, f.verifier.scopeAll(), f.now.Add(time.Hour), f.now.Add(2*time.Hour))
 	narrow := f.operator(t, f.opKey, devices.Scope{Zones: []string{"z2"}, Kinds: []string{"*"}, Commands: []string{"*"}}, f.now.Add(-time.Hour), f.now.Add(time.Hour))
 	// The endorsement of f.op, but the command signed by another key.
 	thief := &Operator{Key: other, KID: signing.KeyID(other.Public()), Endorsement: f.op.Endorsement, Counter: &seq{}}
@@ -107,6 +108,9 @@ func TestDeviceChecksCommands(t *testing.T) {
 		{"command expired", f.sign(t, f.op, "sl-1", Dim, `{"level":40}`, f.now.Add(-40*time.Second), 30*time.Second), signing.ReasonExpired},
 		{"command lives longer than 60 s", f.sign(t, f.op, "sl-1", Dim, `{"level":40}`, f.now, 2*time.Minute), signing.ReasonExpired},
 		{"issued in the future", f.sign(t, f.op, "sl-1", Dim, `{"level":40}`, f.now.Add(time.Minute), 30*time.Second), signing.ReasonExpired},
+		{"endorsement issued in the future", f.sign(t, futureEndorsement, "sl-1", Dim, `{"level":40}`, f.now, 30*time.Second), signing.ReasonExpired},
+		{"a field set-level does not own", f.sign(t, f.op, "sl-1", Dim, `{"level":40,"mode":"off"}`, f.now, 30*time.Second), signing.ReasonUnsafeCommand},
+		{"a duplicate argument", f.sign(t, f.op, "sl-1", Dim, `{"level":40,"level":100}`, f.now, 30*time.Second), signing.ReasonUnsafeCommand},
 		{"issued before the device booted", f.sign(t, f.op, "sl-1", Dim, `{"level":40}`, f.now.Add(-55*time.Second), 60*time.Second), signing.ReasonReplay},
 		{"out of scope: zone", f.sign(t, narrow, "sl-1", Dim, `{"level":40}`, f.now, 30*time.Second), signing.ReasonUnauthorizedCommand},
 		{"out of scope: command", f.sign(t, f.op, "sl-1", "reboot", `{}`, f.now, 30*time.Second), signing.ReasonUnauthorizedCommand},
@@ -127,7 +131,7 @@ func TestDeviceChecksCommands(t *testing.T) {
 	if err != nil {
 		t.Fatalf("good command refused: %v", err)
 	}
-	if cmd.Name != Dim || cmd.Operator != "alice" || string(cmd.Payload) != `{"level":40}` {
+	if cmd.Name != Dim || cmd.Operator != "alice" || cmd.Args.Number("level") != 40 {
 		t.Fatalf("verified command %+v", cmd)
 	}
 	if _, err := f.verifier.Check(goodTopic, goodMsg, f.now, lit); signing.ReasonOf(err) != signing.ReasonReplay {
@@ -139,26 +143,42 @@ func TestDeviceChecksCommands(t *testing.T) {
 	}
 }
 
-// TestSafetyUsesTheKindsRules: a traffic signal refuses a command that
-// would show conflicting greens, as the broker refuses such a state.
-func TestSafetyUsesTheKindsRules(t *testing.T) {
+// TestSafetyUsesTheCatalogue: a traffic signal refuses a plan with
+// conflicting greens, a plan its params do not define, a hold longer than
+// its maximum and a payload that would set the groups directly; it takes the
+// catalogue's good commands.
+func TestSafetyUsesTheCatalogue(t *testing.T) {
+	f := newFixture(t)
+	f.op = f.operator(t, f.opKey, f.verifier.scopeAll(), f.now.Add(-time.Hour), f.endorsementExpires)
+	params := json.RawMessage(`{"groups":["2","4","6","8"],"conflicts":[["2","4"],["6","8"]],"min_green_ms":5000,"min_yellow_ms":4000,"red_clearance_ms":1000,` +
+		`"plans":{"am":[["2","6"],["4","8"]],"bad":[["2","4"]]},"max_hold_s":60}`)
+	v := &Verifier{Zone: "z1", Device: "ts-1", Kind: "traffic-signal", Params: params, Authorities: f.verifier.Authorities, Boot: f.verifier.Boot}
 	red := func() map[string]any { return map[string]any{"state": "red", "since": 1000.0} }
 	reported := map[string]any{"mode": "normal", "groups": map[string]any{"2": red(), "4": red(), "6": red(), "8": red()}}
 	for _, c := range []struct {
-		patch string
-		want  signing.Reason
+		name, payload string
+		want          signing.Reason
 	}{
-		{`{"plan":"weekday-am"}`, ""},
-		{`{"groups":{"2":{"state":"green","since":9000},"4":{"state":"green","since":9000}}}`, signing.ReasonUnsafeCommand},
-		{`{"cycle_s":9000}`, signing.ReasonUnsafeCommand},
-		{`[1,2]`, signing.ReasonUnsafeCommand},
-		{`{}`, signing.ReasonUnsafeCommand},
+		{"set-plan", `{"plan":"am"}`, ""},
+		{"set-plan", `{"plan":"bad"}`, signing.ReasonUnsafeCommand},
+		{"set-plan", `{"plan":"pm"}`, signing.ReasonUnsafeCommand},
+		{"set-plan", `{"groups":{"2":{"state":"green","since":9000},"4":{"state":"green","since":9000}}}`, signing.ReasonUnsafeCommand},
+		{"hold-phase", `{"group":"2","seconds":60}`, ""},
+		{"hold-phase", `{"group":"2","seconds":61}`, signing.ReasonUnsafeCommand},
+		{"hold-phase", `{"group":"9","seconds":10}`, signing.ReasonUnsafeCommand},
+		{"flash", `{}`, ""},
+		{"flash", `{"reason":"storm"}`, ""},
+		{"flash", `{"mode":"normal"}`, signing.ReasonUnsafeCommand},
+		{"resume", `{}`, ""},
+		{"cancel", `{"command":"set-plan"}`, ""},
+		{"cancel", `{"command":"cancel"}`, signing.ReasonUnsafeCommand},
+		{"set-level", `{"level":40}`, signing.ReasonUnsafeCommand},
+		{"set-plan", `[1,2]`, signing.ReasonUnsafeCommand},
 	} {
-		err := Safe("traffic-signal", model.DefaultSignalPlan, []byte(c.patch), reported)
-		if c.want == "" && err != nil {
-			t.Errorf("patch %s: %v, want safe", c.patch, err)
-		} else if got := signing.ReasonOf(err); c.want != "" && got != c.want {
-			t.Errorf("patch %s: reason %q (%v), want %q", c.patch, got, err, c.want)
+		m := f.sign(t, f.op, "ts-1", c.name, c.payload, f.now, 30*time.Second)
+		_, err := v.Check(m.topic, m.msg, f.now, reported)
+		if got := signing.ReasonOf(err); (c.want == "" && err != nil) || (c.want != "" && got != c.want) {
+			t.Errorf("%s %s: %v, want %q", c.name, c.payload, err, c.want)
 		}
 	}
 }

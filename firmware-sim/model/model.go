@@ -4,12 +4,12 @@
 package model
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"time"
 
+	"github.com/signet-city/signet/devices/catalog"
 	"github.com/signet-city/signet/devices/topic"
 )
 
@@ -27,13 +27,14 @@ type Model interface {
 	Step(now time.Time) []Publication
 }
 
-// Commandable is a model that acts on verified commands (SPEC §5). The
-// runtime calls Command only after firmware-sim/command has checked the
-// command, including its domain safety; payload is a JSON merge patch of the
-// state wanted. The change shows in the next Step. An error means the model
-// cannot do it (the device answers "refused").
+// Commandable is a model that acts on verified commands. The runtime calls
+// Command only after firmware-sim/command has checked the command, its
+// arguments against the catalogue (devices/catalog) and its safety rule
+// included; name is a catalogue command of the model's kind. The change
+// shows in the next Steps. An error means the model will not do it (the
+// device answers "refused"); a *signing.Rejection's reason is the ack's.
 type Commandable interface {
-	Command(name string, payload []byte) error
+	Command(name string, args catalog.Args) error
 }
 
 // New returns the model of kind with its params, seeded.
@@ -64,10 +65,24 @@ func round1(f float64) float64 { return float64(int(f*10+0.5)) / 10 }
 
 // LoopDetector counts vehicles per lane with a rush-hour shape.
 type LoopDetector struct {
-	rng   *rand.Rand
-	lanes int
-	last  time.Time
-	steps int
+	rng         *rand.Rand
+	lanes       int
+	last        time.Time
+	steps       int
+	recalibrate bool // a recalibrate command waits for the next Step
+}
+
+// Command acts on recalibrate and cancel (devices/catalog).
+func (m *LoopDetector) Command(name string, a catalog.Args) error {
+	switch {
+	case name == "recalibrate":
+		m.recalibrate = true
+	case name == catalog.Cancel && a.String("command") == "recalibrate":
+		m.recalibrate = false
+	case name != catalog.Cancel:
+		return refuse("a loop detector takes no command %q", name)
+	}
+	return nil
 }
 
 // Step publishes one traffic reading per call.
@@ -88,8 +103,12 @@ func (m *LoopDetector) Step(now time.Time) []Publication {
 	}
 	reading := map[string]any{"interval_s": round1(interval), "lanes": lanes}
 	out := []Publication{{Class: topic.Tele, Name: "traffic", Payload: mustJSON(reading)}}
-	if m.steps%10 == 0 { // a periodic health report into the twin
+	if m.steps%10 == 0 || m.recalibrate { // a periodic health report into the twin
 		out = append(out, Publication{Class: topic.State, Payload: mustJSON(map[string]any{"status": "ok", "interval_s": round1(interval)}), QoS: 1})
+	}
+	if m.recalibrate {
+		m.recalibrate = false
+		out = append(out, Publication{Class: topic.Event, Name: "recalibrated", Payload: mustJSON(map[string]any{"lanes": m.lanes}), QoS: 1})
 	}
 	m.steps++
 	return out
@@ -105,42 +124,51 @@ func bump(h, c float64) float64 {
 }
 
 // Streetlight is on at night, dimmed after midnight, with rare lamp faults;
-// an operator's "dim" command overrides the schedule (mode "manual").
+// an operator's set-level overrides the schedule (mode "manual") until a
+// schedule command hands it back to a daily on/off schedule.
 type Streetlight struct {
 	rng    *rand.Rand
 	state  map[string]any
-	manual *float64 // level set by a command
+	manual *float64      // level set by set-level
+	sched  *lampSchedule // set by schedule; nil: the built-in one
 }
 
-// Command acts on a wanted state: {"level": 0..100} (0 is off) or
-// {"on": false} dims or switches the lamp by hand (mode "manual");
-// {"mode": "schedule"} hands it back to the schedule.
-func (m *Streetlight) Command(_ string, payload []byte) error {
-	var p struct {
-		Level *float64 `json:"level"`
-		On    *bool    `json:"on"`
-		Mode  *string  `json:"mode"`
-	}
-	dec := json.NewDecoder(bytes.NewReader(payload))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&p); err != nil {
-		return fmt.Errorf("streetlight: %w", err)
-	}
-	switch {
-	case p.Mode != nil && *p.Mode == "schedule":
-		m.manual = nil
-	case p.Level != nil:
-		m.manual = p.Level
-	case p.On != nil:
-		level := 0.0
-		if *p.On {
-			level = 100
-		}
+// lampSchedule is a daily on/off time, in minutes after midnight.
+type lampSchedule struct {
+	on, off int
+	level   float64
+}
+
+// Command acts on set-level, schedule and cancel (devices/catalog).
+func (m *Streetlight) Command(name string, a catalog.Args) error {
+	switch name {
+	case "set-level":
+		level := a.Number("level")
 		m.manual = &level
+	case "schedule":
+		m.manual = nil
+		m.sched = &lampSchedule{on: minutes(a.String("on")), off: minutes(a.String("off")), level: 100}
+		if _, ok := a["level"]; ok {
+			m.sched.level = a.Number("level")
+		}
+	case catalog.Cancel:
+		switch a.String("command") {
+		case "set-level":
+			m.manual = nil
+		case "schedule":
+			m.sched = nil
+		}
 	default:
-		return fmt.Errorf("streetlight: nothing to do in %s", payload)
+		return refuse("a streetlight takes no command %q", name)
 	}
 	return nil
+}
+
+// minutes is "HH:MM" (checked by the catalogue) in minutes after midnight.
+func minutes(hhmm string) int {
+	var h, mm int
+	fmt.Sscanf(hhmm, "%d:%d", &h, &mm)
+	return h*60 + mm
 }
 
 // Step reports state changes and power.
@@ -152,6 +180,17 @@ func (m *Streetlight) Step(now time.Time) []Publication {
 		level = 100
 		if h < 5 {
 			level = 40 // dimmed in the small hours
+		}
+	}
+	if m.sched != nil {
+		t := now.Hour()*60 + now.Minute()
+		on = t >= m.sched.on && t < m.sched.off
+		if m.sched.on > m.sched.off { // across midnight
+			on = t >= m.sched.on || t < m.sched.off
+		}
+		level = 0
+		if on {
+			level = m.sched.level
 		}
 	}
 	if m.manual != nil {
@@ -177,10 +216,34 @@ type AirQuality struct {
 	rng        *rand.Rand
 	pm25, temp float64
 	steps      int
+	interval   time.Duration // set-interval; 0: every Step
+	last       time.Time     // the last reading
 }
 
-// Step publishes a reading, and the state every tenth step.
+// Command acts on set-interval and cancel (devices/catalog).
+func (m *AirQuality) Command(name string, a catalog.Args) error {
+	switch {
+	case name == "set-interval":
+		m.interval = time.Duration(a.Number("seconds") * float64(time.Second))
+	case name == catalog.Cancel && a.String("command") == "set-interval":
+		m.interval = 0
+	case name != catalog.Cancel:
+		return refuse("an air-quality sensor takes no command %q", name)
+	}
+	return nil
+}
+
+// Interval is the reading interval a set-interval command asked for (0:
+// none, one reading per Step).
+func (m *AirQuality) Interval() time.Duration { return m.interval }
+
+// Step publishes a reading (at most one per set interval), and the state
+// every tenth reading.
 func (m *AirQuality) Step(now time.Time) []Publication {
+	if m.interval > 0 && !m.last.IsZero() && now.Sub(m.last) < m.interval {
+		return nil
+	}
+	m.last = now
 	m.pm25 = min(900, max(1, m.pm25+m.rng.NormFloat64()*0.8))
 	m.temp = min(45, max(-20, m.temp+m.rng.NormFloat64()*0.05))
 	r := map[string]any{

@@ -1,52 +1,54 @@
 package model
 
 import (
-	"bytes"
 	"encoding/json"
-	"fmt"
 	"slices"
 	"time"
 
+	"github.com/signet-city/signet/devices/catalog"
 	"github.com/signet-city/signet/devices/kinds"
 	"github.com/signet-city/signet/devices/topic"
+	"github.com/signet-city/signet/signing"
 )
 
 // DefaultSignalPlan is a four-group intersection (NEMA phases 2 and 6 north-
-// south, 4 and 8 east-west) in the params format of devices/kinds.
-var DefaultSignalPlan = json.RawMessage(`{"groups":["2","4","6","8"],"conflicts":[["2","4"],["2","8"],["6","4"],["6","8"]],"min_green_ms":5000,"min_yellow_ms":4000,"red_clearance_ms":1000}`)
+// south, 4 and 8 east-west) in the params format of devices/kinds, with two
+// plans an operator may switch to and holds of up to two minutes.
+var DefaultSignalPlan = json.RawMessage(`{"groups":["2","4","6","8"],"conflicts":[["2","4"],["2","8"],["6","4"],["6","8"]],"min_green_ms":5000,"min_yellow_ms":4000,"red_clearance_ms":1000,` +
+	`"plans":{"weekday-am":[["2","6"],["4","8"]],"split":[["2"],["6"],["4","8"]]},"max_hold_s":120}`)
 
-// TrafficSignal is a fixed-time controller: the north-south groups, then the
-// east-west ones, each green, then yellow for min_yellow_ms, then all red for
-// red_clearance_ms. It never shows conflicting greens (a property test runs
-// it against devices/kinds' validation).
+// Stages of the controller besides the signal states of devices/kinds.
+const stageFlash = "flash"
+
+// TrafficSignal is a fixed-time controller: the groups of one phase green,
+// then yellow for min_yellow_ms, then all red for red_clearance_ms, then the
+// next phase. It never shows conflicting greens (a property test runs it
+// against devices/kinds' validation), including while it acts on commands:
+// a new plan starts at the end of a cycle, flash is entered only at a safe
+// point (the end of a yellow change interval, or during a red clearance),
+// and leaving flash goes through the start-up sequence (all red for the red
+// clearance, then the first phase).
 type TrafficSignal struct {
 	plan    kinds.TrafficSignalParams
-	rings   [][]string // groups that are green together
+	rings   [][]string // phases: groups that are green together
 	greenMS int64
 
 	phase        int       // index into rings
-	stage        string    // green, yellow or red (clearance)
+	stage        string    // green, yellow, red (clearance) or flash
 	since        time.Time // when the stage began
 	started      bool
+	last         time.Time // the last Step
 	groups       map[string]map[string]any
-	planName     string // reported as "plan"; set by a command
+	planName     string // reported as "plan"
 	reportedPlan string
-}
+	mode         string // reported as "mode": normal or flash
+	reportedMode string
 
-// Command acts on a wanted state. A fixed-time controller takes a new plan
-// name ({"plan": "weekday-am"}); the signal groups are never commanded
-// directly: its own cycle is what keeps greens from conflicting.
-func (ts *TrafficSignal) Command(_ string, payload []byte) error {
-	var p struct {
-		Plan string `json:"plan"`
-	}
-	dec := json.NewDecoder(bytes.NewReader(payload))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&p); err != nil || p.Plan == "" {
-		return fmt.Errorf(`traffic-signal: this controller takes only {"plan": NAME}, not %s`, payload)
-	}
-	ts.planName = p.Plan
-	return nil
+	pendingPlan  string // set-plan: switch at the end of the cycle
+	pendingFlash bool   // flash: enter at the next safe point
+	pendingStart bool   // resume: run the start-up sequence at the next step
+	hold         string // hold-phase: the group to hold ...
+	holdMS       int64  // ... and for how long, at its next (or current) green
 }
 
 // NewTrafficSignal builds a controller for the plan in params.
@@ -55,7 +57,7 @@ func NewTrafficSignal(params json.RawMessage) (*TrafficSignal, error) {
 	if err != nil {
 		return nil, err
 	}
-	ts := &TrafficSignal{plan: p, greenMS: max(p.MinGreenMS, 10_000), groups: map[string]map[string]any{}, planName: "fixed-time"}
+	ts := &TrafficSignal{plan: p, greenMS: max(p.MinGreenMS, 10_000), groups: map[string]map[string]any{}, planName: "fixed-time", mode: "normal"}
 	// Greedy phases: groups that conflict with nothing already in the phase.
 	left := slices.Clone(p.Groups)
 	for len(left) > 0 {
@@ -70,6 +72,59 @@ func NewTrafficSignal(params json.RawMessage) (*TrafficSignal, error) {
 		ts.rings, left = append(ts.rings, ring), rest
 	}
 	return ts, nil
+}
+
+// Command acts on a verified catalogue command (devices/catalog). The
+// change shows in the following Steps.
+func (ts *TrafficSignal) Command(name string, a catalog.Args) error {
+	switch name {
+	case "set-plan":
+		phases, ok := ts.plan.Plans[a.String("plan")]
+		if !ok {
+			return refuse("plan %q is not in this controller's params", a.String("plan"))
+		}
+		// Checked already, but a controller never trusts a plan it would run.
+		if err := catalog.SafePlan(ts.plan, phases); err != nil {
+			return err
+		}
+		ts.pendingPlan = a.String("plan")
+	case "flash":
+		ts.pendingFlash, ts.pendingStart = ts.mode != "flash", false
+	case "resume":
+		ts.pendingFlash = false
+		ts.pendingStart = ts.mode == "flash"
+	case "hold-phase":
+		if ts.mode != "normal" {
+			return refuse("the signal is in %s: a hold needs normal operation", ts.mode)
+		}
+		g, ms := a.String("group"), int64(a.Number("seconds")*1000)
+		if ms > ts.plan.MaxHoldS*1000 {
+			return refuse("hold of %d ms is longer than max_hold_s %d", ms, ts.plan.MaxHoldS)
+		}
+		if ts.stage == kinds.Green && slices.Contains(ts.rings[ts.phase], g) {
+			ms += ts.last.Sub(ts.since).Milliseconds() // hold from now on
+		}
+		ts.hold, ts.holdMS = g, ms
+	case catalog.Cancel:
+		switch a.String("command") {
+		case "set-plan":
+			ts.pendingPlan = ""
+		case "flash":
+			ts.pendingFlash = false
+		case "resume":
+			ts.pendingStart = false
+		case "hold-phase":
+			ts.hold, ts.holdMS = "", 0
+		}
+	default:
+		return refuse("a traffic signal takes no command %q", name)
+	}
+	return nil
+}
+
+// refuse is a model's unsafe_command: it will not do what was asked.
+func refuse(format string, a ...any) error {
+	return signing.Reject(signing.ReasonUnsafeCommand, "payload", format, a...)
 }
 
 func (ts *TrafficSignal) conflictsAny(g string, with []string) bool {
@@ -90,6 +145,20 @@ func (ts *TrafficSignal) Step(now time.Time) []Publication {
 		ts.groups[g] = v
 		changed[g] = v
 	}
+	allRed := func(at time.Time) {
+		ts.stage, ts.since = kinds.Red, at
+		ts.phase = len(ts.rings) - 1 // the clearance ends in the first phase
+		for _, g := range ts.plan.Groups {
+			set(g, kinds.Red, at)
+		}
+	}
+	enterFlash := func(at time.Time) {
+		ts.stage, ts.since, ts.mode, ts.pendingFlash = stageFlash, at, "flash", false
+		for _, g := range ts.plan.Groups {
+			set(g, kinds.Flash, at)
+		}
+	}
+	ts.last = now
 	if !ts.started {
 		ts.started, ts.stage, ts.since = true, kinds.Green, now
 		for i, ring := range ts.rings {
@@ -102,8 +171,16 @@ func (ts *TrafficSignal) Step(now time.Time) []Publication {
 			}
 		}
 	}
+	switch {
+	case ts.pendingStart:
+		// Start-up from flash: all red for the red clearance first.
+		ts.pendingStart, ts.mode = false, "normal"
+		allRed(now)
+	case ts.pendingFlash && ts.stage == kinds.Red:
+		enterFlash(now) // a red clearance is a safe point
+	}
 	// Advance through every stage boundary that passed since the last step.
-	for {
+	for ts.stage != stageFlash {
 		end := ts.since.Add(time.Duration(ts.stageMS()) * time.Millisecond)
 		if now.Before(end) {
 			break
@@ -112,16 +189,26 @@ func (ts *TrafficSignal) Step(now time.Time) []Publication {
 		switch ts.stage {
 		case kinds.Green:
 			ts.stage = kinds.Yellow
+			if slices.Contains(ring, ts.hold) {
+				ts.hold, ts.holdMS = "", 0 // served
+			}
 			for _, g := range ring {
 				set(g, kinds.Yellow, end)
 			}
 		case kinds.Yellow:
+			if ts.pendingFlash { // the end of a yellow is a safe point
+				enterFlash(end)
+				continue
+			}
 			ts.stage = kinds.Red
 			for _, g := range ring {
 				set(g, kinds.Red, end)
 			}
 		default: // clearance over: next phase goes green
 			ts.phase = (ts.phase + 1) % len(ts.rings)
+			if ts.phase == 0 && ts.pendingPlan != "" { // a new plan starts a cycle
+				ts.rings, ts.planName, ts.pendingPlan = ts.plan.Plans[ts.pendingPlan], ts.pendingPlan, ""
+			}
 			ts.stage = kinds.Green
 			for _, g := range ts.rings[ts.phase] {
 				set(g, kinds.Green, end)
@@ -130,17 +217,23 @@ func (ts *TrafficSignal) Step(now time.Time) []Publication {
 		ts.since = end
 	}
 	var out []Publication
-	if len(changed) > 0 {
-		patch := map[string]any{"groups": changed}
-		if len(changed) == len(ts.groups) {
-			patch["mode"], patch["plan"] = "normal", ts.planName
+	if len(changed) > 0 || ts.planName != ts.reportedPlan || ts.mode != ts.reportedMode {
+		patch := map[string]any{}
+		if len(changed) > 0 {
+			patch["groups"] = changed
 		}
 		if ts.planName != ts.reportedPlan {
 			patch["plan"], ts.reportedPlan = ts.planName, ts.planName
 		}
+		if ts.mode != ts.reportedMode {
+			patch["mode"], ts.reportedMode = ts.mode, ts.mode
+		}
 		out = append(out, Publication{Class: topic.State, Payload: mustJSON(patch), QoS: 1})
 	}
-	left := ts.since.Add(time.Duration(ts.stageMS()) * time.Millisecond).Sub(now).Milliseconds()
+	left := int64(0)
+	if ts.stage != stageFlash {
+		left = ts.since.Add(time.Duration(ts.stageMS()) * time.Millisecond).Sub(now).Milliseconds()
+	}
 	spat := map[string]any{"phase": ts.phase, "stage": ts.stage, "time_to_change_ms": left,
 		"min_yellow_ms": ts.plan.MinYellowMS, "red_clearance_ms": ts.plan.RedClearanceMS, "green_ms": ts.greenMS}
 	return append(out, Publication{Class: topic.Tele, Name: "spat", Payload: mustJSON(spat)})
@@ -149,6 +242,9 @@ func (ts *TrafficSignal) Step(now time.Time) []Publication {
 func (ts *TrafficSignal) stageMS() int64 {
 	switch ts.stage {
 	case kinds.Green:
+		if slices.Contains(ts.rings[ts.phase], ts.hold) {
+			return max(ts.greenMS, ts.holdMS)
+		}
 		return ts.greenMS
 	case kinds.Yellow:
 		return ts.plan.MinYellowMS

@@ -22,14 +22,11 @@ const (
 )
 
 // Ack is the payload of a device's signed answer to a command, on
-// city/{zone}/{device}/ack (SPEC §1, §5).
-type Ack struct {
-	Command string `json:"cmd"`              // the command's name
-	KID     string `json:"kid,omitempty"`    // the operator key's kid (hex)
-	Counter uint64 `json:"ctr,omitempty"`    // the command's counter
-	Status  string `json:"status"`           // "done" or "refused"
-	Reason  string `json:"reason,omitempty"` // SPEC §4 reason when refused
-}
+// city/{zone}/{device}/ack: the command's name, the operator key's kid (hex)
+// and the command's counter, by which the broker's twin correlates it with
+// the command, and "done" or "refused" with the reason. It is the twin's
+// type, so both ends read one shape.
+type Ack = twin.Ack
 
 // onConnect subscribes to the device's commands on every (re)connect: a
 // clean session forgets subscriptions.
@@ -61,7 +58,7 @@ func (d *Device) handleCommand(cl paho.Client, t string, msg []byte) {
 	cmd, err := d.Commands.Check(t, msg, time.Now(), d.reported)
 	if err == nil {
 		if m, ok := d.Model.(model.Commandable); ok {
-			err = m.Command(cmd.Name, cmd.Payload)
+			err = m.Command(cmd.Name, cmd.Args)
 		} else {
 			err = signing.Reject(signing.ReasonUnsafeCommand, "topic", "this device takes no commands")
 		}
@@ -70,6 +67,11 @@ func (d *Device) handleCommand(cl paho.Client, t string, msg []byte) {
 	ack := Ack{Command: name, Status: "done"}
 	if cmd != nil {
 		ack.KID, ack.Counter = signing.FormatKeyID(cmd.KID), cmd.Counter
+	} else if env, perr := signing.Parse(msg, 0); perr == nil {
+		// A refusal names the kid and counter the message claimed, so that
+		// the twin shows the command refused rather than pending until its
+		// exp; it never makes a command the device did not act on look done.
+		ack.KID, ack.Counter = signing.FormatKeyID(env.Header.KID), env.Header.Counter
 	}
 	if err != nil {
 		ack.Status, ack.Reason = "refused", string(signing.ReasonOf(err))

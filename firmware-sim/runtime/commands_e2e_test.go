@@ -24,7 +24,7 @@ func (s *seq) Next() (uint64, error) { return s.n.Add(1), nil }
 
 // cityKit is a streetlight enrolled in a store, a control authority, and
 // operator alice endorsed (signing.SignEndorsement, the codec broker and
-// device share) for "dim" on streetlights of zone z1.
+// device share) for set-level on streetlights of zone z1.
 type cityKit struct {
 	store     string
 	dev       *runtime.Device
@@ -46,7 +46,7 @@ func newCityKit(t *testing.T) *cityKit {
 	k := &cityKit{outcomes: make(chan outcome, 64), ready: make(chan struct{}, 8)}
 	k.authority, _ = signing.GenerateKey(signing.AlgEd25519)
 	k.aliceKey, _ = signing.GenerateKey(signing.AlgEd25519)
-	scope := devices.Scope{Zones: []string{"z1"}, Kinds: []string{"streetlight"}, Commands: []string{"dim"}}
+	scope := devices.Scope{Zones: []string{"z1"}, Kinds: []string{"streetlight"}, Commands: []string{"set-level"}}
 	var devs []*runtime.Device
 	k.store = brokertest.NewStore(t, dir, func(ctx context.Context, reg *devices.Registry) error {
 		var err error
@@ -181,7 +181,7 @@ func TestCommandThroughSignetBroker(t *testing.T) {
 	}).Wait()
 
 	alice := connect(t, srv.MQTTAddr(), "alice-console", "alice", "pw")
-	topic, msg, err := k.alice.Sign("z1", "sl-1", "dim", []byte(`{"level":37}`), time.Now(), 30*time.Second)
+	topic, msg, err := k.alice.Sign("z1", "sl-1", "set-level", []byte(`{"level":37}`), time.Now(), 30*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,7 +189,7 @@ func TestCommandThroughSignetBroker(t *testing.T) {
 	if o := <-k.outcomes; o.reason != "" {
 		t.Fatalf("device refused a good command: %s", o.reason)
 	}
-	if a := <-ackc; a.Status != "done" || a.Command != "dim" {
+	if a := <-ackc; a.Status != "done" || a.Command != "set-level" {
 		t.Fatalf("ack %+v, want done for dim", a)
 	}
 	for l := range levels {
@@ -233,7 +233,7 @@ func TestDeviceRefusesCommandsEvenIfDelivered(t *testing.T) {
 	}
 	bare := &command.Operator{Key: k.aliceKey, KID: k.alice.KID, Counter: k.alice.Counter} // one key, one counter
 	stale := &command.Operator{Key: k.aliceKey, KID: k.alice.KID, Endorsement: expired, Counter: k.alice.Counter}
-	goodTopic, good := sign(k.alice, "dim", `{"level":20}`, now)
+	goodTopic, good := sign(k.alice, "set-level", `{"level":20}`, now)
 
 	steps := []struct {
 		name   string
@@ -252,15 +252,15 @@ func TestDeviceRefusesCommandsEvenIfDelivered(t *testing.T) {
 			reason signing.Reason
 		}{name, topic, msg, reason})
 	}
-	topic, msg := sign(bare, "dim", `{"level":5}`, now)
+	topic, msg := sign(bare, "set-level", `{"level":5}`, now)
 	add("no endorsement", signing.ReasonUnauthorizedCommand, topic, msg)
-	topic, msg = sign(stale, "dim", `{"level":5}`, now)
+	topic, msg = sign(stale, "set-level", `{"level":5}`, now)
 	add("expired endorsement", signing.ReasonExpired, topic, msg)
 	topic, msg = sign(k.alice, "reboot", `{"level":5}`, now)
 	add("out of scope", signing.ReasonUnauthorizedCommand, topic, msg)
-	topic, msg = sign(k.alice, "dim", `{"level":500}`, now)
+	topic, msg = sign(k.alice, "set-level", `{"level":500}`, now)
 	add("unsafe", signing.ReasonUnsafeCommand, topic, msg)
-	topic, msg = sign(k.alice, "dim", `{"level":5}`, now.Add(-50*time.Second)) // after boot, expired 20 s ago
+	topic, msg = sign(k.alice, "set-level", `{"level":5}`, now.Add(-50*time.Second)) // after boot, expired 20 s ago
 	add("expired command", signing.ReasonExpired, topic, msg)
 
 	for _, s := range steps {

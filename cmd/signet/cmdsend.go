@@ -80,7 +80,7 @@ func newCmdCmd() *cobra.Command {
 type cmdSend struct {
 	as, endorsement, brokerURL, user, password, certFile, keyFile, caFile string
 	device, zone, deviceKey, api                                          string
-	ttl, timeout                                                          time.Duration
+	ttl, timeout, connectTimeout                                          time.Duration
 	dryRun                                                                bool
 }
 
@@ -111,7 +111,8 @@ still uses up a counter.
 
 Exit codes: 0 done; 1 usage or local error; 2 refused by the device (its
 reason); 3 refused by the broker (its MQTT 5 reason code); 4 no ack within
---timeout; 5 broker unreachable.`,
+--timeout of the broker taking the command; 5 broker unreachable (nothing
+within --connect-timeout).`,
 		Example: `  signet cmd send --as alice.jwk --endorsement alice.cwt --broker tcp://127.0.0.1:1883 \
       --user alice --password secret --device sl-1 --zone z1 --device-key sl-1.pub.jwk set-level '{"level":40}'
   signet cmd send --as alice.jwk --endorsement alice.cwt --broker tcp://127.0.0.1:1883 \
@@ -146,7 +147,8 @@ reason); 3 refused by the broker (its MQTT 5 reason code); 4 no ack within
 	f.StringVar(&o.deviceKey, "device-key", "", "the device's public key, to verify its ack")
 	f.StringVar(&o.api, "api", "", "the broker's HTTP API, for the device's key and zone (e.g. http://127.0.0.1:8080)")
 	f.DurationVar(&o.ttl, "ttl", 30*time.Second, "how long the command stays valid (at most 60s)")
-	f.DurationVar(&o.timeout, "timeout", 10*time.Second, "how long to wait for the device's ack")
+	f.DurationVar(&o.timeout, "timeout", 10*time.Second, "how long to wait for the device's ack once the broker took the command")
+	f.DurationVar(&o.connectTimeout, "connect-timeout", 10*time.Second, "how long to wait for the broker to connect, subscribe and acknowledge the command")
 	f.BoolVar(&o.dryRun, "dry-run", false, "print the signed envelope (base64) and send nothing")
 	return cmd
 }
@@ -155,6 +157,8 @@ func (o *cmdSend) run(cmd *cobra.Command, name string, payload []byte) error {
 	switch {
 	case o.as == "" || o.endorsement == "" || o.device == "":
 		return usagef("cmd send needs --as, --endorsement and --device")
+	case o.timeout <= 0 || o.connectTimeout <= 0:
+		return usagef("--timeout and --connect-timeout must be positive")
 	case o.ttl <= 0 || o.ttl > command.MaxLifetime:
 		return usagef("--ttl %s: a command lives more than 0 and at most %s", o.ttl, command.MaxLifetime)
 	case o.zone == "" && o.api == "":
@@ -290,7 +294,7 @@ func (o *cmdSend) fetchDevice(ctx context.Context) (*devices.Device, error) {
 	if err != nil {
 		return nil, err
 	}
-	hc := &http.Client{Timeout: o.timeout, Transport: &http.Transport{TLSClientConfig: tlsCfg}}
+	hc := &http.Client{Timeout: o.connectTimeout, Transport: &http.Transport{TLSClientConfig: tlsCfg}}
 	resp, err := hc.Do(req)
 	if err != nil {
 		return nil, exitf(exitBrokerOffline, "broker API %s: %v", o.api, err)
@@ -340,7 +344,7 @@ func (o *cmdSend) dial(ctx context.Context) (net.Conn, error) {
 	if err != nil || u.Host == "" {
 		return nil, usagef("--broker %q: want tcp://HOST:PORT or tls://HOST:PORT", o.brokerURL)
 	}
-	d := &net.Dialer{Timeout: o.timeout}
+	d := &net.Dialer{Timeout: o.connectTimeout}
 	switch u.Scheme {
 	case "tcp", "mqtt":
 		nc, err := d.DialContext(ctx, "tcp", u.Host)
@@ -367,8 +371,8 @@ func (o *cmdSend) dial(ctx context.Context) (net.Conn, error) {
 // command goes out (so the ack cannot slip past), publishes the command at
 // QoS 1, and waits for the first ack that verifies under a device key and
 // answers this command.
-func (o *cmdSend) exchange(ctx context.Context, cmdTopic string, msg []byte, keys []signing.PublicKey, name string, ctr uint64) (*runtime.Ack, error) {
-	ctx, cancel := context.WithTimeout(ctx, o.timeout)
+func (o *cmdSend) exchange(parent context.Context, cmdTopic string, msg []byte, keys []signing.PublicKey, name string, ctr uint64) (*runtime.Ack, error) {
+	ctx, cancel := context.WithTimeout(parent, o.connectTimeout)
 	defer cancel()
 	nc, err := o.dial(ctx)
 	if err != nil {
@@ -401,7 +405,7 @@ func (o *cmdSend) exchange(ctx context.Context, cmdTopic string, msg []byte, key
 	clientID := "signet-cmd-" + hex.EncodeToString(id)
 	lost := make(chan error, 1)
 	cl := paho5.NewClient(paho5.ClientConfig{
-		Conn: nc, ClientID: clientID, PacketTimeout: o.timeout,
+		Conn: nc, ClientID: clientID, PacketTimeout: o.connectTimeout,
 		OnPublishReceived: []func(paho5.PublishReceived) (bool, error){onPublish},
 		OnClientError: func(err error) {
 			select {
@@ -443,17 +447,19 @@ func (o *cmdSend) exchange(ctx context.Context, cmdTopic string, msg []byte, key
 		return nil, exitf(exitBrokerRefused, "broker refused %s: PUBACK %s", cmdTopic, mqttCode(pr.ReasonCode, pr.Properties))
 	}
 	if err != nil {
-		if ctx.Err() != nil {
-			return nil, exitf(exitNoAck, "the broker did not acknowledge %s within %s", cmdTopic, o.timeout)
-		}
 		return nil, exitf(exitBrokerOffline, "publish %s: %v", cmdTopic, err)
 	}
+	// The broker took the command: from now on, --timeout for the ack.
+	wait := time.NewTimer(o.timeout)
+	defer wait.Stop()
 	select {
 	case a := <-acks:
 		return &a, nil
 	case err := <-lost:
 		return nil, exitf(exitBrokerOffline, "waiting for the ack: %v", err)
-	case <-ctx.Done():
+	case <-parent.Done():
+		return nil, exitf(exitBrokerOffline, "stopped while waiting for the ack: %v", parent.Err())
+	case <-wait.C:
 		return nil, exitf(exitNoAck, "no verified ack from device %s within %s (is it online, and flashed with the authority's key?)", o.device, o.timeout)
 	}
 }

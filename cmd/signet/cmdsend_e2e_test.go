@@ -12,6 +12,7 @@ import (
 	"github.com/signet-city/signet/devices"
 	"github.com/signet-city/signet/firmware-sim/command"
 	"github.com/signet-city/signet/firmware-sim/fleet"
+	"github.com/signet-city/signet/firmware-sim/model"
 	"github.com/signet-city/signet/firmware-sim/runtime"
 	"github.com/signet-city/signet/signing"
 )
@@ -30,12 +31,19 @@ type commandCity struct {
 
 func startCommandCity(t *testing.T, runDevice bool) *commandCity {
 	t.Helper()
+	return startCommandCityOf(t, runDevice, fleet.Spec{ID: "sl-1", Zone: "z1", Kind: "streetlight"}, "set-level")
+}
+
+// startCommandCityOf is startCommandCity for device spec (in zone z1),
+// alice endorsed for commands (comma-separated) on its kind.
+func startCommandCityOf(t *testing.T, runDevice bool, spec fleet.Spec, commands string) *commandCity {
+	t.Helper()
 	c := &commandCity{dir: t.TempDir(), done: make(chan string, 16)}
 	p := func(name string) string { return filepath.Join(c.dir, name) }
 	signet(t, 0, "authority", "init", "--out", p("authority.jwk"), "--pub", p("authority.pub.jwk"))
 	signet(t, 0, "keygen", "--out", p("alice.jwk"), "--pub", p("alice.pub.jwk"))
 	signet(t, 0, "operator", "endorse", "--authority", p("authority.jwk"), "--operator", "alice", "--key", p("alice.pub.jwk"),
-		"--zones", "z1", "--kinds", "streetlight", "--commands", "set-level", "--ttl", "1h", "--out", p("alice.cwt"))
+		"--zones", "z1", "--kinds", spec.Kind, "--commands", commands, "--ttl", "1h", "--out", p("alice.cwt"))
 	auth, err := signing.LoadKeyFile(p("authority.pub.jwk"))
 	if err != nil {
 		t.Fatal(err)
@@ -46,7 +54,7 @@ func startCommandCity(t *testing.T, runDevice bool) *commandCity {
 	}
 	var devs []*runtime.Device
 	store := brokertest.NewStore(t, c.dir, func(ctx context.Context, reg *devices.Registry) error {
-		devs, err = fleet.Build(ctx, reg, []fleet.Spec{{ID: "sl-1", Zone: "z1", Kind: "streetlight"}}, c.dir, "", &runtime.Stats{})
+		devs, err = fleet.Build(ctx, reg, []fleet.Spec{spec}, c.dir, "", &runtime.Stats{})
 		if err != nil {
 			return err
 		}
@@ -56,7 +64,7 @@ func startCommandCity(t *testing.T, runDevice bool) *commandCity {
 		// The edge allows alice more than her endorsement does: the
 		// endorsement alone keeps her to set-level.
 		return reg.EnrollOperator(ctx, devices.Operator{ID: "alice", Keys: []devices.Key{alice},
-			Scope: devices.Scope{Zones: []string{"z1"}, Kinds: []string{"streetlight"}, Commands: []string{"*"}}})
+			Scope: devices.Scope{Zones: []string{"z1"}, Kinds: []string{spec.Kind}, Commands: []string{"*"}}})
 	})
 	hash, err := broker.HashPassword("pw")
 	if err != nil {
@@ -68,12 +76,12 @@ func startCommandCity(t *testing.T, runDevice bool) *commandCity {
 	})
 	c.mqtt, c.api = "tcp://"+c.srv.MQTTAddr(), "http://"+c.srv.HTTPAddr()
 	c.dev = devs[0]
-	if err := signing.SavePublicKeyFile(p("sl-1.pub.jwk"), c.dev.Key.Public(), nil, false); err != nil {
+	if err := signing.SavePublicKeyFile(p(spec.ID+".pub.jwk"), c.dev.Key.Public(), nil, false); err != nil {
 		t.Fatal(err)
 	}
 	auths := command.Authorities{}
 	auths.Add(auth.Public, auth.KID)
-	c.dev.Commands = &command.Verifier{Zone: "z1", Device: "sl-1", Kind: "streetlight", Authorities: auths, Boot: time.Now().Add(-time.Minute)}
+	c.dev.Commands = &command.Verifier{Zone: "z1", Device: spec.ID, Kind: spec.Kind, Params: spec.Params, Authorities: auths, Boot: time.Now().Add(-time.Minute)}
 	c.dev.OnCommand = func(_ string, err error) {
 		reason := ""
 		if err != nil {
@@ -113,7 +121,7 @@ func (c *commandCity) run(t *testing.T) {
 func (c *commandCity) send(t *testing.T, want int, extra ...string) (string, string) {
 	t.Helper()
 	args := []string{"cmd", "send", "--as", filepath.Join(c.dir, "alice.jwk"), "--endorsement", filepath.Join(c.dir, "alice.cwt"),
-		"--broker", c.mqtt, "--user", "alice", "--password", "pw", "--device", "sl-1", "--timeout", "20s"}
+		"--broker", c.mqtt, "--user", "alice", "--password", "pw", "--device", c.dev.ID, "--timeout", "20s"}
 	return signet(t, want, append(args, extra...)...)
 }
 
@@ -206,5 +214,38 @@ func TestCmdSendRefusedByDevice(t *testing.T) {
 	}
 	if doc, _ := c.srv.Edge().Twin("sl-1"); doc.Security.Accepted == 0 || len(doc.Security.Rejected) != 0 {
 		t.Fatalf("twin security %+v: the device's messages, its ack included, must all be accepted", doc.Security)
+	}
+}
+
+// TestCmdSendTrafficSignal: alice puts intersection tl-07 into flash and
+// back (exit 0 each, the device acting on both); a plan the intersection
+// does not have is refused by the broker as unsafe (exit 3) and never
+// reaches the device.
+func TestCmdSendTrafficSignal(t *testing.T) {
+	c := startCommandCityOf(t, true, fleet.Spec{ID: "tl-07", Zone: "z1", Kind: "traffic-signal", Params: model.DefaultSignalPlan}, "flash,resume,set-plan")
+	key := filepath.Join(c.dir, "tl-07.pub.jwk")
+	if out, _ := c.send(t, exitDone, "--api", c.api, "flash", `{"reason":"incident"}`); !strings.HasPrefix(out, "done: device tl-07 acted on flash") {
+		t.Fatalf("flash: %q", out)
+	}
+	if r := <-c.done; r != "" {
+		t.Fatalf("the signal refused flash: %s", r)
+	}
+	_, errOut := c.send(t, exitBrokerRefused, "--zone", "z1", "--device-key", key, "set-plan", `{"plan":"rush-hour-chaos"}`)
+	if !strings.Contains(errOut, "PUBACK 0x87 not authorized") {
+		t.Fatalf("set-plan: %q", errOut)
+	}
+	c.send(t, exitDone, "--zone", "z1", "--device-key", key, "resume", `{}`)
+	if r := <-c.done; r != "" {
+		t.Fatalf("the signal refused resume: %s", r)
+	}
+	if got := c.dev.Stats.CmdDone.Load() + c.dev.Stats.CmdRefused.Load(); got != 2 {
+		t.Fatalf("the signal saw %d commands, want flash and resume only", got)
+	}
+	found := false
+	for _, e := range c.srv.Events().Recent(0) {
+		found = found || (e.Topic == "city/z1/tl-07/cmd/set-plan" && e.Reason == string(signing.ReasonUnsafeCommand))
+	}
+	if !found {
+		t.Fatal("no unsafe_command event for the unknown plan")
 	}
 }

@@ -98,7 +98,7 @@ func (o *demoOperator) run(ctx context.Context, mqttAddr string, twinMode func(s
 		c := demoCommand{name: step.name, mode: step.mode}
 		send := &cmdSend{
 			as: o.keyPath, brokerURL: "tcp://" + mqttAddr, user: demoOperatorName, password: o.password,
-			device: o.target.ID, zone: o.target.Zone, ttl: 30 * time.Second, timeout: 15 * time.Second,
+			device: o.target.ID, zone: o.target.Zone, ttl: 30 * time.Second, timeout: 15 * time.Second, connectTimeout: 15 * time.Second,
 		}
 		t, msg, err := send.sign(o.op, step.name, []byte(step.payload))
 		if err == nil {

@@ -206,7 +206,8 @@ func commandTopic(req commandRequest, dev devices.Device) (string, error) {
 	return req.Topic, nil
 }
 
-// refusalStatus is the HTTP status of a broker refusal (SPEC §4 reasons).
+// refusalStatus is the HTTP status of a broker refusal, by its reason
+// (docs/protocol.md, "The order of the checks and their reasons").
 func refusalStatus(r signing.Reason) int {
 	switch r {
 	case signing.ReasonMalformed, signing.ReasonBadTopic, signing.ReasonZoneMismatch:

@@ -11,7 +11,7 @@ import (
 )
 
 // Relay runs a command that arrived by another way than MQTT (the HTTP
-// command API) through the same SPEC §4 checks as a PUBLISH from client
+// command API) through the same checks as a PUBLISH from client
 // from: topic shape, rate limit, parse, key, the sender being the operator
 // or an admin, replay, signature, endorsement, freshness, safety, and the
 // durable commit. A refusal is one security event, as for MQTT. On nil the

@@ -123,6 +123,9 @@ func TestCommandsAreCheckedByTheBroker(t *testing.T) {
 			k.command(t, k.op, tp, []byte(`{"level":30}`), k.endorse(t, k.authority, k.op.key.Public(), "alice", k.scope, now.Add(-time.Second)), now, now.Add(30*time.Second))},
 		{"unsafe level", signing.ReasonUnsafeCommand, alice, tp, fresh(`{"level":500}`)},
 		{"not an object", signing.ReasonUnsafeCommand, alice, tp, fresh(`[1,2]`)},
+		// The name binds the payload: set-level owns only its argument.
+		{"a field set-level does not own", signing.ReasonUnsafeCommand, alice, tp, fresh(`{"level":30,"on":false}`)},
+		{"another command's arguments", signing.ReasonUnsafeCommand, alice, tp, fresh(`{"mode":"off"}`)},
 	}
 	for i, tc := range cases {
 		publish(t, tc.client, tc.topic, byte(i%3), tc.payload)
@@ -139,7 +142,8 @@ func TestCommandsAreCheckedByTheBroker(t *testing.T) {
 		t.Fatalf("device got %s %x first, want the good command unchanged", m.Topic(), m.Payload())
 	}
 	doc, _ := c.srv.Edge().Twin("sl-1")
-	if doc.Desired["level"] != 30.0 || doc.Delta["level"] != 30.0 {
+	// The desired patch is the catalogue's, computed from the arguments.
+	if doc.Desired["level"] != 30.0 || doc.Desired["mode"] != "manual" || len(doc.Desired) != 2 || doc.Delta["level"] != 30.0 {
 		t.Fatalf("desired %v delta %v after the command", doc.Desired, doc.Delta)
 	}
 	// The same command again is a replay of the operator's counter.

@@ -33,7 +33,7 @@ func startHarbour(t *testing.T) *harbour {
 		t.Fatal(err)
 	}
 	images, store := filepath.Join(dir, "images"), filepath.Join(dir, "s.db")
-	signet(t, 0, "flash", "--fleet", fleetFile, "--out", images, "--db", store)
+	signet(t, 0, "flash", "--fleet", fleetFile, "--out", images, "--db", store, "--no-commands")
 	srv := brokertest.Start(t, store, func(cfg *broker.Config) { cfg.HTTP = "127.0.0.1:0" })
 	// The broker's port is known only now: re-point the images at it.
 	paths, _ := filepath.Glob(filepath.Join(images, "*.img"))

@@ -17,6 +17,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/signet-city/signet/devices"
+	"github.com/signet-city/signet/devices/catalog"
 	"github.com/signet-city/signet/firmware-sim/fleet"
 	"github.com/signet-city/signet/firmware-sim/image"
 	"github.com/signet-city/signet/firmware-sim/model"
@@ -34,6 +35,11 @@ parameters (--params, or the default signal plan for a traffic signal), a
 private key (generated with --alg, or --key), the broker URL, the control
 authority's public keys (--authority, repeatable) and the path of its counter
 store. The image holds a private key and is written with mode 0600.
+
+A device checks every command itself against the authority keys it was
+flashed with, so a device of a kind that takes commands (docs/commands-catalogue.md)
+needs --authority; flashing one without is refused unless --no-commands says
+that it should ignore every command.
 
 With --db the public key is enrolled in that registry (the broker must not be
 running on it). With --api the running broker enrols it through its HTTP API
@@ -67,6 +73,9 @@ folder --out:
 			if err != nil {
 				return err
 			}
+			if err := f.checkCommands(im.Kind); err != nil {
+				return err
+			}
 			if err := f.write(cmd, []*image.Image{im}, []string{f.out}); err != nil {
 				return err
 			}
@@ -83,6 +92,7 @@ folder --out:
 	fl.StringVar(&f.keyPath, "key", "", "use this private key instead of generating one")
 	fl.StringVar(&f.paramsPath, "params", "", "model parameters (JSON file)")
 	fl.StringArrayVar(&f.authorities, "authority", nil, "control authority public key (JWK), repeatable")
+	fl.BoolVar(&f.noCommands, "no-commands", false, "flash without --authority: the device ignores every command")
 	fl.StringVarP(&f.out, "out", "o", "", "image file (or folder, with --fleet)")
 	fl.StringVar(&f.db, "db", "", "enroll the public key in this registry")
 	fl.StringVar(&f.api, "api", "", "enroll the public key through this broker's HTTP API, http://HOST:PORT")
@@ -98,7 +108,7 @@ type flashArgs struct {
 	device, kind, zone, broker, algName, keyPath, paramsPath, out, db string
 	api, token, user, password                                        string
 	authorities                                                       []string
-	force                                                             bool
+	force, noCommands                                                 bool
 	params                                                            json.RawMessage
 }
 
@@ -126,6 +136,21 @@ func (f *flashArgs) checkEnrolment() error {
 		return usagef("--api needs credentials of an admin user: --token, or --user and --password")
 	case f.token == "" && (f.user == "" || f.password == ""):
 		return usagef("--user and --password go together")
+	}
+	return nil
+}
+
+// checkCommands refuses to flash a device of a kind that takes commands
+// without an authority key to check them with, unless --no-commands asks
+// for exactly that: such a device refuses every command, silently to
+// whoever flashed it.
+func (f *flashArgs) checkCommands(kind string) error {
+	k, takes := catalog.Lookup(kind)
+	switch {
+	case f.noCommands && len(f.authorities) > 0:
+		return usagef("--no-commands and --authority are exclusive: a device either checks commands with the authority's keys or ignores them")
+	case takes && len(f.authorities) == 0 && !f.noCommands:
+		return usagef("a %s takes commands (%s) and checks each against its control authority's key: give --authority authority.pub.jwk, or --no-commands for a device that ignores every command", kind, strings.Join(k.Names(), ", "))
 	}
 	return nil
 }
@@ -339,6 +364,9 @@ func flashFleet(cmd *cobra.Command, path string, f flashArgs) error {
 			im, err := f.image(s.ID, z.Name, s.Kind, s.Params)
 			if err != nil {
 				return fmt.Errorf("fleet %s: %w", path, err)
+			}
+			if err := f.checkCommands(im.Kind); err != nil {
+				return err
 			}
 			ims = append(ims, im)
 			paths = append(paths, filepath.Join(f.out, s.ID+".img"))

@@ -34,7 +34,7 @@ func TestFlashOverAPI(t *testing.T) {
 	images := filepath.Join(dir, "images")
 
 	out, _ := signet(t, 0, "flash", "--device", "sl-07", "--kind", "streetlight", "--zone", "harbour", "--broker", mqttURL,
-		"--out", filepath.Join(images, "sl-07.img"), "--api", api, "--token", token)
+		"--out", filepath.Join(images, "sl-07.img"), "--api", api, "--token", token, "--no-commands")
 	if !strings.HasPrefix(out, "flashed sl-07 (streetlight, zone harbour) kid ") {
 		t.Fatalf("flash said %q", out)
 	}
@@ -51,7 +51,7 @@ func TestFlashOverAPI(t *testing.T) {
 	if err := os.WriteFile(fleetFile, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if out, _ := signet(t, 0, "flash", "--fleet", fleetFile, "--out", images, "--api", api, "--token", token); out != "flashed 3 devices into "+images+"\n" {
+	if out, _ := signet(t, 0, "flash", "--fleet", fleetFile, "--out", images, "--api", api, "--token", token, "--no-commands"); out != "flashed 3 devices into "+images+"\n" {
 		t.Fatalf("fleet flash said %q", out)
 	}
 
@@ -66,7 +66,7 @@ func TestFlashOverAPI(t *testing.T) {
 	}
 	for _, r := range refusals {
 		img := filepath.Join(dir, "refused", r.name+".img")
-		args := append([]string{"flash", "--kind", "streetlight", "--zone", "harbour", "--broker", mqttURL, "--out", img, "--api", api}, r.args...)
+		args := append([]string{"flash", "--kind", "streetlight", "--zone", "harbour", "--broker", mqttURL, "--out", img, "--api", api, "--no-commands"}, r.args...)
 		_, stderr := signet(t, 1, args...)
 		if !strings.HasPrefix(stderr, "signet: --api "+api+": device ") || !strings.Contains(stderr, r.want) || strings.Count(stderr, "\n") != 1 {
 			t.Errorf("%s: stderr %q, want one line with %q", r.name, stderr, r.want)

@@ -188,4 +188,6 @@ var airQuality = simple{kind: "air-quality", fields: fields{
 	"temp_c":   {typ: "number", min: -50, max: 70},
 	"humidity": {typ: "number", min: 0, max: 100},
 	"status":   {typ: "string", enum: []string{"ok", "warming-up", "fault"}},
+	// Seconds between readings, as set by the set-interval command.
+	"interval_s": {typ: "number", min: 1, max: 3600},
 }}

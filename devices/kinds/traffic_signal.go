@@ -61,6 +61,12 @@ var trafficSignalFields = fields{
 	"mode":    {typ: "string", enum: []string{"normal", "flash", "off"}},
 	"plan":    {typ: "string"},
 	"cycle_s": {typ: "number", min: 0, max: 600},
+	// An operator's hold of one group green (the hold-phase command), while
+	// it lasts.
+	"hold": {typ: "object", sub: fields{
+		"group":   {typ: "string"},
+		"seconds": {typ: "number", min: 0, max: 600},
+	}},
 	"groups": {typ: "object", dynamic: true, sub: fields{
 		"state":          {typ: "string", enum: []string{Green, Yellow, Red, Dark, Flash}},
 		"since":          {typ: "number", min: 0, max: 1 << 53},

@@ -225,8 +225,10 @@ func (m *AirQuality) Command(name string, a catalog.Args) error {
 	switch {
 	case name == "set-interval":
 		m.interval = time.Duration(a.Number("seconds") * float64(time.Second))
+		m.last, m.steps = time.Time{}, 0 // a reading and a state report now
 	case name == catalog.Cancel && a.String("command") == "set-interval":
 		m.interval = 0
+		m.last, m.steps = time.Time{}, 0
 	case name != catalog.Cancel:
 		return refuse("an air-quality sensor takes no command %q", name)
 	}
@@ -253,6 +255,9 @@ func (m *AirQuality) Step(now time.Time) []Publication {
 	out := []Publication{{Class: topic.Tele, Name: "air", Payload: mustJSON(r)}}
 	if m.steps%10 == 0 {
 		r["status"] = "ok"
+		if m.interval > 0 {
+			r["interval_s"] = m.interval.Seconds()
+		}
 		out = append(out, Publication{Class: topic.State, Payload: mustJSON(r), QoS: 1})
 	}
 	m.steps++

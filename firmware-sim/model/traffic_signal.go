@@ -2,6 +2,7 @@ package model
 
 import (
 	"encoding/json"
+	"fmt"
 	"slices"
 	"time"
 
@@ -44,11 +45,13 @@ type TrafficSignal struct {
 	mode         string // reported as "mode": normal or flash
 	reportedMode string
 
-	pendingPlan  string // set-plan: switch at the end of the cycle
-	pendingFlash bool   // flash: enter at the next safe point
-	pendingStart bool   // resume: run the start-up sequence at the next step
-	hold         string // hold-phase: the group to hold ...
-	holdMS       int64  // ... and for how long, at its next (or current) green
+	pendingPlan  string  // set-plan: switch at the end of the cycle
+	pendingFlash bool    // flash: enter at the next safe point
+	pendingStart bool    // resume: run the start-up sequence at the next step
+	hold         string  // hold-phase: the group to hold ...
+	holdMS       int64   // ... and for how long, at its next (or current) green
+	holdSeconds  float64 // as commanded, reported as "hold" while it lasts
+	reportedHold string  // the hold last reported ("" none)
 }
 
 // NewTrafficSignal builds a controller for the plan in params.
@@ -72,6 +75,12 @@ func NewTrafficSignal(params json.RawMessage) (*TrafficSignal, error) {
 		ts.rings, left = append(ts.rings, ring), rest
 	}
 	return ts, nil
+}
+
+// SetGreen sets the green time of every phase (at least min_green_ms; the
+// default is 10 s), for simulations that need short cycles.
+func (ts *TrafficSignal) SetGreen(d time.Duration) {
+	ts.greenMS = max(ts.plan.MinGreenMS, d.Milliseconds())
 }
 
 // Command acts on a verified catalogue command (devices/catalog). The
@@ -104,7 +113,7 @@ func (ts *TrafficSignal) Command(name string, a catalog.Args) error {
 		if ts.stage == kinds.Green && slices.Contains(ts.rings[ts.phase], g) {
 			ms += ts.last.Sub(ts.since).Milliseconds() // hold from now on
 		}
-		ts.hold, ts.holdMS = g, ms
+		ts.hold, ts.holdMS, ts.holdSeconds = g, ms, a.Number("seconds")
 	case catalog.Cancel:
 		switch a.String("command") {
 		case "set-plan":
@@ -217,7 +226,11 @@ func (ts *TrafficSignal) Step(now time.Time) []Publication {
 		ts.since = end
 	}
 	var out []Publication
-	if len(changed) > 0 || ts.planName != ts.reportedPlan || ts.mode != ts.reportedMode {
+	hold := ""
+	if ts.hold != "" {
+		hold = fmt.Sprintf("%s/%v", ts.hold, ts.holdSeconds)
+	}
+	if len(changed) > 0 || ts.planName != ts.reportedPlan || ts.mode != ts.reportedMode || hold != ts.reportedHold {
 		patch := map[string]any{}
 		if len(changed) > 0 {
 			patch["groups"] = changed
@@ -227,6 +240,12 @@ func (ts *TrafficSignal) Step(now time.Time) []Publication {
 		}
 		if ts.mode != ts.reportedMode {
 			patch["mode"], ts.reportedMode = ts.mode, ts.mode
+		}
+		if hold != ts.reportedHold {
+			patch["hold"], ts.reportedHold = nil, hold // RFC 7396: null removes it
+			if hold != "" {
+				patch["hold"] = map[string]any{"group": ts.hold, "seconds": ts.holdSeconds}
+			}
 		}
 		out = append(out, Publication{Class: topic.State, Payload: mustJSON(patch), QoS: 1})
 	}

@@ -39,7 +39,7 @@ type commandAPICity struct {
 	verdicts chan signing.Reason // the device's, "" when it acted
 }
 
-func startCommandAPICity(t *testing.T) *commandAPICity {
+func startCommandAPICity(t *testing.T, configure ...func(*broker.Config)) *commandAPICity {
 	t.Helper()
 	dir := t.TempDir()
 	c := &commandAPICity{verdicts: make(chan signing.Reason, 16)}
@@ -86,6 +86,9 @@ func startCommandAPICity(t *testing.T) *commandAPICity {
 			{Name: "bob", Role: broker.RoleOperator, Zones: []string{"z1"}, TokenSHA256: sha("bob-token")},
 			{Name: "root", Role: broker.RoleAdmin, TokenSHA256: sha("admin-token")},
 			{Name: "wall", Role: broker.RoleViewer, Zones: []string{"z1"}, TokenSHA256: sha("viewer-token")},
+		}
+		for _, f := range configure {
+			f(cfg)
 		}
 	})
 	c.api = "http://" + c.srv.HTTPAddr()
@@ -252,5 +255,60 @@ func TestCommandOverHTTPRefusals(t *testing.T) {
 	honest("offline device")
 	if got := c.dev.Stats.CmdDone.Load() + c.dev.Stats.CmdRefused.Load(); got != uint64(len(steps))+3 {
 		t.Fatalf("the device saw %d commands, want only alice's %d accepted ones", got, len(steps)+3)
+	}
+}
+
+// TestCommandOverHTTPMaxWaits: with command_api.max_waits 1, while one
+// request waits for an offline device's ack, a second is refused at once
+// with 503 and never reaches the broker's checks; once the first has timed
+// out (504), alice's next command is done.
+func TestCommandOverHTTPMaxWaits(t *testing.T) {
+	c := startCommandAPICity(t, func(cfg *broker.Config) {
+		cfg.CommandAPI.MaxWaits, cfg.CommandAPI.AckTimeout = 1, 10*time.Second
+	})
+	tp, env := c.sign(t, c.alice, "sl-2", "set-level", `{"level":40}`)
+	first := make(chan int, 1)
+	go func() {
+		req, _ := http.NewRequest(http.MethodPost, c.api+"/api/v1/devices/sl-2/commands", strings.NewReader(envelopeBody(tp, env)))
+		req.Header.Set("Authorization", "Bearer alice-token")
+		req.Header.Set("Content-Type", "application/json")
+		code := 0
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			code = resp.StatusCode
+			resp.Body.Close()
+		}
+		first <- code
+	}()
+	// The first request holds its slot from before its command was
+	// committed until its ack or timeout: wait until the twin shows the
+	// command pending.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if doc, ok := c.srv.Edge().Twin("sl-2"); ok && doc.Meta[twin.CommandMetaKey("set-level")].Status == twin.StatusPending {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the first command never became pending")
+		}
+		select {
+		case code := <-first:
+			t.Fatalf("the first request ended with %d before the second was sent", code)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	tp2, env2 := c.sign(t, c.alice, "sl-1", "set-level", `{"level":30}`)
+	if code, out := c.post(t, "alice-token", "sl-1", "application/json", envelopeBody(tp2, env2)); code != http.StatusServiceUnavailable {
+		t.Fatalf("second request: %d %v, want 503", code, out)
+	}
+	if code := <-first; code != http.StatusGatewayTimeout {
+		t.Fatalf("first request: %d, want 504", code)
+	}
+	// The refused request never reached the checks: its envelope is
+	// still good.
+	if code, out := c.post(t, "alice-token", "sl-1", "application/json", envelopeBody(tp2, env2)); code != http.StatusOK {
+		t.Fatalf("after the wait: %d %v, want 200", code, out)
+	}
+	if r := <-c.verdicts; r != "" {
+		t.Fatalf("the device refused: %s", r)
 	}
 }

@@ -157,6 +157,8 @@ func (o *cmdSend) run(cmd *cobra.Command, name string, payload []byte) error {
 	switch {
 	case o.as == "" || o.endorsement == "" || o.device == "":
 		return usagef("cmd send needs --as, --endorsement and --device")
+	case o.endorsement == "-":
+		return usagef("--endorsement must name a file (standard input is not read)")
 	case o.timeout <= 0 || o.connectTimeout <= 0:
 		return usagef("--timeout and --connect-timeout must be positive")
 	case o.ttl <= 0 || o.ttl > command.MaxLifetime:

@@ -83,6 +83,8 @@ type Config struct {
 	AccessLimits AccessLimits `yaml:"access_limits"`
 	// LeaseBlock is how many counters one durable lease write covers, per key (config_lease.go).
 	LeaseBlock LeaseBlock `yaml:"lease_block"`
+	// CommandAPI is the HTTP command endpoint (config_command_api.go).
+	CommandAPI CommandAPIConfig `yaml:"command_api"`
 }
 
 // TLSConfig configures the TLS listener.

@@ -15,18 +15,6 @@ import (
 // 1 for a chain broken by an edit.
 const exitTornTail = 3
 
-// exitError makes run exit with a code other than 1.
-type exitError struct {
-	code int
-	err  error
-}
-
-func (e exitError) Error() string { return e.err.Error() }
-func (e exitError) Unwrap() error { return e.err }
-
-// ExitCode is the process exit code run returns for the error.
-func (e exitError) ExitCode() int { return e.code }
-
 func newAuditCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "audit",

@@ -40,11 +40,16 @@ func newDemoCmd() *cobra.Command {
 air-quality boxes), run it, then launch a burst of attacks from a compromised
 roadside gateway: a replayed message, a tampered one, forged keys, messages
 moved to another device's topic or zone, garbage, and conflicting greens signed
-with a real controller's key.
+with a real controller's key. Beside them, a legitimate traffic operator,
+endorsed by the city's control authority, puts the last intersection into
+flash and back (resume) with signed commands, as "signet cmd send" does: the
+signal acts, acknowledges with a signed ack, and its twin follows.
 
 It prints the twins as they change and every rejection with its reason, then a
 summary. The exit code is 0 only if every device's twin was updated by its own
-signed messages and every attack was refused with the expected reason.
+signed messages, every attack was refused with the expected reason, and the
+operator's flash and resume were done with the twin following (the demo runs
+up to 30 s past --duration for them to finish).
 Ctrl-C stops it early (with the summary).`,
 		Example: "  signet demo\n  signet demo --duration 2m --intersections 24",
 		Args:    exactArgs(0),
@@ -74,8 +79,15 @@ type demoOptions struct {
 
 const demoZone = "downtown"
 
+// demoOvertime is how much longer than --duration the demo may run for the
+// operator's commands to finish.
+const demoOvertime = 30 * time.Second
+
 func runDemo(parent context.Context, out io.Writer, o demoOptions) error {
-	ctx, cancel := context.WithTimeout(parent, o.duration)
+	// ctx runs the fleet for --duration, and at most demoOvertime longer
+	// while the operator's flash and resume are still under way (a signal
+	// enters flash only at a safe point of its cycle).
+	ctx, cancel := context.WithCancel(parent)
 	defer cancel()
 	dir, err := os.MkdirTemp("", "signet-demo-")
 	if err != nil {
@@ -93,15 +105,30 @@ func runDemo(parent context.Context, out io.Writer, o demoOptions) error {
 	stats := &runtime.Stats{}
 	specs := fleet.District(demoZone, o.intersections)
 	devs, err := fleet.Build(ctx, devices.NewRegistry(store, nil), specs, dir, "", stats)
+	var ops *demoOperator
+	if err == nil {
+		ops, err = newDemoOperator(ctx, devices.NewRegistry(store, nil), dir)
+	}
 	store.Close()
 	if err != nil {
 		return err
+	}
+	// The last intersection's signal takes the operator's commands.
+	for i := len(devs) - 1; i >= 0; i-- {
+		if specs[i].Kind == "traffic-signal" {
+			ops.flashWith(devs[i], specs[i].Params)
+			break
+		}
 	}
 	say("flashed %d devices in zone %q (Ed25519 keys, counters with reserve-ahead)", len(devs), demoZone)
 
 	// The broker.
 	password := randomPassword()
 	hash, err := broker.HashPassword(password)
+	if err != nil {
+		return err
+	}
+	opsHash, err := broker.HashPassword(ops.password)
 	if err != nil {
 		return err
 	}
@@ -114,6 +141,7 @@ func runDemo(parent context.Context, out io.Writer, o demoOptions) error {
 		{Name: "admin", Role: broker.RoleAdmin, PasswordHash: hash},
 		{Name: "dashboard", Role: broker.RoleAdmin, PasswordHash: hash, TokenSHA256: hex.EncodeToString(tokenSum[:])},
 		{Name: "roadside-gw", Role: broker.RoleGateway, Zones: []string{demoZone}, PasswordHash: hash},
+		{Name: demoOperatorName, Role: broker.RoleOperator, Zones: []string{demoZone}, PasswordHash: opsHash},
 	}
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	srv, err := broker.New(context.Background(), cfg, logger)
@@ -168,6 +196,23 @@ func runDemo(parent context.Context, out io.Writer, o demoOptions) error {
 		}()
 	}
 	say("running %d devices for %s; attacks start at a third of the way", len(devs), o.duration)
+	twinMode := func(id string) string {
+		doc, _ := srv.Edge().Twin(id)
+		if doc == nil {
+			return ""
+		}
+		m, _ := doc.Reported["mode"].(string)
+		return m
+	}
+	opsDone := make(chan struct{})
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		defer close(opsDone)
+		ops.run(ctx, srv.MQTTAddr(), twinMode, rep, say)
+	}()
+	end := time.After(o.duration)
+	var overtime <-chan struct{} // opsDone, once --duration has passed
 
 	attackAt := time.After(o.duration / 3)
 	tick := time.NewTicker(3 * time.Second)
@@ -177,6 +222,16 @@ loop:
 	for {
 		select {
 		case <-ctx.Done():
+			break loop
+		case <-end:
+			select {
+			case <-opsDone:
+				break loop
+			default:
+			}
+			say("the operator's commands are still under way: running up to %s longer", demoOvertime)
+			end, overtime = time.After(demoOvertime), opsDone
+		case <-overtime:
 			break loop
 		case <-tick.C:
 			say("t=%2.0fs sent=%d acked=%d | %s", time.Since(start).Seconds(), stats.Sent.Load(), stats.Acked.Load(), twinLine(srv.Edge(), specs))
@@ -189,6 +244,7 @@ loop:
 			}
 		}
 	}
+	cancel()
 	wg.Wait()
 	if parent.Err() != nil {
 		// Ctrl-C: a clean stop. The summary covers what ran; only an attack
@@ -301,6 +357,7 @@ type demoReport struct {
 	mu       sync.Mutex
 	attacks  []attack.Attack
 	byReason map[string]int
+	commands []demoCommand // the legitimate operator's (demo_operator.go)
 }
 
 func newDemoReport() *demoReport { return &demoReport{byReason: map[string]int{}} }
@@ -357,8 +414,9 @@ func (r *demoReport) summary(out io.Writer, edge *devices.Edge, specs []fleet.Sp
 		}
 		fmt.Fprintf(out, "attacks expecting %-14s %d launched, %d rejected  %s\n", reason, want[reason], got, verdict)
 	}
+	failedCommands := r.commandSummary(func(f string, a ...any) { fmt.Fprintf(out, f, a...) })
 	switch {
-	case interrupted && missing == 0:
+	case interrupted && missing == 0 && failedCommands == 0:
 		fmt.Fprintln(out, "interrupted: every attack launched so far was refused with its reason")
 		return nil
 	case len(r.attacks) == 0:
@@ -367,7 +425,10 @@ func (r *demoReport) summary(out io.Writer, edge *devices.Edge, specs []fleet.Sp
 		return fmt.Errorf("demo: %d devices never updated their twin", len(specs)-updated)
 	case missing > 0:
 		return fmt.Errorf("demo: %d attacks were not refused as expected", missing)
+	case failedCommands > 0 || len(r.commands) < 2:
+		return fmt.Errorf("demo: the operator's flash and resume did not both end done with the twin following")
 	}
 	fmt.Fprintln(out, "every device updated its twin; every attack was refused with its reason")
+	fmt.Fprintln(out, "the operator's signed flash and resume were done, and the twin followed")
 	return nil
 }

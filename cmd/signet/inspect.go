@@ -1,11 +1,14 @@
 package main
 
 import (
+	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -24,7 +27,9 @@ func newInspectCmd() *cobra.Command {
 and print its headers (alg, kid, counter, content type, iat/exp), its payload and
 a verdict. With --key (a JWK or PEM public or private key) and --topic (the MQTT
 topic it was published on, which is signed as external_aad) the signature is
-verified too. FILE "-" reads standard input.
+verified too. FILE "-" reads standard input. The message may also be given as
+base64 or hex text (as "signet cmd send --dry-run" prints it). A command's
+endorsement is decoded and its claims shown, unchecked.
 
 The exit code is 0 when the message decodes (and verifies, with --key), and 1 with
 the stable rejection reason (malformed, alg_mismatch, bad_signature) otherwise. A
@@ -33,7 +38,8 @@ too_large, truncated, trailing_bytes, indefinite_length, non_shortest,
 duplicate_label, unknown_label, unprotected_not_empty, not_cose_sign1,
 wrong_type, missing_label, bad_value, unknown_alg, forbidden_item).`,
 		Example: `  signet inspect --key dev.pub.jwk --topic city/zone-1/tl-0001/state msg.cose
-  mosquitto_sub -t 'city/#' -C 1 | signet inspect -`,
+  mosquitto_sub -t 'city/#' -C 1 | signet inspect -
+  signet cmd send --dry-run --as alice.jwk --endorsement alice.cwt --device sl-1 --zone z1 set-level '{"level":40}' | signet inspect -`,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if keyPath != "" && topic == "" {
@@ -84,15 +90,21 @@ type inspection struct {
 	IssuedAt    *int64 `json:"iat,omitempty"`
 	Expires     *int64 `json:"exp,omitempty"`
 	Endorsement int    `json:"endorsement_bytes,omitempty"`
-	Payload     string `json:"payload,omitempty"`
-	Verdict     string `json:"verdict"`
-	Reason      string `json:"reason,omitempty"`
-	Defect      string `json:"defect,omitempty"` // which strict-decoding rule, for malformed
-	Detail      string `json:"detail,omitempty"`
+	// Endorsed is what the command's endorsement says (unchecked: inspect
+	// does not hold the authority's key; show-endorsement --authority does).
+	Endorsed *endorsementView `json:"endorsement,omitempty"`
+	Encoding string           `json:"encoding,omitempty"` // "base64" or "hex" when the input was text
+	Payload  string           `json:"payload,omitempty"`
+	Verdict  string           `json:"verdict"`
+	Reason   string           `json:"reason,omitempty"`
+	Defect   string           `json:"defect,omitempty"` // which strict-decoding rule, for malformed
+	Detail   string           `json:"detail,omitempty"`
 }
 
 func inspect(data []byte, maxSize int, pub signing.PublicKey, topic string) (inspection, error) {
-	rep := inspection{Bytes: len(data)}
+	rep := inspection{}
+	data, rep.Encoding = decodeText(data)
+	rep.Bytes = len(data)
 	env, err := signing.Parse(data, maxSize)
 	if err != nil {
 		return rep.reject(err), err
@@ -107,6 +119,12 @@ func inspect(data []byte, maxSize int, pub signing.PublicKey, topic string) (ins
 	}
 	rep.IssuedAt, rep.Expires = h.IssuedAt, h.Expires
 	rep.Endorsement = len(h.Endorsement)
+	if len(h.Endorsement) > 0 {
+		if e, err := describeEndorsement(h.Endorsement, nil, time.Now()); err == nil {
+			e.Signature = "not checked (signet operator show-endorsement --authority)"
+			rep.Endorsed = e
+		}
+	}
 	rep.Payload = printable(env.Payload)
 	if pub == nil {
 		rep.Verdict = "not verified (give --key and --topic)"
@@ -129,7 +147,11 @@ func (r inspection) reject(err error) inspection {
 
 func (r inspection) print(w io.Writer) {
 	line := func(k, v string) { fmt.Fprintf(w, "%-12s %s\n", k, v) }
-	line("envelope", fmt.Sprintf("%d bytes", r.Bytes))
+	env := fmt.Sprintf("%d bytes", r.Bytes)
+	if r.Encoding != "" {
+		env += ", read as " + r.Encoding
+	}
+	line("envelope", env)
 	if r.Alg != "" {
 		line("alg", r.Alg)
 		line("kid", r.KID)
@@ -143,6 +165,9 @@ func (r inspection) print(w io.Writer) {
 		}
 		if r.Endorsement > 0 {
 			line("endorsement", fmt.Sprintf("%d bytes (operator CWT)", r.Endorsement))
+			if r.Endorsed != nil {
+				r.Endorsed.print(w, "  ")
+			}
 		}
 		line("payload", r.Payload)
 	}
@@ -190,4 +215,23 @@ func readInput(stdin io.Reader, path string) ([]byte, error) {
 		return nil, err
 	}
 	return b, nil
+}
+
+// decodeText turns a message pasted as text (base64, as "signet cmd send
+// --dry-run" prints it, or hex) back into bytes. A binary envelope starts
+// with CBOR tag 18 (0xd2), which is neither, so it is left alone.
+func decodeText(data []byte) ([]byte, string) {
+	if len(data) > 0 && data[0] == 0xd2 {
+		return data, ""
+	}
+	text := strings.Join(strings.Fields(string(data)), "")
+	if b, err := hex.DecodeString(text); err == nil && len(b) > 0 {
+		return b, "hex"
+	}
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.URLEncoding, base64.RawStdEncoding, base64.RawURLEncoding} {
+		if b, err := enc.DecodeString(text); err == nil && len(b) > 0 {
+			return b, "base64"
+		}
+	}
+	return data, ""
 }

@@ -21,7 +21,7 @@ func main() {
 
 // run executes one command line and returns the process exit code: 0 on
 // success, 1 on any error (printed as one line on stderr), 2 on usage errors,
-// or the code an error carries (ExitCode, e.g. 3 for a torn audit log).
+// or the code an exitError carries (3 for a torn audit log, cmd send's own).
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -32,12 +32,12 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	root.SetErr(stderr)
 	if err := root.ExecuteContext(ctx); err != nil {
 		fmt.Fprintf(stderr, "signet: %v\n", err)
+		var own exitError // a command with exit codes of its own (cmd send, audit verify)
+		if errors.As(err, &own) {
+			return own.code
+		}
 		if isUsage(err) {
 			return 2
-		}
-		var coded interface{ ExitCode() int }
-		if errors.As(err, &coded) {
-			return coded.ExitCode()
 		}
 		return 1
 	}

@@ -23,6 +23,8 @@ operator's public keys and scope, and the authority's public keys, in the
 store file (--db, default signet.db).`,
 		Example: `  signet operator authority add --id city --key authority.pub.jwk
   signet operator enroll --id alice --key alice.pub.jwk --zones z1,z2 --kinds traffic-signal --commands set-plan
+  signet operator endorse --authority authority.jwk --operator alice --key alice.pub.jwk --zones z1 --kinds traffic-signal --commands flash,resume --ttl 8h --out alice.cwt
+  signet operator show-endorsement alice.cwt
   signet operator list
   signet operator revoke alice`,
 	}
@@ -33,6 +35,8 @@ store file (--db, default signet.db).`,
 		newOperatorShowCmd(&db),
 		newOperatorRevokeCmd(&db),
 		newOperatorAuthorityCmd(&db),
+		newOperatorEndorseCmd(),
+		newOperatorShowEndorsementCmd(),
 	)
 	return cmd
 }

@@ -29,8 +29,9 @@ func TestScripts(t *testing.T) {
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"mkaudit":  mkaudit,
-			"flipbyte": flipbyte,
+			"mkaudit":     mkaudit,
+			"flipbyte":    flipbyte,
+			"plainbroker": plainbroker,
 		},
 	})
 }

@@ -88,9 +88,17 @@ func printStartup(w io.Writer, cfg broker.Config, srv *broker.Server) {
 	if audit == "" {
 		audit = "off"
 	}
-	fmt.Fprintf(w, "signet: store %s (%d devices, %s), %d users, audit log %s\n",
-		cfg.Store, len(srv.Edge().Twins("")), cfg.Durability, len(cfg.Users), audit)
+	fmt.Fprintf(w, "signet: store %s (%s, %s), %s, audit log %s\n",
+		cfg.Store, plural(len(srv.Edge().Twins("")), "device"), cfg.Durability, plural(len(cfg.Users), "user"), audit)
 	if srv.HTTPAddr() != "" {
 		fmt.Fprintf(w, "signet: dashboard http://%s%s\n", srv.HTTPAddr(), broker.DashboardPath)
 	}
+}
+
+// plural is "1 device", "2 devices".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

@@ -70,22 +70,27 @@ type AccessHook struct {
 	log            *slog.Logger
 	now            func() time.Time
 	userPins       map[string]User // lower-case hex SHA-256 of a client certificate's DER -> user; read-only
+	logins         *PasswordGuard  // user passwords (passwordguard.go)
 
-	mu       sync.Mutex
-	pins     map[string]Identity // hex SHA-256 of a client certificate's DER -> device
-	ids      map[*mqtt.Client]Identity
-	bindings map[string]string // client id -> identity key: no takeover by another identity
+	sessions   *sessionTable // client id -> identity, for each session's lifetime
+	maxIDBytes int           // longest client id accepted
+	maxExpiry  uint32        // longest session expiry interval, seconds
+
+	mu   sync.Mutex
+	pins map[string]Identity // hex SHA-256 of a client certificate's DER -> device
 }
 
-// NewAccessHook returns the hook.
+// NewAccessHook returns the hook, with the default bounds of client ids
+// and sessions (LimitClients changes them).
 func NewAccessHook(edge *devices.Edge, users []User, allowAnonymous bool, events EventSink, log *slog.Logger) *AccessHook {
 	if log == nil {
 		log = slog.Default()
 	}
 	h := &AccessHook{
 		edge: edge, users: map[string]User{}, userPins: map[string]User{}, allowAnonymous: allowAnonymous, events: events, log: log, now: time.Now,
-		ids: map[*mqtt.Client]Identity{}, bindings: map[string]string{},
+		logins: NewPasswordGuard(AccessLimits{}, users),
 	}
+	h.LimitClients(ClientsConfig{})
 	for _, u := range users {
 		h.users[u.Name] = u
 		if u.CertSHA256 != "" {
@@ -93,6 +98,15 @@ func NewAccessHook(edge *devices.Edge, users []User, allowAnonymous bool, events
 		}
 	}
 	return h
+}
+
+// LimitClients sets the bounds of client ids and sessions (zero fields: the
+// defaults). Call it before the broker serves: it starts an empty session
+// table.
+func (h *AccessHook) LimitClients(c ClientsConfig) {
+	c = c.resolved()
+	h.sessions = newSessionTable(c.MaxSessions, c.MaxSessionsPerIdentity)
+	h.maxIDBytes, h.maxExpiry = c.MaxClientIDBytes, uint32(c.MaxSessionExpirySeconds)
 }
 
 // ID names the hook.
@@ -158,16 +172,21 @@ func (h *AccessHook) certIdentity(cl *mqtt.Client, pin, user string) (Identity, 
 
 // Provides lists the events the hook handles.
 func (h *AccessHook) Provides(b byte) bool {
-	return bytes.Contains([]byte{mqtt.OnConnectAuthenticate, mqtt.OnACLCheck, mqtt.OnWill, mqtt.OnDisconnect}, []byte{b})
+	return bytes.Contains([]byte{
+		mqtt.OnConnect, mqtt.OnConnectAuthenticate, mqtt.OnACLCheck, mqtt.OnWill, mqtt.OnDisconnect,
+		mqtt.OnClientExpired, mqtt.OnSelectSubscribers,
+	}, []byte{b})
 }
 
-// Identity returns who cl authenticated as.
+// Identity returns who cl authenticated as, for as long as its session
+// lives (a disconnected persistent session included).
 func (h *AccessHook) Identity(cl *mqtt.Client) (Identity, bool) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	id, ok := h.ids[cl]
-	return id, ok
+	return h.sessions.identity(cl)
 }
+
+// Sessions is how many sessions (client ids bound to an identity) the
+// broker holds.
+func (h *AccessHook) Sessions() int { return h.sessions.len() }
 
 // OnConnectAuthenticate decides a CONNECT. Connect-time proof must be here:
 // MQTT 5 AUTH packets reach hooks only after CONNACK.
@@ -181,8 +200,7 @@ func (h *AccessHook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) b
 	}
 	id, reason, err := h.authenticate(cl, pk)
 	if err == nil {
-		err = h.bind(cl, id)
-		reason = "session_takeover"
+		reason, err = h.bind(cl, id)
 	}
 	if err != nil {
 		h.record(cl, reason, err)
@@ -191,17 +209,23 @@ func (h *AccessHook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) b
 	return true
 }
 
-// bind ties the client id to the identity: a different identity can never
-// take over the session (and its inflight messages) by reusing the id.
-func (h *AccessHook) bind(cl *mqtt.Client, id Identity) error {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if prev, ok := h.bindings[cl.ID]; ok && prev != id.key() {
-		return fmt.Errorf("client id %q belongs to %s; %s may not take over its session", cl.ID, prev, id.key())
+// bind ties the client id to the identity for the session's lifetime: a
+// registered device's id is that device's alone, and a different identity
+// can never take over a session (its subscriptions and queued messages) by
+// reusing its id.
+func (h *AccessHook) bind(cl *mqtt.Client, id Identity) (string, error) {
+	registered, own := h.ownDeviceID(cl.ID, id)
+	if registered && !own {
+		return "client_id_reserved", fmt.Errorf("client id %q is the id of a registered device; only that device may use it, not %s", cl.ID, id.key())
 	}
-	h.bindings[cl.ID] = id.key()
-	h.ids[cl] = id
-	return nil
+	err := h.sessions.bind(cl, id, own)
+	switch {
+	case errors.Is(err, errSessionQuota):
+		return "session_quota", err
+	case err != nil:
+		return "session_takeover", err
+	}
+	return "", nil
 }
 
 func (h *AccessHook) authenticate(cl *mqtt.Client, pk packets.Packet) (Identity, string, error) {
@@ -220,12 +244,10 @@ func (h *AccessHook) authenticate(cl *mqtt.Client, pk packets.Packet) (Identity,
 		}
 		return Identity{}, "anonymous_refused", fmt.Errorf("anonymous clients are not allowed")
 	}
-	if u, ok := h.users[user]; ok {
-		okPass, err := CheckPassword(u.PasswordHash, string(pass))
-		if err != nil || !okPass {
-			return Identity{}, "bad_password", fmt.Errorf("wrong password for user %q", user)
-		}
-		return Identity{Role: u.Role, Name: u.Name, Zones: u.Zones}, "", nil
+	// Users, and names that are neither user nor device, go through the
+	// password guard (passwordguard_mqtt.go).
+	if _, isDevice := h.edge.Twin(user); h.isUser(user) || !isDevice {
+		return h.passwordLogin(cl, user, pass)
 	}
 	return h.deviceToken(cl, user, pass)
 }
@@ -278,7 +300,9 @@ func (h *AccessHook) OnACLCheck(cl *mqtt.Client, t string, write bool) bool {
 			return false
 		}
 		return true
-	case bytes.ContainsAny([]byte(t), "+#"):
+	case strings.ContainsAny(t, "+#") || strings.HasPrefix(t, "$share/"):
+		// A filter (a topic name has no wildcard, and $share/ is only a
+		// filter's prefix, MQTT 5 §4.8.2).
 		return id.MaySubscribe(t)
 	default:
 		return id.MayRead(t)
@@ -296,12 +320,21 @@ func (h *AccessHook) OnWill(cl *mqtt.Client, will mqtt.Will) (mqtt.Will, error) 
 	return will, nil
 }
 
-// OnDisconnect forgets the connection (the client id stays bound).
-func (h *AccessHook) OnDisconnect(cl *mqtt.Client, _ error, _ bool) {
-	h.mu.Lock()
-	delete(h.ids, cl)
-	h.mu.Unlock()
+// OnDisconnect ends the client id's binding with its session: at once for
+// a clean session, at expiry (OnClientExpired) for a persistent one, whose
+// queued messages are meanwhile read with its identity. A client may raise
+// its session expiry in DISCONNECT (MQTT 5 §3.14.2.2.2); it is held to
+// clients.max_session_expiry_seconds here, as CONNACK held it at connect.
+func (h *AccessHook) OnDisconnect(cl *mqtt.Client, _ error, expire bool) {
+	if p := &cl.Properties.Props; p.SessionExpiryInterval > h.maxExpiry {
+		p.SessionExpiryInterval = h.maxExpiry
+	}
+	h.sessions.disconnected(cl, expire)
 }
+
+// OnClientExpired ends a persistent session's binding when mochi drops the
+// session.
+func (h *AccessHook) OnClientExpired(cl *mqtt.Client) { h.sessions.ended(cl) }
 
 func (h *AccessHook) record(cl *mqtt.Client, reason string, err error) {
 	if h.events == nil {
@@ -311,5 +344,9 @@ func (h *AccessHook) record(cl *mqtt.Client, reason string, err error) {
 	if len(user) > 64 {
 		user = user[:64]
 	}
-	h.events.Record(audit.Event{Time: h.now().UTC(), Kind: "auth_failed", Client: cl.ID, User: user, Remote: cl.Net.Remote, Reason: reason, Detail: err.Error()})
+	client := cl.ID
+	if len(client) > h.maxIDBytes {
+		client = client[:h.maxIDBytes]
+	}
+	h.events.Record(audit.Event{Time: h.now().UTC(), Kind: "auth_failed", Client: client, User: user, Remote: cl.Net.Remote, Reason: reason, Detail: err.Error()})
 }

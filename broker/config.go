@@ -44,8 +44,8 @@ type Config struct {
 	AllowAnonymous bool `yaml:"allow_anonymous"`
 	// MaxMessageBytes bounds an envelope (0: signing.DefaultMaxSize).
 	MaxMessageBytes int `yaml:"max_message_bytes"`
-	// RatePerClient is each client's sustained messages per second under
-	// city/ (0: unlimited), RateBurst its burst.
+	// RatePerClient is each identity's sustained messages per second under
+	// city/, all its connections together (0: unlimited), RateBurst its burst.
 	RatePerClient float64 `yaml:"rate_per_client"`
 	RateBurst     int     `yaml:"rate_burst"`
 	// MaxPendingWrites is how many packets may wait to be written to one
@@ -70,9 +70,17 @@ type Config struct {
 	Log LogConfig `yaml:"log"`
 	// Payload bounds topics, twin documents and patches (config_payload.go).
 	Payload PayloadConfig `yaml:",inline"`
+	// Clients bounds client ids, sessions, rate buckets and retained messages.
+	Clients ClientsConfig `yaml:"clients"`
+	// Connections bounds packets, CONNECT time and unauthenticated connections.
+	Connections ConnectionsConfig `yaml:"connections"`
 	// Users are people and applications (argon2id password hashes, bearer
 	// token hashes, client certificate pins).
 	Users []User `yaml:"users"`
+	// AccessLimits bounds password hashing and the HTTP server (config_access.go).
+	AccessLimits AccessLimits `yaml:"access_limits"`
+	// LeaseBlock is how many counters one durable lease write covers, per key (config_lease.go).
+	LeaseBlock LeaseBlock `yaml:"lease_block"`
 }
 
 // TLSConfig configures the TLS listener.
@@ -168,6 +176,15 @@ func (c Config) Validate() error {
 	if err := c.Payload.validate(); err != nil {
 		return err
 	}
+	if err := c.AccessLimits.validate(); err != nil {
+		return err
+	}
+	if err := c.Clients.validate(); err != nil {
+		return err
+	}
+	if err := c.Connections.validate(c.MaxMessageBytes); err != nil {
+		return err
+	}
 	seen := map[string]bool{}
 	certUser := map[string]string{} // lower-case cert_sha256 -> user name
 	for i, u := range c.Users {
@@ -192,7 +209,7 @@ func (c Config) Validate() error {
 			return fmt.Errorf("%s: needs a password_hash (make one with: signet passwd), a token_sha256 or a cert_sha256", f)
 		}
 		if u.PasswordHash != "" {
-			if _, err := CheckPassword(u.PasswordHash, ""); err != nil {
+			if _, err := parsePHC(u.PasswordHash); err != nil { // reading it is enough: no hash at start-up
 				return fmt.Errorf("%s.password_hash: %w (make one with: signet passwd)", f, err)
 			}
 		}

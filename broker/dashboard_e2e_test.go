@@ -90,6 +90,7 @@ func TestDashboardInChromium(t *testing.T) {
 	sum := sha256.Sum256([]byte(token))
 	c := startCity(t, func(cfg *broker.Config) {
 		cfg.HTTP = "127.0.0.1:0"
+		noLoginBackoff(cfg) // a wrong password, then the right one at once, from one address
 		cfg.Users = append(cfg.Users, broker.User{Name: "dash-viewer", Role: broker.RoleViewer, Zones: []string{"z1"}, PasswordHash: passwordHash(t), TokenSHA256: hex.EncodeToString(sum[:])})
 	})
 	admin := c.connect(t, "ops-console", "admin")

@@ -65,7 +65,8 @@ func (en *deviceEnroller) serve(w http.ResponseWriter, r *http.Request, id Ident
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			http.Error(w, fmt.Sprintf("body: larger than %d bytes; send one device", MaxEnrollBody), http.StatusRequestEntityTooLarge)
+			// The smaller of MaxEnrollBody and access_limits.http_max_body_bytes.
+			http.Error(w, fmt.Sprintf("body: larger than %d bytes; send one device", tooBig.Limit), http.StatusRequestEntityTooLarge)
 			return
 		}
 		http.Error(w, "body: "+err.Error(), http.StatusBadRequest)

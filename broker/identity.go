@@ -59,6 +59,9 @@ func (id Identity) MayWrite(t string) bool {
 // MayRead is the read ACL, checked by mochi for every message delivered, so
 // a wildcard subscription never delivers another zone's data.
 func (id Identity) MayRead(t string) bool {
+	if isSys(t) {
+		return id.Role == RoleAdmin || id.Role == RoleAuditor
+	}
 	if !topic.IsReserved(t) {
 		return true
 	}
@@ -87,10 +90,83 @@ func (id Identity) MayRead(t string) bool {
 
 // MaySubscribe is the subscribe-time check of a filter. Wildcard filters are
 // allowed to authenticated clients because MayRead filters every delivery;
-// anonymous clients may not name Signet's roots at all.
+// anonymous clients may not name Signet's roots at all; $SYS (the broker's
+// own state) is for admins and auditors. A shared subscription
+// ($share/{group}/{filter}, MQTT 5 §4.8.2) is refused when the identity can
+// never read its filter: a member that may read nothing has no business in
+// a group others read from.
 func (id Identity) MaySubscribe(filter string) bool {
+	if inner, shared := sharedFilter(filter); shared {
+		return id.MaySubscribe(inner) && id.CouldRead(inner)
+	}
+	if isSys(filter) {
+		return id.Role == RoleAdmin || id.Role == RoleAuditor
+	}
 	if id.Role != RoleAnonymous {
 		return true
 	}
 	return !topic.IsReserved(filter) && !strings.HasPrefix(filter, "+/") && filter != "#" && filter != "+"
+}
+
+// CouldRead reports whether some topic that filter matches passes MayRead.
+// A filter whose first level is a wildcard matches ordinary topics (and
+// never a topic starting with $, MQTT 5 §4.7.2).
+func (id Identity) CouldRead(filter string) bool {
+	lv := strings.Split(filter, "/")
+	switch {
+	case lv[0] == "#" || lv[0] == "+":
+		return true
+	case isSys(filter), lv[0] == topic.SecurityRoot:
+		return id.Role == RoleAdmin || id.Role == RoleAuditor
+	case lv[0] != topic.CityRoot && lv[0] != topic.TwinRoot:
+		return true
+	case id.Role == RoleAdmin:
+		return true
+	}
+	// level is what the role can read at one level of the topic: ok tells
+	// a value, some says whether any value is ok (for a wildcard).
+	type level struct {
+		ok   func(string) bool
+		some bool
+	}
+	zone := level{id.HasZone, len(id.Zones) > 0}
+	anyValue := level{func(string) bool { return true }, true}
+	cmd := level{func(c string) bool { return c == string(topic.Cmd) }, true}
+	var levels []level // levels 1, 2, ... of the topics the role reads
+	switch {
+	case id.Role == RoleViewer || id.Role == RoleOperator:
+		levels = []level{zone, anyValue}
+	case id.Role == RoleDevice && lv[0] == topic.CityRoot:
+		levels = []level{zone, {func(d string) bool { return d == id.Device }, true}, cmd}
+	case id.Role == RoleGateway && lv[0] == topic.CityRoot:
+		levels = []level{zone, anyValue, cmd}
+	default:
+		return false
+	}
+	for i, l := range levels {
+		switch {
+		case i+1 >= len(lv):
+			return false // the filter stops above what the role reads
+		case lv[i+1] == "#":
+			return l.some
+		case lv[i+1] == "+" && !l.some, lv[i+1] != "+" && !l.ok(lv[i+1]):
+			return false
+		}
+	}
+	return true
+}
+
+// isSys reports whether t is under $SYS, where mochi publishes the
+// broker's own state.
+func isSys(t string) bool { return t == "$SYS" || strings.HasPrefix(t, "$SYS/") }
+
+// sharedFilter returns the filter of a shared subscription
+// $share/{group}/{filter} (MQTT 5 §4.8.2).
+func sharedFilter(filter string) (string, bool) {
+	rest, ok := strings.CutPrefix(filter, "$share/")
+	if !ok {
+		return "", false
+	}
+	_, inner, ok := strings.Cut(rest, "/")
+	return inner, ok
 }

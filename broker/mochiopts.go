@@ -23,5 +23,12 @@ func MochiOptions(maxPending int, log *slog.Logger) *mqtt.Options {
 	}
 	caps := mqtt.NewDefaultServerCapabilities()
 	caps.MaximumClientWritesPending = int32(min(maxPending, 1<<20))
+	// mochi copies a PUBLISH's properties, user properties included, onto
+	// its PUBACK/PUBREC, and writes the reason code 0x01 ("granted QoS 1")
+	// whenever properties follow it: 0x01 is no PUBACK reason code (MQTT 5
+	// §3.4.2.1), and strict clients drop the connection on it. Without the
+	// copied properties mochi omits the reason code, which means 0x00
+	// Success (§3.4.2.1), and echoes nothing a client sent.
+	caps.Compatibilities.NoInheritedPropertiesOnAck = true
 	return &mqtt.Options{InlineClient: true, Logger: log, Capabilities: caps}
 }

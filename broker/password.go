@@ -34,29 +34,49 @@ func HashPassword(password string) (string, error) {
 
 // CheckPassword reports whether password matches the PHC string phc.
 func CheckPassword(phc, password string) (bool, error) {
+	h, err := parsePHC(phc)
+	if err != nil {
+		return false, err
+	}
+	got := argon2.IDKey([]byte(password), h.salt, h.time, h.memoryKiB, h.threads, uint32(len(h.sum)))
+	return subtle.ConstantTimeCompare(got, h.sum) == 1, nil
+}
+
+// phcHash is a parsed argon2id PHC string.
+type phcHash struct {
+	memoryKiB, time uint32
+	threads         uint8
+	salt, sum       []byte
+}
+
+// parsePHC reads $argon2id$v=19$m=...,t=...,p=...$<salt>$<hash>.
+func parsePHC(phc string) (phcHash, error) {
+	var h phcHash
 	parts := strings.Split(phc, "$")
 	if len(parts) != 6 || parts[1] != "argon2id" {
-		return false, fmt.Errorf("password hash: not an argon2id PHC string")
+		return h, fmt.Errorf("password hash: not an argon2id PHC string")
 	}
 	var v int
-	var m uint32
-	var t uint32
-	var p uint8
 	if _, err := fmt.Sscanf(parts[2], "v=%d", &v); err != nil || v != argon2.Version {
-		return false, fmt.Errorf("password hash: version %q, want v=%d", parts[2], argon2.Version)
+		return h, fmt.Errorf("password hash: version %q, want v=%d", parts[2], argon2.Version)
 	}
-	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &m, &t, &p); err != nil || t == 0 || p == 0 {
-		return false, fmt.Errorf("password hash: parameters %q", parts[3])
+	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &h.memoryKiB, &h.time, &h.threads); err != nil || h.time == 0 || h.threads == 0 {
+		return h, fmt.Errorf("password hash: parameters %q", parts[3])
 	}
 	enc := base64.RawStdEncoding
-	salt, err := enc.DecodeString(parts[4])
-	if err != nil {
-		return false, fmt.Errorf("password hash: salt: %w", err)
+	var err error
+	if h.salt, err = enc.DecodeString(parts[4]); err != nil {
+		return h, fmt.Errorf("password hash: salt: %w", err)
 	}
-	want, err := enc.DecodeString(parts[5])
-	if err != nil || len(want) == 0 {
-		return false, fmt.Errorf("password hash: hash is not base64")
+	if h.sum, err = enc.DecodeString(parts[5]); err != nil || len(h.sum) == 0 {
+		return h, fmt.Errorf("password hash: hash is not base64")
 	}
-	got := argon2.IDKey([]byte(password), salt, t, m, p, uint32(len(want)))
-	return subtle.ConstantTimeCompare(got, want) == 1, nil
+	return h, nil
+}
+
+// String writes h back as a PHC string.
+func (h phcHash) String() string {
+	enc := base64.RawStdEncoding
+	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, h.memoryKiB, h.time, h.threads,
+		enc.EncodeToString(h.salt), enc.EncodeToString(h.sum))
 }

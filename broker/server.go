@@ -32,8 +32,10 @@ type Server struct {
 	events  *Events
 	mqtt    *mqtt.Server
 	tcp     *listeners.TCP
+	gate    *ConnGate
 	tls     *listeners.TCP
 	access  *AccessHook
+	logins  *PasswordGuard // MQTT and HTTP password logins
 	hook    *VerifyHook
 	verify  *signing.Verifier
 	httpSrv *http.Server
@@ -60,7 +62,10 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	edge, err := devices.Open(ctx, store, devices.Options{Durability: dur, Logger: log, MaxTwinBytes: cfg.Payload.Twin.MaxDocumentBytes, MaxPatchDepth: cfg.Payload.Twin.MaxPatchDepth})
+	edge, err := devices.Open(ctx, store, devices.Options{
+		Durability: dur, Logger: log, LeaseBlock: uint64(cfg.LeaseBlock),
+		MaxTwinBytes: cfg.Payload.Twin.MaxDocumentBytes, MaxPatchDepth: cfg.Payload.Twin.MaxPatchDepth,
+	})
 	if err != nil {
 		store.Close()
 		return nil, err
@@ -75,8 +80,20 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: log, store: store, edge: edge, metrics: prometheus.NewRegistry(), twins: make(chan struct{})}
 	s.events = NewEvents(auditLog, log, 1024, 4096)
-	s.mqtt = mqtt.New(MochiOptions(cfg.MaxPendingWrites, log.With("component", "mochi")))
+	s.mqtt = mqtt.New(packetOptions(MochiOptions(cfg.MaxPendingWrites, log.With("component", "mochi")), cfg))
+	s.gate = NewConnGate(cfg.Connections.connectTimeout(), cfg.Connections.maxConnecting(), log)
+	registerGateMetrics(s.metrics, s.gate)
+	packet := NewPacketHook(PacketConfig{
+		MaxPacket: cfg.Connections.packetLimit(cfg.MaxMessageBytes), MaxAlias: cfg.Connections.topicAliasMaximum(),
+		Disconnect: s.mqtt.DisconnectClient, Events: s.events, Logger: log,
+	})
 	s.access = NewAccessHook(edge, cfg.Users, cfg.AllowAnonymous, s.events, log)
+	s.logins = NewPasswordGuard(cfg.AccessLimits, cfg.Users)
+	s.access.SetPasswordGuard(s.logins)
+	RegisterPasswordGuardMetrics(s.metrics, s.logins)
+	s.access.LimitClients(cfg.Clients)
+	s.access.RegisterMetrics(s.metrics)
+	s.mqtt.Options.Capabilities.MaximumSessionExpiryInterval = uint32(cfg.Clients.resolved().MaxSessionExpirySeconds)
 	s.verify = signing.NewVerifier(signing.VerifierConfig{})
 	// The Go runtime's and the process's own figures (heap, goroutines, RSS,
 	// open files) beside Signet's: what an edge team graphs first.
@@ -94,18 +111,21 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	}
 	s.hook = NewVerifyHook(VerifyConfig{
 		Edge: edge, Verifier: s.verify, Identity: s.access,
-		Limits: NewRateLimits(cfg.RatePerClient, cfg.RateBurst), Events: s.events,
+		Limits: NewRateLimits(cfg.RatePerClient, cfg.RateBurst, cfg.Clients.RateTableSize, cfg.Clients.rateIdle()), Events: s.events,
 		Metrics: NewVerifyMetrics(s.metrics), Commands: NewCommandPolicy(edge, params),
 		MaxSize: cfg.MaxMessageBytes, Inject: s.mqtt.InjectPacket, Logger: log,
 		MaxTopicBytes: cfg.Payload.topicLimit(), MaxPatchDepth: cfg.Payload.Twin.MaxPatchDepth,
 	})
-	for _, h := range []mqtt.Hook{s.access, s.hook} {
+	retained := NewRetainedQuota(s.access, cfg.Clients, log)
+	retained.RegisterMetrics(s.metrics)
+	// packet first (see PacketHook), the retained quota last (see RetainedQuota).
+	for _, h := range []mqtt.Hook{packet, s.gate, s.access, s.hook, retained} {
 		if err := s.mqtt.AddHook(h, nil); err != nil {
 			return nil, errors.Join(err, s.closeState(ctx))
 		}
 	}
 	s.tcp = listeners.NewTCP(listeners.Config{ID: "tcp", Address: cfg.MQTT})
-	if err := s.mqtt.AddListener(ShutdownSafe(s.mqtt, s.tcp)); err != nil {
+	if err := s.mqtt.AddListener(ShutdownSafe(s.mqtt, s.gate.Listener(s.tcp))); err != nil {
 		return nil, errors.Join(fmt.Errorf("mqtt listener %s: %w", cfg.MQTT, err), s.closeState(ctx))
 	}
 	tlsConf, err := cfg.TLS.load()
@@ -114,12 +134,12 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	}
 	if tlsConf != nil {
 		s.tls = listeners.NewTCP(listeners.Config{ID: "tls", Address: cfg.TLS.Listen, TLSConfig: tlsConf})
-		if err := s.mqtt.AddListener(ShutdownSafe(s.mqtt, s.tls)); err != nil {
+		if err := s.mqtt.AddListener(ShutdownSafe(s.mqtt, s.gate.Listener(s.tls))); err != nil {
 			return nil, errors.Join(fmt.Errorf("tls listener %s: %w", cfg.TLS.Listen, err), s.mqtt.Close(), s.closeState(ctx))
 		}
 	}
 	if cfg.WebSocket != "" {
-		if err := s.mqtt.AddListener(ShutdownSafe(s.mqtt, listeners.NewWebsocket(listeners.Config{ID: "ws", Address: cfg.WebSocket}))); err != nil {
+		if err := s.mqtt.AddListener(ShutdownSafe(s.mqtt, s.gate.Listener(listeners.NewWebsocket(listeners.Config{ID: "ws", Address: cfg.WebSocket})))); err != nil {
 			return nil, errors.Join(fmt.Errorf("websocket listener %s: %w", cfg.WebSocket, err), s.mqtt.Close(), s.closeState(ctx))
 		}
 	}
@@ -130,7 +150,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		if s.httpLn, err = net.Listen("tcp", cfg.HTTP); err != nil {
 			return nil, errors.Join(fmt.Errorf("http listener %s: %w", cfg.HTTP, err), s.mqtt.Close(), s.closeState(ctx))
 		}
-		s.httpSrv = &http.Server{Handler: s.httpHandler()}
+		s.httpSrv = s.newHTTPServer()
 	}
 	return s, nil
 }

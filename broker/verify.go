@@ -101,10 +101,7 @@ func NewVerifyHook(c VerifyConfig) *VerifyHook {
 func (h *VerifyHook) ID() string { return "signet-verify" }
 
 // Provides reports the one event this hook handles.
-func (h *VerifyHook) Provides(b byte) bool { return b == mqtt.OnPublish || b == mqtt.OnDisconnect }
-
-// OnDisconnect forgets the client's rate bucket.
-func (h *VerifyHook) OnDisconnect(cl *mqtt.Client, _ error, _ bool) { h.limits.Forget(cl.ID) }
+func (h *VerifyHook) Provides(b byte) bool { return b == mqtt.OnPublish }
 
 // OnPublish verifies messages under city/ and lets everything else through
 // (authentication and ACL govern it).
@@ -255,8 +252,8 @@ func (h *VerifyHook) check(ctx context.Context, cl *mqtt.Client, from sender, pk
 	// rather than costing a bad_topic event each; and a topic past the
 	// length bound is refused before it is split, copied or quoted in an
 	// error.
-	// 2. Per-client rate limit.
-	if !h.limits.Allow(cl.ID) {
+	// 2. Rate limit, per identity (all the client's connections).
+	if !h.limits.Allow(from.rateKey(cl)) {
 		v.device = h.deviceOf(pk.TopicName)
 		return signing.Reject(signing.ReasonRateLimited, "client", "client %q is over its message rate", cl.ID)
 	}

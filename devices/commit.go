@@ -74,11 +74,13 @@ func replayRejection(kid []byte, ctr uint64) *signing.Rejection {
 
 // Commit applies a verified message: the window test-and-set (exactly once:
 // of two concurrent Commits with one counter, one wins and the other gets
-// replay), domain validation of reported state, the twin merge, and the
-// durable write through the group committer (SPEC §4 steps 10 and 11). It
-// returns the twin after the change. In Strict mode it returns only when the
-// change is durable; if ctx ends first, it returns ctx's error but the change
-// stays applied and will be written.
+// replay) inside a durable lease, domain validation of reported state, the
+// twin merge, and the durable write through the group committer (SPEC §4
+// steps 10 and 11). It returns the twin after the change. In Strict mode it
+// returns only when the lease and any reported or desired change are
+// durable: a telemetry message or event whose lease was extended ahead
+// waits for nothing. If ctx ends first, it returns ctx's error but the
+// change stays applied and will be written.
 //
 // Rejections are *signing.Rejection: unknown_kid, revoked, impersonation
 // (a device naming another device, or an operator key on a device topic),
@@ -99,7 +101,7 @@ func (e *Edge) Commit(ctx context.Context, u Update) (*twin.Document, error) {
 // store: its counter is taken and its twin change made.
 type Pending struct {
 	next    *twin.Document
-	batch   *batch          // the store transaction that will write it
+	batch   *batch          // the store transaction that will write it; nil: nothing to write
 	backlog <-chan struct{} // Relaxed: the batch to wait for, if the store is behind
 	strict  bool
 }
@@ -126,9 +128,12 @@ func (e *Edge) Stage(u Update) (*Pending, error) {
 	}
 
 	k.state.mu.Lock()
-	if !k.state.window.Check(u.Counter) {
+	// The counter must lie inside a durable lease before it takes effect;
+	// this waits for a store write only when the lease was not extended
+	// ahead of use (docs/counters.md).
+	if err := e.awaitLease(k, u.Counter); err != nil {
 		k.state.mu.Unlock()
-		return nil, replayRejection(u.KID, u.Counter)
+		return nil, err
 	}
 	dev.mu.Lock()
 	next, err := e.apply(dev, k, u)
@@ -139,23 +144,24 @@ func (e *Edge) Stage(u Update) (*Pending, error) {
 	}
 	k.state.window.Accept(u.Counter)
 	k.state.compact = true
-	// Only the high-water mark must be durable before the message takes
-	// effect (SPEC §6); the whole window is written at Close.
-	en := entry{kid: k.KID, highWater: k.state.window.Highest(), dev: dev}
+	e.extendAhead(k)
+	// The lease covering the counter is durable already, so the counter
+	// needs no write of its own; the whole window is written at Close.
+	p := &Pending{next: next, strict: e.opt.Durability != Relaxed}
 	if next.Version != dev.twin.Version {
 		// A reported or desired change: written with the message. The
 		// twin is encoded by the committer, once per batch and device:
 		// next is never modified again, so it can wait.
-		en.doc = next
+		p.batch, p.backlog = e.com.enqueue(entry{dev: dev, doc: next})
 	} else {
-		// Only the security counters moved: written within FlushInterval.
+		// Only the security counters moved (telemetry, events): written
+		// within FlushInterval, and nothing to wait for.
 		e.com.markDirty(dev)
 	}
 	dev.twin = next
-	b, backlog := e.com.enqueue(en)
 	dev.mu.Unlock()
 	k.state.mu.Unlock()
-	return &Pending{next: next, batch: b, backlog: backlog, strict: e.opt.Durability != Relaxed}, nil
+	return p, nil
 }
 
 // Wait returns the twin after the change once it may take effect: in Strict
@@ -163,6 +169,9 @@ func (e *Edge) Stage(u Update) (*Pending, error) {
 // than a few transactions behind. If ctx ends first, it returns ctx's error,
 // but the change stays applied and will be written.
 func (p *Pending) Wait(ctx context.Context) (*twin.Document, error) {
+	if p.batch == nil {
+		return p.next, nil // its lease was durable before Stage returned
+	}
 	if !p.strict {
 		if p.backlog != nil {
 			select {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/signet-city/signet/devices"
+	"github.com/signet-city/signet/devices/replay"
 	"github.com/signet-city/signet/devices/twin"
 	"github.com/signet-city/signet/signing"
 )
@@ -57,15 +58,16 @@ func commitAll(t *testing.T, e *devices.Edge, kid []byte, ctrs ...uint64) {
 	}
 }
 
-// TestCommitStoresTheMarkAlone: a strict Commit makes the high-water mark
-// durable and nothing more of the window; a telemetry message's twin
-// counters wait for the flush, a state change does not wait.
-func TestCommitStoresTheMarkAlone(t *testing.T) {
+// TestCommitStoresTheLeaseAlone: a strict Commit leaves the key's lease
+// durable (1+B after the first counter) and nothing more of the window; a
+// telemetry message's twin counters wait for the flush, a state change does
+// not wait.
+func TestCommitStoresTheLeaseAlone(t *testing.T) {
 	f := newFixture(t, devices.Options{FlushInterval: 1 << 40}) // no flush tick in this test
 	commitAll(t, f.edge, f.aq1.KID, 1, 2, 3)
 	w := storedWindow(t, f.store, f.aq1.KID)
-	if w.HighWater != 3 || len(w.State) != 0 {
-		t.Errorf("stored window: mark %d, %d bytes of state; want mark 3 and none", w.HighWater, len(w.State))
+	if w.HighWater != 1+devices.DefaultLeaseBlock || len(w.State) != 0 {
+		t.Errorf("stored window: bound %d, %d bytes of state; want bound %d and none", w.HighWater, len(w.State), 1+devices.DefaultLeaseBlock)
 	}
 	if d := storedTwin(t, f.store, "aq-1"); d != nil && d.Security.Accepted != 0 {
 		t.Errorf("telemetry counters were written with the message: accepted %d, want none until the flush", d.Security.Accepted)
@@ -86,8 +88,9 @@ func TestCloseWritesWholeWindows(t *testing.T) {
 	commitAll(t, f.edge, f.aq1.KID, 1, 2, 3, 4, 6, 7, 8, 9, 10) // 5 is late
 	f.reopen(t, devices.Options{})
 	w := storedWindow(t, f.store, f.aq1.KID)
-	if w.HighWater != 10 || len(w.State) == 0 {
-		t.Errorf("after Close: mark %d, %d bytes of state; want mark 10 and the window", w.HighWater, len(w.State))
+	var win replay.Window
+	if len(w.State) == 0 || win.UnmarshalBinary(w.State) != nil || win.Highest() != 10 || w.HighWater != 1+devices.DefaultLeaseBlock {
+		t.Errorf("after Close: bound %d, %d bytes of state; want the lease %d and the window at 10", w.HighWater, len(w.State), 1+devices.DefaultLeaseBlock)
 	}
 	if d := storedTwin(t, f.store, "aq-1"); d == nil || d.Security.Accepted != 9 || d.Security.LastCtr != 10 {
 		t.Errorf("stored twin after Close = %+v, want accepted 9 and last_ctr 10", d)
@@ -103,8 +106,8 @@ func TestCloseWritesWholeWindows(t *testing.T) {
 
 // TestCrashResumesFromTheMark: a copy of the store taken after strict
 // commits, without Close, is what a crash leaves. The edge opened on it
-// refuses every counter up to the mark, the late one included, and takes
-// the next.
+// refuses every counter up to the lease bound, the late one and the unused
+// rest of the lease included, and takes the next.
 func TestCrashResumesFromTheMark(t *testing.T) {
 	f := newFixture(t, devices.Options{})
 	commitAll(t, f.edge, f.aq1.KID, 1, 2, 3, 4, 6, 7, 8, 9, 10)
@@ -122,12 +125,13 @@ func TestCrashResumesFromTheMark(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer e.Close(context.Background())
-	for _, c := range []uint64{1, 5, 10} {
+	bound := uint64(1 + devices.DefaultLeaseBlock)
+	for _, c := range []uint64{1, 5, 10, 11, bound} {
 		if err := e.PreCheck(f.aq1.KID, c); reasonOf(err) != signing.ReasonReplay {
 			t.Errorf("counter %d after a crash: %v, want replay", c, err)
 		}
 	}
-	commitAll(t, e, f.aq1.KID, 11)
+	commitAll(t, e, f.aq1.KID, bound+1)
 }
 
 // TestCountersComeDue: a twin whose only change is its counters is written
@@ -140,13 +144,19 @@ func TestCountersComeDue(t *testing.T) {
 	ch := f.edge.Watch(ctx)
 	commitAll(t, f.edge, f.aq1.KID, 1, 2)
 	f.edge.RecordRejection("aq-1", signing.ReasonBadSignature)
-	select {
-	case c := <-ch:
-		if c.Device != "aq-1" || c.Doc.Security.Accepted != 2 || c.Doc.Security.Rejected[string(signing.ReasonBadSignature)] != 1 {
-			t.Errorf("flushed twin: %s accepted %d rejected %v; want aq-1, 2 and bad_signature 1", c.Device, c.Doc.Security.Accepted, c.Doc.Security.Rejected)
+	// A flush may come between the two commits under load (the interval is
+	// short): wait for the one that carries all three counters.
+	deadline := time.After(30 * time.Second)
+	for done := false; !done; {
+		select {
+		case c := <-ch:
+			if c.Device != "aq-1" {
+				t.Fatalf("a change of %s; only aq-1 was touched", c.Device)
+			}
+			done = c.Doc.Security.Accepted == 2 && c.Doc.Security.Rejected[string(signing.ReasonBadSignature)] == 1
+		case <-deadline:
+			t.Fatal("the dirty twin was not written with accepted 2 and bad_signature 1")
 		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("the dirty twin was not written")
 	}
 	if d := storedTwin(t, f.store, "aq-1"); d == nil || d.Security.Accepted != 2 {
 		t.Errorf("stored twin after the flush = %+v, want accepted 2", d)

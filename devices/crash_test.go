@@ -37,10 +37,24 @@ func TestMain(m *testing.M) {
 
 const crashDevices = 8
 
-// crashChild opens the store, resumes every device's counter after its
-// durable high-water mark, and commits state updates from one goroutine per
-// device, printing "kid counter" after each Commit returns (strict mode: the
-// commit is durable by then). It runs until killed, or for a minute at most.
+// crashStartEnv carries each device's first counter to the child, as
+// "kidhex=counter,...": where an honest device resumes after it reconnects.
+const crashStartEnv = "SIGNET_CRASH_START"
+
+// crashKind is what device i sends: state messages (a twin change durable
+// before the acknowledgement) or telemetry (the lease alone).
+func crashKind(i int) devices.UpdateKind {
+	if i%2 == 0 {
+		return devices.State
+	}
+	return devices.Telemetry
+}
+
+// crashChild opens the store and commits from one goroutine per device,
+// from the counter the parent names (after the durable bound when it names
+// none), printing "use kid counter" before each Commit and "ack kid
+// counter" once it returns (strict mode: what must survive is durable by
+// then). It runs until killed, or for a minute at most.
 func crashChild(path string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -52,9 +66,21 @@ func crashChild(path string) error {
 	if err != nil {
 		return err
 	}
-	hw := map[string]uint64{}
+	start := map[string]uint64{}
 	for _, w := range snap.Windows {
-		hw[string(w.KID)] = w.HighWater
+		start[string(w.KID)] = w.HighWater + 1
+	}
+	if list := os.Getenv(crashStartEnv); list != "" {
+		for _, kv := range strings.Split(list, ",") {
+			kidHex, c, _ := strings.Cut(kv, "=")
+			kid, err := signing.ParseKeyID(kidHex)
+			if err != nil {
+				return err
+			}
+			if start[string(kid)], err = strconv.ParseUint(c, 10, 64); err != nil {
+				return err
+			}
+		}
 	}
 	e, err := devices.Open(ctx, s, devices.Options{Durability: devices.Strict})
 	if err != nil {
@@ -62,20 +88,24 @@ func crashChild(path string) error {
 	}
 	var out sync.Mutex
 	var wg sync.WaitGroup
+	say := func(what string, kid []byte, c uint64) {
+		out.Lock()
+		fmt.Fprintf(os.Stdout, "%s %s %d\n", what, signing.FormatKeyID(kid), c)
+		out.Unlock()
+	}
 	for _, d := range snap.Devices {
 		kid := d.Keys[0].KID
+		i, _ := strconv.Atoi(strings.TrimPrefix(d.ID, "sl-"))
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for c := hw[string(kid)] + 1; ctx.Err() == nil; c++ {
-				patch := fmt.Sprintf(`{"level":%d}`, c%101)
-				if _, err := e.Commit(ctx, devices.Update{KID: kid, Counter: c, Kind: devices.State, Patch: []byte(patch), TS: time.Now()}); err != nil {
+			for c := max(start[string(kid)], 1); ctx.Err() == nil; c++ {
+				say("use", kid, c)
+				if _, err := e.Commit(ctx, crashUpdate(kid, crashKind(i), c)); err != nil {
 					fmt.Fprintln(os.Stderr, "commit:", err)
 					return
 				}
-				out.Lock()
-				fmt.Fprintf(os.Stdout, "%s %d\n", signing.FormatKeyID(kid), c)
-				out.Unlock()
+				say("ack", kid, c)
 			}
 		}()
 	}
@@ -83,10 +113,30 @@ func crashChild(path string) error {
 	return nil
 }
 
+// crashUpdate is the message of kind with counter c from kid.
+func crashUpdate(kid []byte, kind devices.UpdateKind, c uint64) devices.Update {
+	u := devices.Update{KID: kid, Counter: c, Kind: kind, TS: time.Now()}
+	if kind == devices.State {
+		u.Patch = fmt.Appendf(nil, `{"level":%d}`, c%101)
+	}
+	return u
+}
+
+// crashLog is what the parent learnt from every child so far, by kid hex.
+type crashLog struct {
+	acked map[string]uint64   // highest acknowledged counter
+	total map[string]uint64   // acknowledged commits, all rounds
+	used  map[string]uint64   // highest counter the device ever sent
+	all   map[string][]uint64 // every acknowledged counter, to replay
+}
+
 // TestCrashSafety kills a committing child process with SIGKILL at random
-// moments and checks, after each kill, that the store opens, that every
-// acknowledged commit is durable (high-water mark, twin) and that no counter
-// at or below a durable high-water mark is accepted again (SPEC §6).
+// moments and checks, after each kill, that the store opens, that what was
+// acknowledged is durable (the lease over every acknowledged counter, and
+// the twin of state messages), that every acknowledged message replayed
+// after the restart is refused, and that an honest device which skips 2·B
+// ahead on reconnect is accepted at once (the next child starts there and
+// stops at its first refusal).
 func TestCrashSafety(t *testing.T) {
 	const rounds = 24
 	seed := uint64(time.Now().UnixNano())
@@ -100,6 +150,7 @@ func TestCrashSafety(t *testing.T) {
 	}
 	reg := devices.NewRegistry(s, time.Now)
 	device := map[string]string{} // kid hex -> device id
+	kind := map[string]devices.UpdateKind{}
 	for i := 0; i < crashDevices; i++ {
 		k, _ := newKey(t)
 		id := fmt.Sprintf("sl-%d", i)
@@ -107,28 +158,36 @@ func TestCrashSafety(t *testing.T) {
 			t.Fatal(err)
 		}
 		device[signing.FormatKeyID(k.KID)] = id
+		kind[signing.FormatKeyID(k.KID)] = crashKind(i)
 	}
 	s.Close()
 
-	acked := map[string]uint64{} // kid hex -> highest acknowledged counter
-	total := map[string]uint64{} // kid hex -> acknowledged commits, all rounds
+	log := crashLog{acked: map[string]uint64{}, total: map[string]uint64{}, used: map[string]uint64{}, all: map[string][]uint64{}}
 	for round := 0; round < rounds; round++ {
 		killAfter := 1 + rng.IntN(300)
-		n := runAndKill(t, path, killAfter, acked, total)
+		n := runAndKill(t, path, killAfter, log)
 		if n < killAfter {
 			t.Fatalf("round %d: child acknowledged %d commits before it ended, want at least %d", round, n, killAfter)
 		}
-		checkDurable(t, round, path, device, acked, total)
+		checkDurable(t, round, path, device, kind, log)
 	}
 }
+
+// skipAhead is where an honest device resumes after it reconnects: 2·B past
+// the highest counter it ever sent.
+func skipAhead(used uint64) uint64 { return used + 2*devices.DefaultLeaseBlock }
 
 // runAndKill starts the child, reads killAfter acknowledgements, kills it
 // with SIGKILL, and records every acknowledgement it printed, including those
 // that raced with the kill. It returns how many it read.
-func runAndKill(t *testing.T, path string, killAfter int, acked, total map[string]uint64) int {
+func runAndKill(t *testing.T, path string, killAfter int, log crashLog) int {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), crashChildEnv+"="+path)
+	var starts []string
+	for kidHex, used := range log.used {
+		starts = append(starts, fmt.Sprintf("%s=%d", kidHex, skipAhead(used)))
+	}
+	cmd.Env = append(os.Environ(), crashChildEnv+"="+path, crashStartEnv+"="+strings.Join(starts, ","))
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	stdout, err := cmd.StdoutPipe()
@@ -146,15 +205,21 @@ func runAndKill(t *testing.T, path string, killAfter int, acked, total map[strin
 	killed := false
 	for sc.Scan() {
 		f := strings.Fields(sc.Text())
-		if len(f) != 2 {
+		if len(f) != 3 || f[0] != "use" && f[0] != "ack" {
 			t.Fatalf("child printed %q", sc.Text())
 		}
-		c, err := strconv.ParseUint(f[1], 10, 64)
+		kidHex := f[1]
+		c, err := strconv.ParseUint(f[2], 10, 64)
 		if err != nil {
 			t.Fatal(err)
 		}
-		acked[f[0]] = max(acked[f[0]], c)
-		total[f[0]]++
+		if f[0] == "use" {
+			log.used[kidHex] = max(log.used[kidHex], c)
+			continue
+		}
+		log.acked[kidHex] = max(log.acked[kidHex], c)
+		log.total[kidHex]++
+		log.all[kidHex] = append(log.all[kidHex], c)
 		n++
 		if n == killAfter && !killed {
 			cmd.Process.Kill() // SIGKILL
@@ -168,7 +233,7 @@ func runAndKill(t *testing.T, path string, killAfter int, acked, total map[strin
 	return n
 }
 
-func checkDurable(t *testing.T, round int, path string, device map[string]string, acked, total map[string]uint64) {
+func checkDurable(t *testing.T, round int, path string, device map[string]string, kind map[string]devices.UpdateKind, log crashLog) {
 	t.Helper()
 	ctx := context.Background()
 	s, err := boltstore.Open(path, boltstore.Options{})
@@ -191,20 +256,32 @@ func checkDurable(t *testing.T, round int, path string, device map[string]string
 	defer e.Close(ctx)
 	for kidHex, id := range device {
 		kid, _ := signing.ParseKeyID(kidHex)
-		if hw[kidHex] < acked[kidHex] {
-			t.Fatalf("round %d: %s: durable high-water %d < acknowledged %d", round, id, hw[kidHex], acked[kidHex])
+		acked, total := log.acked[kidHex], log.total[kidHex]
+		if hw[kidHex] < acked {
+			t.Fatalf("round %d: %s: durable lease %d < acknowledged %d", round, id, hw[kidHex], acked)
 		}
 		doc, _ := e.Twin(id)
-		if doc.Security.LastCtr < acked[kidHex] || doc.Security.Accepted < total[kidHex] {
-			t.Fatalf("round %d: %s: twin last_ctr %d accepted %d, acknowledged up to %d, %d in all",
-				round, id, doc.Security.LastCtr, doc.Security.Accepted, acked[kidHex], total[kidHex])
+		if doc.Security.LastCtr > hw[kidHex] {
+			t.Fatalf("round %d: %s: twin last_ctr %d above the durable lease %d", round, id, doc.Security.LastCtr, hw[kidHex])
 		}
-		if doc.Security.LastCtr != hw[kidHex] {
-			t.Fatalf("round %d: %s: twin last_ctr %d but high-water %d: twin and window not written together", round, id, doc.Security.LastCtr, hw[kidHex])
+		if kind[kidHex] == devices.State && (doc.Security.LastCtr < acked || doc.Security.Accepted < total) {
+			t.Fatalf("round %d: %s: twin last_ctr %d accepted %d, acknowledged up to %d, %d in all",
+				round, id, doc.Security.LastCtr, doc.Security.Accepted, acked, total)
 		}
 		for c := uint64(1); c <= hw[kidHex]; c++ {
 			if err := e.PreCheck(kid, c); err == nil {
-				t.Fatalf("round %d: %s: counter %d <= durable high-water %d accepted again", round, id, c, hw[kidHex])
+				t.Fatalf("round %d: %s: counter %d <= durable lease %d passes the pre-check again", round, id, c, hw[kidHex])
+			}
+		}
+		// Replay every acknowledged message, through the whole commit.
+		for _, c := range log.all[kidHex] {
+			if _, err := e.Commit(ctx, crashUpdate(kid, kind[kidHex], c)); signing.ReasonOf(err) != signing.ReasonReplay {
+				t.Fatalf("round %d: %s: acknowledged counter %d replayed after the kill: %v, want replay", round, id, c, err)
+			}
+		}
+		if used := log.used[kidHex]; used > 0 {
+			if err := e.PreCheck(kid, skipAhead(used)); err != nil {
+				t.Fatalf("round %d: %s: honest device resuming at %d (2B past %d): %v", round, id, skipAhead(used), used, err)
 			}
 		}
 	}

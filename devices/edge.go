@@ -20,21 +20,19 @@ import (
 type Durability int
 
 const (
-	// Strict, the default: Commit returns only after the transaction that
-	// holds the change is durable (fsync'd). A broker killed at any instant
-	// and restarted never accepts a message it acknowledged, and never
-	// loses acknowledged twin state (SPEC §6).
+	// Strict, the default: Commit returns only after the counter's lease
+	// and any reported or desired change are durable (fsync'd). A broker
+	// killed at any instant and restarted never accepts a message it
+	// acknowledged, and never loses acknowledged twin state.
 	Strict Durability = iota
-	// Relaxed: Commit returns as soon as the change is applied in memory
-	// and queued for the next transaction, which saves the fsync wait (a
-	// few ms) per message. Within a running process a replay is still never
-	// accepted: the in-memory window is updated before Commit returns. What
-	// it risks is the last few ms before a power loss or kill -9: state
-	// acknowledged but not yet written is lost, and a message accepted in
-	// that gap could be accepted once more after the restart, because its
-	// counter never reached the disk. When the disk falls more than a few
-	// batches behind, Relaxed callers wait for it too, so memory stays
-	// bounded.
+	// Relaxed: Commit returns as soon as a reported or desired change is
+	// applied in memory and queued for the next transaction, which saves
+	// the fsync wait (a few ms) per state message. The counter's lease is
+	// durable before the message takes effect in both modes, so a replay is
+	// never accepted, not even after a kill -9. What Relaxed risks is the
+	// last few ms before a power loss or kill -9: state acknowledged but
+	// not yet written is lost. When the disk falls more than a few batches
+	// behind, Relaxed callers wait for it too, so memory stays bounded.
 	Relaxed
 )
 
@@ -71,6 +69,12 @@ type Options struct {
 	// crash loses at most this interval of them, never a high-water mark
 	// nor a reported or desired change.
 	FlushInterval time.Duration
+	// LeaseBlock is B, how many counters one lease extension adds per key
+	// (0: DefaultLeaseBlock). The edge extends a key's lease when fewer
+	// than B/2 of it are left, ahead of use; after a crash it refuses every
+	// counter up to the lease, so a device skips at least 2·B on reconnect
+	// (docs/counters.md).
+	LeaseBlock uint64
 	// WatchBuffer is each watcher's channel capacity (0: 256).
 	WatchBuffer int
 	// MaxTwinBytes bounds a twin document as encoded (0:
@@ -92,6 +96,9 @@ func (o *Options) fill() {
 	}
 	if o.FlushInterval <= 0 {
 		o.FlushInterval = time.Second
+	}
+	if o.LeaseBlock == 0 {
+		o.LeaseBlock = DefaultLeaseBlock
 	}
 	if o.WatchBuffer <= 0 {
 		o.WatchBuffer = 256
@@ -162,12 +169,14 @@ func (k *KeyRecord) Usable(now time.Time) bool {
 	return k.Status == StatusActive && (k.NotAfter.IsZero() || now.Before(k.NotAfter))
 }
 
-// keyState is the mutable part of a key: its replay window.
+// keyState is the mutable part of a key: its replay window and its lease.
 type keyState struct {
 	mu     sync.Mutex
 	window replay.Window
-	// compact: the store holds only the window's high-water mark, written
-	// with each message; Close writes the whole window (saveWindows).
+	lease  leaseState
+	// compact: the store's record of the key lacks the window as it is
+	// now (its bound alone, or an older window); Close writes the whole
+	// window (saveWindows).
 	compact bool
 }
 
@@ -185,6 +194,9 @@ type edgeDevice struct {
 // Open loads the whole state from s and starts the group committer. The
 // caller keeps ownership of s and closes it after Edge.Close.
 func Open(ctx context.Context, s Store, opt Options) (*Edge, error) {
+	if err := ValidLeaseBlock(opt.LeaseBlock); err != nil {
+		return nil, err
+	}
 	opt.fill()
 	snap, err := s.Load(ctx)
 	if err != nil {
@@ -320,17 +332,22 @@ func loadKey(k Key, role OwnerRole, owner string, windows map[string]Window, old
 	}
 	rec.state = &keyState{}
 	if w, ok := windows[string(k.KID)]; ok && len(w.State) == 0 {
-		// Only the mark was stored (the edge stopped without Close):
-		// every counter up to it counts as seen (SPEC §6).
+		// Only the bound was stored (the edge stopped without Close): every
+		// counter up to it counts as seen, since any of them may have been
+		// accepted under the lease.
 		rec.state.window = replay.Resume(w.HighWater)
+		rec.state.lease.bound = w.HighWater
 	} else if ok {
 		if err := rec.state.window.UnmarshalBinary(w.State); err != nil {
 			return nil, fmt.Errorf("key %s: replay window: %w", signing.FormatKeyID(k.KID), err)
 		}
-		if rec.state.window.Highest() != w.HighWater {
-			return nil, fmt.Errorf("key %s: replay window says %d, high-water mark %d: corrupt store",
+		if rec.state.window.Highest() > w.HighWater {
+			return nil, fmt.Errorf("key %s: replay window says %d, above the counter bound %d: corrupt store",
 				signing.FormatKeyID(k.KID), rec.state.window.Highest(), w.HighWater)
 		}
+		// A window saved at a clean stop resumes exactly, but the record
+		// must become a bound before it accepts anything more.
+		rec.state.lease = leaseState{bound: w.HighWater, exact: true}
 	}
 	return rec, nil
 }
@@ -407,19 +424,24 @@ func (e *Edge) Close(ctx context.Context) error {
 }
 
 // saveWindows queues the whole window of every key whose store record is
-// its high-water mark alone, so that after a clean stop a late message
-// still inside the window is accepted; after a crash the mark alone refuses
-// everything up to it, which is safe (SPEC §6).
+// its bound alone, beside that bound, so that after a clean stop a late
+// message still inside the window is accepted; after a crash the bound
+// alone refuses everything up to it, which is safe. Once a key's window is
+// queued its record counts as exact: the key accepts nothing more without
+// a lease write, which the closing edge refuses, so no counter accepted
+// after the save can be accepted again after the restart. A key with an
+// extension in flight is skipped: its record becomes the new bound.
 func (e *Edge) saveWindows() {
 	for _, k := range e.index.Load().keys {
 		if k.state == nil {
 			continue
 		}
 		k.state.mu.Lock()
-		if k.state.compact {
+		if k.state.compact && k.state.lease.ext == nil {
 			if win, err := k.state.window.MarshalBinary(); err == nil {
-				e.com.enqueue(entry{kid: k.KID, highWater: k.state.window.Highest(), window: win})
+				e.com.enqueue(entry{kid: k.KID, highWater: k.state.lease.bound, window: win})
 				k.state.compact = false
+				k.state.lease.exact = true
 			}
 		}
 		k.state.mu.Unlock()

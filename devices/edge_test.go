@@ -302,10 +302,14 @@ func levelUpdate(kid []byte, ctr uint64) devices.Update {
 	return devices.Update{KID: kid, Counter: ctr, Kind: devices.State, Patch: fmt.Appendf(nil, `{"level":%d}`, ctr)}
 }
 
-// failingStore fails every Commit, as a full disk would.
+// failingStore fails every write, as a full disk would.
 type failingStore struct{ devices.Store }
 
 func (failingStore) Commit(context.Context, []devices.Change) error { return errors.New("disk full") }
+
+func (failingStore) ExtendLeases(context.Context, []devices.LeaseExtension, []devices.Change) ([]error, error) {
+	return nil, errors.New("disk full")
+}
 
 func TestStoreFailureStopsCommits(t *testing.T) {
 	ctx := context.Background()

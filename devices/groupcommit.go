@@ -2,6 +2,7 @@ package devices
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -39,16 +40,18 @@ type dirtyMark struct {
 	since time.Time
 }
 
-// batch is one future store transaction.
+// batch is one future store transaction: changes, and the lease
+// extensions written in the same transaction after them.
 type batch struct {
 	entries []entry
+	leases  []*leaseRequest
 	done    chan struct{} // closed once written (or failed)
 	err     error         // set before done is closed
 }
 
-// entry is one change: a key's high-water mark (kid nil: none) and window
-// (nil: the mark alone), and a device's twin (doc nil: none), which
-// watchers are told about once it is durable.
+// entry is one change: a key's bound (kid nil: none) and window (nil: the
+// bound alone), and a device's twin (doc nil: none), which watchers are
+// told about once it is durable.
 type entry struct {
 	kid       []byte
 	highWater uint64
@@ -122,6 +125,31 @@ func (c *committer) enqueue(en entry) (b *batch, backlog <-chan struct{}) {
 	return b, backlog
 }
 
+// extend queues a lease extension for the next round; the key's lock is
+// held, so one key's extensions enter the queue in order. A closed or
+// failed committer settles it at once with that error.
+func (c *committer) extend(r *leaseRequest) {
+	c.mu.Lock()
+	if c.closed || c.failure != nil {
+		err := c.failure
+		if err == nil {
+			err = ErrClosed
+		}
+		c.mu.Unlock()
+		r.state.lease.ext = nil // the key's lock is held: settle would take it
+		r.err = err
+		close(r.done)
+		return
+	}
+	b := c.openBatch()
+	b.leases = append(b.leases, r)
+	c.mu.Unlock()
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
 // openBatch returns the batch that takes appends; c.mu is held.
 func (c *committer) openBatch() *batch {
 	if n := len(c.queue); n > 0 && len(c.queue[n-1].entries) < c.e.opt.MaxBatch {
@@ -184,18 +212,24 @@ func (c *committer) round() bool {
 
 	if failure == nil {
 		changes, err := coalesce(b.entries)
-		if err == nil {
+		switch {
+		case err != nil:
+			failure = c.fail(err, len(b.entries))
+		case len(b.leases) > 0:
+			failure = c.writeLeases(b.leases, changes)
+		case len(changes) > 0:
 			// A transaction once begun is finished even if the edge is
 			// closing: callers are waiting for it.
-			err = c.store.Commit(context.Background(), changes)
+			if err := c.store.Commit(context.Background(), changes); err != nil {
+				failure = c.fail(err, len(b.entries))
+			}
 		}
-		if err != nil {
-			failure = fmt.Errorf("%w: %w", ErrStoreFailed, err)
-			c.e.opt.Logger.Error("store commit failed; refusing further commits", "err", err, "changes", len(b.entries))
-			c.mu.Lock()
-			c.failure = failure
-			c.dirty, c.dirtyOrder = map[*edgeDevice]time.Time{}, nil
-			c.mu.Unlock()
+	}
+	if failure != nil {
+		for _, r := range b.leases {
+			if !r.settled() {
+				r.settle(failure)
+			}
 		}
 	}
 	if failure == nil {
@@ -210,6 +244,51 @@ func (c *committer) round() bool {
 	b.err = failure
 	close(b.done)
 	return true
+}
+
+// writeLeases writes the batch's changes and lease extensions in one store
+// transaction and settles each extension with its outcome.
+func (c *committer) writeLeases(reqs []*leaseRequest, changes []Change) error {
+	ext := make([]LeaseExtension, len(reqs))
+	for i, r := range reqs {
+		ext[i] = LeaseExtension{KID: r.kid, From: r.from, To: r.to}
+	}
+	results, err := c.store.ExtendLeases(context.Background(), ext, changes)
+	if err == nil && len(results) != len(reqs) {
+		err = fmt.Errorf("store answered %d lease extensions, asked %d", len(results), len(reqs))
+	}
+	var failure error
+	if err != nil {
+		failure = c.fail(err, len(reqs))
+	}
+	for i, r := range reqs {
+		if failure != nil {
+			r.settle(failure)
+			continue
+		}
+		if results[i] != nil && !errors.Is(results[i], ErrConflict) {
+			failure = c.fail(results[i], len(reqs))
+			r.settle(failure)
+			continue
+		}
+		if results[i] != nil {
+			c.e.opt.Logger.Warn("lease taken by another writer; refusing its counters", "err", results[i])
+		}
+		r.settle(results[i])
+	}
+	return failure
+}
+
+// fail records a store failure: from now on every commit is refused,
+// because memory may be ahead of the disk (fail-stop).
+func (c *committer) fail(err error, n int) error {
+	failure := fmt.Errorf("%w: %w", ErrStoreFailed, err)
+	c.e.opt.Logger.Error("store write failed; refusing further commits", "err", err, "changes", n)
+	c.mu.Lock()
+	c.failure = failure
+	c.dirty, c.dirtyOrder = map[*edgeDevice]time.Time{}, nil
+	c.mu.Unlock()
+	return failure
 }
 
 // flushDirty appends a snapshot of each twin dirty for FlushInterval or

@@ -34,9 +34,20 @@ type Store interface {
 	Write(ctx context.Context, b Batch) error
 	// Commit makes a group of window and twin changes durable in one
 	// transaction: when it returns nil, all of them survive a crash. A
-	// change that would lower a key's high-water mark fails the whole call
+	// change that would lower a key's stored bound fails the whole call
 	// with an error wrapping ErrConflict: two writers on one store.
 	Commit(ctx context.Context, changes []Change) error
+	// ExtendLeases takes counter leases (docs/counters.md), each by
+	// compare-and-set on its key's stored bound: an extension is applied
+	// only if the bound stored now is its From (0: no record), and then the
+	// key's record becomes the bound To alone. changes, if any, are written
+	// first, as Commit writes them, so that one round of the group
+	// committer costs one transaction. Every applied extension and every
+	// change is durable when the call returns. The result holds one entry
+	// per extension: nil, or a *LeaseConflictError with the bound found
+	// instead, which the caller must honour. An error for the whole call
+	// means none of it may be counted on.
+	ExtendLeases(ctx context.Context, leases []LeaseExtension, changes []Change) ([]error, error)
 	// Close releases the store.
 	Close() error
 }
@@ -52,13 +63,42 @@ type Snapshot struct {
 
 // Window is the stored replay state of one key.
 type Window struct {
-	KID       []byte
-	HighWater uint64 // highest accepted counter (SPEC §6)
-	// State is replay.Window.MarshalBinary, or empty when only the mark
-	// was stored; such a window resumes refusing every counter up to the
-	// mark (replay.Resume).
+	KID []byte
+	// HighWater is the key's stored bound: the highest counter the key's
+	// lease ever reached, so after a crash every counter at or below it is
+	// refused. A store written before leases existed holds the highest
+	// accepted counter here, which is the same floor.
+	HighWater uint64
+	// State is replay.Window.MarshalBinary (its highest counter at or below
+	// HighWater), saved at a clean stop, or empty when only the bound was
+	// stored; such a window resumes refusing every counter up to the bound
+	// (replay.Resume).
 	State []byte
 }
+
+// LeaseExtension asks the store to move one key's stored bound from From
+// to To (From < To), so that the edge may accept counters up to To.
+type LeaseExtension struct {
+	KID      []byte
+	From, To uint64
+}
+
+// LeaseConflictError is a lease extension refused because the stored bound
+// was not its From: another writer took a lease in between. It matches
+// ErrConflict under errors.Is.
+type LeaseConflictError struct {
+	KID    []byte
+	From   uint64 // the bound the caller expected
+	Stored uint64 // the bound found instead
+}
+
+// Error names the key and both bounds.
+func (e *LeaseConflictError) Error() string {
+	return fmt.Sprintf("kid %s: lease bound is %d, not %d: another writer took a lease", signing.FormatKeyID(e.KID), e.Stored, e.From)
+}
+
+// Is makes errors.Is(err, ErrConflict) true.
+func (e *LeaseConflictError) Is(target error) bool { return target == ErrConflict }
 
 // Twin is the stored twin document of one device.
 type Twin struct {
@@ -76,14 +116,14 @@ type Batch struct {
 	Changes     []Change
 }
 
-// Change is what one accepted message (or one batch of rejection counters)
-// changes in the store. A nil Window or Twin leaves that part as it is.
+// Change is what one accepted message (or one batch of rejection counters,
+// or a clean stop, or an import) changes in the store. A nil Window or Twin
+// leaves that part as it is.
 type Change struct {
-	KID       []byte // key whose window changed; nil for a twin-only change
-	HighWater uint64 // the window's highest accepted counter after the change
-	// Window is replay.Window.MarshalBinary after the change, or nil to
-	// store the high-water mark alone (what each message writes: 8 bytes
-	// rather than the window's 265).
+	KID       []byte // key whose record changes; nil for a twin-only change
+	HighWater uint64 // the key's bound, as Window.HighWater
+	// Window is replay.Window.MarshalBinary, written at a clean stop, or
+	// nil to store the bound alone.
 	Window []byte
 	Device string // device whose twin changed; "" for a window-only change
 	Twin   []byte // the whole twin document after the change, JSON

@@ -18,16 +18,16 @@ func (s *Store) Commit(ctx context.Context, changes []devices.Change) error {
 }
 
 // applyChanges writes changes in order (a window record is the 8-byte
-// big-endian high-water mark, then the window's state if there is one), so that of two changes to one key or
-// twin, the later one stays.
+// big-endian bound, then the window's state if there is one), so that of
+// two changes to one key or twin, the later one stays.
 func applyChanges(tx *bolt.Tx, changes []devices.Change) error {
 	windows, twins := tx.Bucket(bucketWindows), tx.Bucket(bucketTwins)
 	for _, c := range changes {
 		if c.KID != nil {
 			if old := windows.Get(c.KID); len(old) >= 8 && binary.BigEndian.Uint64(old) > c.HighWater {
-				// SPEC §6: a high-water mark never goes down. Only a second
-				// writer on the same store could ask for that.
-				return &devices.ConflictError{Msg: fmt.Sprintf("kid %s: high-water mark would go down from %d to %d (a second writer on this store?)",
+				// A key's bound never goes down: every counter below it
+				// was leased once. Only a second writer could ask for that.
+				return &devices.ConflictError{Msg: fmt.Sprintf("kid %s: counter bound would go down from %d to %d (a second writer on this store?)",
 					signing.FormatKeyID(c.KID), binary.BigEndian.Uint64(old), c.HighWater)}
 			}
 			v := make([]byte, 8+len(c.Window))

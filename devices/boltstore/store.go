@@ -4,7 +4,9 @@
 //
 // Layout (schema 1): buckets "devices", "operators", "authorities" (id ->
 // record), "keys-by-kid" (kid -> owner), "windows" (kid -> 8-byte big-endian
-// high-water mark, followed by the replay window when it was saved whole),
+// counter bound, the key's lease, followed by the replay window when it was
+// saved whole at a clean stop; stores written before leases hold the
+// highest accepted counter there, which reads as the same floor),
 // "twins" (device id -> JSON
 // document) and "meta" ("schema" -> "1").
 package boltstore

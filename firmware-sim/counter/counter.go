@@ -77,3 +77,27 @@ func (s *Store) write(v uint64) error {
 	}
 	return nil
 }
+
+// SkipAhead moves the counter forward by n, so that the next counter handed
+// out is at least n above the one that would have been. A device calls it on
+// every (re)connect with twice the broker's lease block: whatever it sent
+// before a broker crash lies at or below the broker's restart floor, and
+// its next message must lie above it (docs/counters.md). When the skip
+// passes the reservation, the new one is written durably before SkipAhead
+// returns, so a reboot never resumes below the skip.
+func (s *Store) SkipAhead(n uint64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if n > math.MaxUint64-s.reserve || s.next > math.MaxUint64-s.reserve-n {
+		return errors.New("counter space exhausted: rotate the key")
+	}
+	next := s.next + n
+	if next-1 > s.reserved {
+		if err := s.write(next - 1 + s.reserve); err != nil {
+			return err
+		}
+		s.reserved = next - 1 + s.reserve
+	}
+	s.next = next
+	return nil
+}

@@ -39,3 +39,54 @@ func TestDamagedFileRefused(t *testing.T) {
 		t.Fatal("damaged counter file accepted")
 	}
 }
+
+// TestSkipAheadIsDurable: after SkipAhead(n) the next counter is at least n
+// above the last one used, in this life and after a reboot that comes
+// straight after the skip, with no counter used since.
+func TestSkipAheadIsDurable(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ctr")
+	var last uint64
+	for boot, n := range []uint64{2048, 4, 2048, 100000} {
+		s, err := Open(path, 16)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if last, err = s.Next(); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.SkipAhead(n); err != nil {
+			t.Fatal(err)
+		}
+		if boot%2 == 1 { // this life goes on after the skip
+			c, err := s.Next()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c < last+n {
+				t.Fatalf("boot %d: skip %d after %d: next %d, want >= %d", boot, n, last, c, last+n)
+			}
+			last = c
+			continue
+		}
+		// The process dies straight after the skip.
+		rebooted, err := Open(path, 16)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := rebooted.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c < last+n {
+			t.Fatalf("boot %d: skip %d after %d, then a reboot: next %d, want >= %d", boot, n, last, c, last+n)
+		}
+		last = c
+	}
+	s, err := Open(path, 16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SkipAhead(^uint64(0)); err == nil {
+		t.Error("a skip past the counter space was accepted")
+	}
+}

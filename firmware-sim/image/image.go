@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/signet-city/signet/devices"
 	"github.com/signet-city/signet/devices/kinds"
 	"github.com/signet-city/signet/devices/topic"
 	"github.com/signet-city/signet/firmware-sim/command"
@@ -38,6 +39,10 @@ type Image struct {
 	// was enrolled through it (signet flash --api): signet sim reads the
 	// broker's /metrics there. Optional; the device itself never uses it.
 	API string `json:"api,omitempty"`
+	// LeaseBlock is the broker's lease block B (its lease_block); the
+	// device skips 2·B counters on every (re)connect. Absent:
+	// devices.DefaultLeaseBlock.
+	LeaseBlock uint64 `json:"lease_block,omitempty"`
 
 	key         *signing.JWK
 	authorities command.Authorities
@@ -98,6 +103,9 @@ func (im *Image) Validate() error {
 	}
 	if im.CounterPath == "" {
 		return errors.New(`field "counter_path": empty`)
+	}
+	if err := devices.ValidLeaseBlock(im.LeaseBlock); err != nil {
+		return fmt.Errorf(`field "lease_block": %w`, err)
 	}
 	return nil
 }

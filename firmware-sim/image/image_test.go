@@ -69,6 +69,7 @@ func TestLoadRefusesBadImages(t *testing.T) {
 		{"bad api", replace(`"counter_path"`, `"api": "tcp://h:1", "counter_path"`), 0o600, `field "api": "tcp://h:1" is not http://host:port`},
 		{"api with a path", replace(`"counter_path"`, `"api": "http://h:1/api/v1", "counter_path"`), 0o600, `field "api"`},
 		{"no counter path", replace(`"counter_path": "sl-01.ctr"`, `"counter_path": ""`), 0o600, `field "counter_path"`},
+		{"lease block too small", replace(`"counter_path"`, `"lease_block": 1, "counter_path"`), 0o600, `field "lease_block": lease block 1`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -91,5 +92,28 @@ func TestLoadRefusesBadImages(t *testing.T) {
 	}
 	if _, err := Load(filepath.Join(dir, "missing.img")); err == nil || !strings.Contains(err.Error(), "no such file") {
 		t.Fatalf("missing image: %v", err)
+	}
+}
+
+// TestLeaseBlockField: an image without lease_block (every image flashed
+// before it existed) loads with 0, the default; one with it keeps it.
+func TestLeaseBlockField(t *testing.T) {
+	path, data := good(t, t.TempDir())
+	im, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if im.LeaseBlock != 0 || strings.Contains(string(data), "lease_block") {
+		t.Fatalf("image without lease_block: block %d", im.LeaseBlock)
+	}
+	with := strings.Replace(string(data), `"counter_path"`, `"lease_block": 4096, "counter_path"`, 1)
+	if err := os.WriteFile(path, []byte(with), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if im, err = Load(path); err != nil {
+		t.Fatal(err)
+	}
+	if im.LeaseBlock != 4096 {
+		t.Fatalf("image with lease_block 4096: block %d", im.LeaseBlock)
 	}
 }

@@ -4,6 +4,7 @@
 package runtime
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"sync"
@@ -12,6 +13,7 @@ import (
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 
+	"github.com/signet-city/signet/devices"
 	"github.com/signet-city/signet/devices/topic"
 	"github.com/signet-city/signet/firmware-sim/command"
 	"github.com/signet-city/signet/firmware-sim/counter"
@@ -38,6 +40,9 @@ type Device struct {
 	Model    model.Model
 	Broker   string // e.g. tcp://127.0.0.1:1883
 	Stats    *Stats
+	// LeaseBlock is the broker's lease block, from the flash image
+	// (0: devices.DefaultLeaseBlock): every (re)connect skips twice it.
+	LeaseBlock uint64
 	// Tap, if set, sees every message the device publishes (the demo keeps
 	// one to replay it as an attacker would).
 	Tap func(topic string, msg []byte)
@@ -89,6 +94,11 @@ func (d *Device) Connect(ctx context.Context) (paho.Client, error) {
 		SetOrderMatters(false).
 		SetOnConnectHandler(d.onConnect).
 		SetCredentialsProvider(func() (string, string) {
+			// Before every (re)connect, past any broker restart floor
+			// (docs/counters.md).
+			if err := d.Counter.SkipAhead(2 * cmp.Or(d.LeaseBlock, devices.DefaultLeaseBlock)); err != nil {
+				return d.ID, ""
+			}
 			tok, err := d.Token()
 			if err != nil {
 				return d.ID, ""

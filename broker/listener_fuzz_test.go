@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	paho5 "github.com/eclipse/paho.golang/paho"
 	pk5 "github.com/eclipse/paho.golang/packets"
+	paho5 "github.com/eclipse/paho.golang/paho"
 	pk3 "github.com/eclipse/paho.mqtt.golang/packets"
 
 	"github.com/signet-city/signet/broker/brokertest"

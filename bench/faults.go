@@ -25,6 +25,9 @@ type FaultOptions struct {
 	// MaxKillAfter bounds the random moment of each kill, measured from the
 	// start of the round's load (it is drawn uniformly from 50 ms to it).
 	MaxKillAfter time.Duration
+	// Rate is each honest device's messages per second during the load
+	// (0: 100, half the broker's default per-client rate limit).
+	Rate float64
 	// Disk runs the two disk faults after the rounds (full disk,
 	// read-only store directory).
 	Disk bool
@@ -44,6 +47,7 @@ type FaultRound struct {
 	Sent        uint64  `json:"sent"`    // honest messages sent before the kill
 	Acked       uint64  `json:"acked"`   // of them, PUBACK 0x00 before the kill
 	Unacked     uint64  `json:"unacked"` // sent, no PUBACK: in flight at the kill
+	Refused     uint64  `json:"refused"` // honest, refused before the kill (should be 0)
 	// LiveReplaysRefused counts replays by the hostile client while the
 	// load ran (each of a message the broker had just acknowledged).
 	LiveReplays         uint64 `json:"live_replays"`
@@ -79,7 +83,11 @@ type FaultReport struct {
 	ReplaysAccepted uint64 `json:"replays_accepted"`
 	LostAcked       uint64 `json:"lost_acked"`
 	HonestRefused   uint64 `json:"honest_refused_after_restart"`
-	FailedStarts    int    `json:"failed_starts"`
+	// HonestRefusedLoad: honest messages refused during the rounds' load,
+	// before the kills (a broker that refuses honest devices fails them
+	// too, so this should be 0 as well).
+	HonestRefusedLoad uint64 `json:"honest_refused_load"`
+	FailedStarts      int    `json:"failed_starts"`
 }
 
 // FaultSummary is the options as reported.
@@ -111,6 +119,9 @@ func RunFaults(ctx context.Context, o FaultOptions) (*FaultReport, error) {
 	if o.Skip == 0 {
 		o.Skip = DefaultLeaseSkip
 	}
+	if o.Rate <= 0 {
+		o.Rate = 100
+	}
 	if o.MaxKillAfter <= 0 {
 		o.MaxKillAfter = 1500 * time.Millisecond
 	}
@@ -141,6 +152,7 @@ func RunFaults(ctx context.Context, o FaultOptions) (*FaultReport, error) {
 		r, next, err := faultRound(ctx, o, site, child, i, killAfter)
 		rep.Rounds = append(rep.Rounds, r)
 		rep.add(r.ReplaysAccepted+r.LiveReplaysAccepted, r.LostAcked, r.HonestRefused, !r.Restarted)
+		rep.HonestRefusedLoad += r.Refused
 		if o.Progress != nil {
 			o.Progress(r)
 		}
@@ -189,9 +201,13 @@ func faultRound(ctx context.Context, o FaultOptions, site *faultSite, child *ser
 	results := make([]deviceCounts, len(site.devices))
 	errs := make([]error, len(site.devices))
 	live := newLiveReplayer(site, child.mqtt)
+	// Each device keeps to o.Rate, below the broker's per-client rate
+	// limit: an honest device that floods is refused as rate_limited.
+	pace := time.NewTicker(time.Duration(float64(time.Second) / o.Rate / float64(len(site.devices))))
+	defer pace.Stop()
 	for i, d := range site.devices {
 		wg.Go(func() {
-			results[i], errs[i] = d.runHonest(load, child.mqtt, o.Skip, 0, live.feed)
+			results[i], errs[i] = d.runHonest(load, child.mqtt, o.Skip, 0, live.feed, pace.C)
 		})
 	}
 	liveDone := make(chan struct{})
@@ -212,7 +228,7 @@ func faultRound(ctx context.Context, o FaultOptions, site *faultSite, child *ser
 		r.Sent += c.sent
 		r.Acked += c.acked
 		r.Unacked += c.lost
-		r.HonestRefused += c.refused // refused before the kill (should not happen)
+		r.Refused += c.refused
 		if errs[i] != nil && !errors.Is(errs[i], errConnectionLost) {
 			return r, nil, fmt.Errorf("faults: round %d: device %s: %w", round, site.devices[i].id, errs[i])
 		}
@@ -249,7 +265,7 @@ func faultRound(ctx context.Context, o FaultOptions, site *faultSite, child *ser
 // honestBurst connects every device again (skipping ahead) and publishes
 // n messages each, returning how many were sent and how many refused.
 func honestBurst(ctx context.Context, addr string, site *faultSite, skip uint64, n int) (sent, refused uint64, err error) {
-	c, err := loadBurst(ctx, addr, site, skip, n)
+	c, err := loadBurst(ctx, addr, site, skip, n, false)
 	return c.sent, c.refused, err
 }
 

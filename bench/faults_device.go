@@ -93,11 +93,14 @@ func dialMQTT5(ctx context.Context, addr, clientID string, dev *faultDevice, use
 	ack, err := cl.Connect(cctx, cp)
 	if err != nil {
 		conn.Close()
+		if ack != nil && ack.ReasonCode >= 0x80 {
+			return nil, nil, fmt.Errorf("connect %s: %w: CONNACK 0x%02x (%v)", clientID, errConnRefused, ack.ReasonCode, err)
+		}
 		return nil, nil, fmt.Errorf("connect %s: %w", clientID, err)
 	}
 	if ack.ReasonCode != 0 {
 		conn.Close()
-		return nil, nil, fmt.Errorf("connect %s: CONNACK reason 0x%02x", clientID, ack.ReasonCode)
+		return nil, nil, fmt.Errorf("connect %s: %w: CONNACK 0x%02x", clientID, errConnRefused, ack.ReasonCode)
 	}
 	return cl, conn, nil
 }
@@ -129,22 +132,33 @@ func publish5(ctx context.Context, cl *paho5.Client, t string, payload []byte) (
 // deviceCounts are one device session's outcomes.
 type deviceCounts struct {
 	sent, acked, refused, lost uint64
+	sessionsRefused            uint64 // CONNECT answered with a failure code
 	capture                    []captured
 }
 
 // runHonest publishes until ctx ends, the connection breaks, or limit
 // messages were sent (0: no limit): state and telemetry in turn, QoS 1,
 // one in flight. Every message is captured before it is sent.
-// tap, if set, sees each message once the broker acknowledged it.
-func (d *faultDevice) runHonest(ctx context.Context, addr string, skip uint64, limit int, tap func(captured)) (deviceCounts, error) {
+// tap, if set, sees each message once the broker acknowledged it; pace,
+// if set, is waited on before each message.
+func (d *faultDevice) runHonest(ctx context.Context, addr string, skip uint64, limit int, tap func(captured), pace <-chan time.Time) (deviceCounts, error) {
 	var c deviceCounts
 	d.skipAhead(skip)
 	cl, conn, err := dialMQTT5(ctx, addr, d.id, d, "", nil)
 	if err != nil {
+		if errors.Is(err, errConnRefused) {
+			c.sessionsRefused++
+		}
 		return c, err
 	}
 	defer conn.Close()
 	for limit == 0 || int(c.sent) < limit {
+		if pace != nil {
+			select {
+			case <-pace:
+			case <-ctx.Done():
+			}
+		}
 		if ctx.Err() != nil {
 			cl.Disconnect(&paho5.Disconnect{})
 			return c, nil
@@ -195,3 +209,7 @@ func (d *faultDevice) runHonest(ctx context.Context, addr string, skip uint64, l
 
 // errConnectionLost: the session ended without a PUBACK (the broker died).
 var errConnectionLost = errors.New("connection lost")
+
+// errConnRefused: the broker answered CONNECT with a failure code (MQTT 5
+// §3.2.2.2), e.g. a connect token it could not record on a full disk.
+var errConnRefused = errors.New("connection refused by the broker")

@@ -13,6 +13,7 @@ import (
 	"github.com/signet-city/signet/devices"
 	"github.com/signet-city/signet/devices/boltstore"
 	"github.com/signet-city/signet/firmware-sim/fleet"
+	"github.com/signet-city/signet/firmware-sim/runtime"
 )
 
 // FaultZone is the zone of the fault and soak harnesses' fleets.
@@ -33,14 +34,22 @@ const (
 type faultSite struct {
 	dir, store, config string
 	devices            []*faultDevice
-	adminToken         string // bearer token of faultAdmin
-	replayPassword     string // MQTT password of faultReplay
+	// hostile are extra devices of the fleet, with their counter files,
+	// that the soak's attacker logs in as (compromised devices).
+	hostile        []*runtime.Device
+	adminToken     string // bearer token of faultAdmin
+	replayPassword string // MQTT password of faultReplay
 }
 
 // flashSite makes a new store in dir, flashes n streetlights into it with
 // firmware-sim/fleet (fresh Ed25519 keys, enrolled in the registry) and
 // writes the broker's configuration beside it.
 func flashSite(ctx context.Context, dir string, n int) (*faultSite, error) {
+	return flashSiteWith(ctx, dir, n, 0)
+}
+
+// flashSiteWith also flashes hostile compromised devices.
+func flashSiteWith(ctx context.Context, dir string, n, hostile int) (*faultSite, error) {
 	if n <= 0 {
 		return nil, fmt.Errorf("faults: --devices %d must be positive", n)
 	}
@@ -49,20 +58,24 @@ func flashSite(ctx context.Context, dir string, n int) (*faultSite, error) {
 	if err != nil {
 		return nil, err
 	}
-	specs := make([]fleet.Spec, n)
+	specs := make([]fleet.Spec, n+hostile)
 	for i := range specs {
 		specs[i] = fleet.Spec{ID: fmt.Sprintf("sl-%03d", i+1), Zone: FaultZone, Kind: "streetlight"}
+		if i >= n {
+			specs[i].ID = fmt.Sprintf("hostile-%d", i-n+1)
+		}
 	}
-	built, err := fleet.Build(ctx, devices.NewRegistry(store, nil), specs, dir, "", nil)
+	built, err := fleet.Build(ctx, devices.NewRegistry(store, nil), specs, dir, "", &runtime.Stats{})
 	if cerr := store.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
 		return nil, fmt.Errorf("faults: flashing the fleet: %w", err)
 	}
-	for _, d := range built {
+	for _, d := range built[:n] {
 		s.devices = append(s.devices, &faultDevice{id: d.ID, zone: d.Zone, key: d.Key, kid: d.KID})
 	}
+	s.hostile = built[n:]
 	s.adminToken, s.replayPassword = rand.Text(), rand.Text()
 	if err := s.writeConfig(); err != nil {
 		return nil, err

@@ -22,14 +22,14 @@ const PlotFaults = "faults.png"
 // FaultTableHeader is the header of the terminal table; PrintFaultRound
 // prints one row under it.
 func FaultTableHeader(w io.Writer) {
-	fmt.Fprintf(w, "%5s  %9s  %6s  %6s  %8s  %9s  %9s  %10s  %14s\n",
-		"round", "kill ms", "sent", "acked", "in flight", "replayed", "replays ok", "lost acked", "honest refused")
+	fmt.Fprintf(w, "%5s  %7s  %6s  %6s  %7s  %9s  %8s  %10s  %10s  %14s\n",
+		"round", "kill ms", "sent", "acked", "refused", "in flight", "replayed", "replays ok", "lost acked", "honest refused")
 }
 
 // PrintFaultRound prints one round of the table.
 func PrintFaultRound(w io.Writer, r FaultRound) {
-	fmt.Fprintf(w, "%5d  %9.0f  %6d  %6d  %8d  %9d  %9d  %10d  %14d\n",
-		r.Round, r.KillAfterMS, r.Sent, r.Acked, r.Unacked, r.Replayed+r.LiveReplays,
+	fmt.Fprintf(w, "%5d  %7.0f  %6d  %6d  %7d  %9d  %8d  %10d  %10d  %14d\n",
+		r.Round, r.KillAfterMS, r.Sent, r.Acked, r.Refused, r.Unacked, r.Replayed+r.LiveReplays,
 		r.ReplaysAccepted+r.LiveReplaysAccepted, r.LostAcked, r.HonestRefused)
 }
 
@@ -41,7 +41,7 @@ func PrintFaultSummary(w io.Writer, r *FaultReport) {
 			if d.Enrolled+d.EnrolRefused > 0 {
 				fmt.Fprintf(w, "  under the fault: %d devices enrolled over the API, then %d enrolments refused\n", d.Enrolled, d.EnrolRefused)
 			}
-			fmt.Fprintf(w, "  under the fault: sent %d, acked %d, refused with a PUBACK failure code %d, no PUBACK %d\n", d.Sent, d.Acked, d.Refused, d.Unacked)
+			fmt.Fprintf(w, "  under the fault: sent %d, acked %d, refused with a PUBACK failure code %d, no PUBACK %d; sessions refused at CONNECT %d\n", d.Sent, d.Acked, d.Refused, d.Unacked, d.SessionsRefused)
 		} else {
 			fmt.Fprintf(w, "  under the fault: the broker refused to start: %s\n", oneLine(d.StartError, 240))
 			if d.Sent > 0 {
@@ -51,8 +51,8 @@ func PrintFaultSummary(w io.Writer, r *FaultReport) {
 		fmt.Fprintf(w, "  after it was lifted: started %v, lost acked %d, lost enrolled %d, acknowledged replays accepted %d of %d (refused ones taken late %d), honest refused %d of %d\n",
 			d.Recovered, d.LostAcked, d.LostEnrolled, d.ReplaysAccepted, d.Replayed, d.LateAccepted, d.HonestRefused, d.HonestAfter)
 	}
-	fmt.Fprintf(w, "\ntotal: replays accepted %d (must be 0), acknowledged updates lost %d (must be 0), failed starts %d, honest refused after restarts %d\n",
-		r.ReplaysAccepted, r.LostAcked, r.FailedStarts, r.HonestRefused)
+	fmt.Fprintf(w, "\ntotal: replays accepted %d (must be 0), acknowledged updates lost %d (must be 0), failed starts %d, honest refused after restarts %d, honest refused under load %d\n",
+		r.ReplaysAccepted, r.LostAcked, r.FailedStarts, r.HonestRefused, r.HonestRefusedLoad)
 }
 
 // WriteFaultJSON writes the report as JSON to path ("-": w).

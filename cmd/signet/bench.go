@@ -17,6 +17,7 @@ district. Every figure is a ratio or rate measured in one run on this machine.
   signet bench broker --json broker.json`,
 	}
 	cmd.AddCommand(newBenchStoreCmd(), newBenchVerifyCmd(), newBenchBrokerCmd(), newBenchAllCmd(), newBenchTargetCmd(),
-		newBenchFaultsCmd())
+		newBenchFaultsCmd(),
+		newBenchSoakCmd())
 	return cmd
 }

@@ -95,6 +95,7 @@ a restart failed. docs/faults.md explains the figures.`,
 	f := cmd.Flags()
 	f.IntVar(&o.Rounds, "rounds", 20, "SIGKILL rounds")
 	f.IntVar(&o.Devices, "devices", 20, "honest devices")
+	f.Float64Var(&o.Rate, "rate", 100, "messages per second of each honest device (below the broker's per-client rate limit)")
 	f.Uint64Var(&o.Skip, "skip", bench.DefaultLeaseSkip, "how far each device moves its counter on every reconnect (2 x the broker's lease block)")
 	f.DurationVar(&o.MaxKillAfter, "max-kill-after", 0, "latest kill moment in a round (default 1.5s)")
 	f.Uint64Var(&o.Seed, "seed", 0, "seed of the kill moments (0: random; the report shows it)")

@@ -43,6 +43,9 @@ func TestBenchFaultsQuick(t *testing.T) {
 	if rep.ReplaysAccepted != 0 || rep.LostAcked != 0 || rep.FailedStarts != 0 {
 		t.Errorf("replays accepted %d, acknowledged updates lost %d, failed starts %d: all must be 0\n%s", rep.ReplaysAccepted, rep.LostAcked, rep.FailedStarts, out)
 	}
+	if rep.HonestRefusedLoad != 0 {
+		t.Errorf("%d honest messages refused under load: honest devices must be served\n%s", rep.HonestRefusedLoad, out)
+	}
 	for _, r := range rep.Rounds {
 		if !r.Restarted || r.Replayed == 0 {
 			t.Errorf("round %d: restarted %v, %d replays sent: every round must restart and replay\n%s", r.Round, r.Restarted, r.Replayed, out)

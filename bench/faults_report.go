@@ -100,10 +100,12 @@ func faultPlot(path string, r *FaultReport) error {
 		{"acknowledged updates lost (must be 0)", func(f FaultRound) uint64 { return f.LostAcked }},
 		{"honest refused after the restart", func(f FaultRound) uint64 { return f.HonestRefused }},
 	}
+	top := 1.0
 	for i, s := range series {
 		pts := make(plotter.XYs, len(r.Rounds))
 		for j, round := range r.Rounds {
 			pts[j] = plotter.XY{X: float64(round.Round), Y: float64(s.of(round))}
+			top = max(top, pts[j].Y)
 		}
 		line, marks, err := plotter.NewLinePoints(pts)
 		if err != nil {
@@ -114,7 +116,7 @@ func faultPlot(path string, r *FaultReport) error {
 		p.Add(line, marks)
 		p.Legend.Add(s.name, line, marks)
 	}
-	p.Y.Min = 0
+	p.Y.Min, p.Y.Max = 0, top*1.4 // room for the legend above the lines
 	if err := p.Save(8*vg.Inch, 4*vg.Inch, path); err != nil {
 		return fmt.Errorf("plot %s: %w", path, err)
 	}

@@ -257,6 +257,9 @@ func faultRound(ctx context.Context, o FaultOptions, site *faultSite, child *ser
 	}
 	r.HonestAfter, r.HonestRefused, err = honestBurst(ctx, next.mqtt, site, o.Skip, 4)
 	if err != nil {
+		if errors.Is(err, errConnRefused) {
+			err = fmt.Errorf("%w (a device's connect token spends a counter, which must lie above the broker's restart floor: is --skip %d at least 2 x the broker's lease_block?)", err, o.Skip)
+		}
 		return r, next, fmt.Errorf("faults: round %d: honest devices after the restart: %w", round, err)
 	}
 	return r, next, nil

@@ -248,5 +248,25 @@ func loadBurst(ctx context.Context, addr string, site *faultSite, skip uint64, n
 		sum.sessionsRefused += c.sessionsRefused
 		sum.capture = append(sum.capture, c.capture...)
 	}
-	return sum, errors.Join(errs...)
+	return sum, firstOf(errs)
+}
+
+// firstOf is the first non-nil error, saying how many more there were, so
+// that a fleet failing the same way is one line.
+func firstOf(errs []error) error {
+	var first error
+	more := 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+		case first == nil:
+			first = err
+		default:
+			more++
+		}
+	}
+	if more > 0 {
+		return fmt.Errorf("%w (and %d more devices)", first, more)
+	}
+	return first
 }

@@ -48,8 +48,9 @@ type FaultRound struct {
 	Acked       uint64  `json:"acked"`   // of them, PUBACK 0x00 before the kill
 	Unacked     uint64  `json:"unacked"` // sent, no PUBACK: in flight at the kill
 	Refused     uint64  `json:"refused"` // honest, refused before the kill (should be 0)
-	// LiveReplaysRefused counts replays by the hostile client while the
-	// load ran (each of a message the broker had just acknowledged).
+	// LiveReplays counts replays by the hostile client while the load ran
+	// (each of a message the broker had just acknowledged), and
+	// LiveReplaysAccepted those accepted (must be 0).
 	LiveReplays         uint64 `json:"live_replays"`
 	LiveReplaysAccepted uint64 `json:"live_replays_accepted"`
 	// Restarted: the broker started on the store after the kill.

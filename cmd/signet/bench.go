@@ -16,6 +16,8 @@ district. Every figure is a ratio or rate measured in one run on this machine.
 		Example: `  signet bench all --quick --json bench.json --report report/
   signet bench broker --json broker.json`,
 	}
-	cmd.AddCommand(newBenchStoreCmd(), newBenchVerifyCmd(), newBenchBrokerCmd(), newBenchAllCmd(), newBenchTargetCmd())
+	cmd.AddCommand(newBenchStoreCmd(), newBenchVerifyCmd(), newBenchBrokerCmd(), newBenchAllCmd(), newBenchTargetCmd(),
+		newBenchFaultsCmd(),
+		newBenchSoakCmd())
 	return cmd
 }

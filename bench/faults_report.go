@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -53,20 +52,6 @@ func PrintFaultSummary(w io.Writer, r *FaultReport) {
 	}
 	fmt.Fprintf(w, "\ntotal: replays accepted %d (must be 0), acknowledged updates lost %d (must be 0), failed starts %d, honest refused after restarts %d, honest refused under load %d\n",
 		r.ReplaysAccepted, r.LostAcked, r.FailedStarts, r.HonestRefused, r.HonestRefusedLoad)
-}
-
-// WriteFaultJSON writes the report as JSON to path ("-": w).
-func WriteFaultJSON(w io.Writer, path string, r *FaultReport) error {
-	data, err := json.MarshalIndent(r, "", "  ")
-	if err != nil {
-		return err
-	}
-	data = append(data, '\n')
-	if path == "-" {
-		_, err = w.Write(data)
-		return err
-	}
-	return os.WriteFile(path, data, 0o644)
 }
 
 // WriteFaultReport writes faults.md (the table) and the plot into dir.

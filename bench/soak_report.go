@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"encoding/json"
 	"fmt"
 	"image/color"
 	"io"
@@ -55,20 +54,6 @@ func PrintSoakSummary(w io.Writer, r *SoakReport) {
 	verdict("RSS", r.RSS, 1<<20, " MiB")
 	verdict("heap", r.Heap, 1<<20, " MiB")
 	verdict("goroutines", r.Goroutines, 1, "")
-}
-
-// WriteSoakJSON writes the report as JSON to path ("-": w).
-func WriteSoakJSON(w io.Writer, path string, r *SoakReport) error {
-	data, err := json.MarshalIndent(r, "", "  ")
-	if err != nil {
-		return err
-	}
-	data = append(data, '\n')
-	if path == "-" {
-		_, err = w.Write(data)
-		return err
-	}
-	return os.WriteFile(path, data, 0o644)
 }
 
 // WriteSoakReport writes soak.md and the two plots into dir.

@@ -74,7 +74,7 @@ a restart failed. docs/faults.md explains the figures.`,
 			}
 			bench.PrintFaultSummary(out, rep)
 			if jsonFile != "" {
-				if err := bench.WriteFaultJSON(cmd.OutOrStdout(), jsonFile, rep); err != nil {
+				if err := bench.WriteJSON(cmd.OutOrStdout(), jsonFile, rep); err != nil {
 					return err
 				}
 			}

@@ -69,7 +69,7 @@ Exit status 1 on any error, and with --fail-on-growth when memory grew.`,
 			}
 			bench.PrintSoakSummary(out, rep)
 			if jsonFile != "" {
-				if err := bench.WriteSoakJSON(cmd.OutOrStdout(), jsonFile, rep); err != nil {
+				if err := bench.WriteJSON(cmd.OutOrStdout(), jsonFile, rep); err != nil {
 					return err
 				}
 			}

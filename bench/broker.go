@@ -49,6 +49,9 @@ type BrokerOptions struct {
 	// are compared at one load (and a district's expected load can be
 	// tried).
 	Rate float64
+	// Pin adds a row for each mode with the broker pinned to one core and
+	// the driver to the other (pin.go), beside the shared-core rows.
+	Pin bool
 	// Rounds is how many times every configuration is measured, one
 	// configuration after another in each round (0: once). The machine's
 	// speed drifts between runs; ratios are taken within a round and their
@@ -67,6 +70,8 @@ type ConfigResult struct {
 	Mode        string `json:"mode"`
 	Connections int    `json:"connections"`
 	Gateway     bool   `json:"gateway"`
+	// Pinned: the broker ran on one core and the driver on the other.
+	Pinned bool `json:"pinned,omitempty"`
 	// Skipped says why the configuration was not measured ("" if it was).
 	Skipped string `json:"skipped,omitempty"`
 
@@ -126,6 +131,9 @@ type Figures struct {
 	RatioVsPlain     float64 `json:"ratio_vs_plain"`
 	RatioVsNaive     float64 `json:"ratio_vs_naive"`
 	P99MsAtHalfLoad  float64 `json:"p99_ms_at_half_load"`
+	// PinnedRatioVsPlain is strict over plain with each broker pinned to
+	// one core and the driver to the other (--pin; 0 without).
+	PinnedRatioVsPlain float64 `json:"pinned_ratio_vs_plain,omitempty"`
 }
 
 // BrokerReport is the broker comparison. Its Figures come first in JSON.
@@ -159,6 +167,7 @@ type config struct {
 	name     string
 	mode     string
 	gateways int
+	pinned   bool
 }
 
 // MeasureBrokers runs the comparison.
@@ -177,6 +186,11 @@ func MeasureBrokers(ctx context.Context, o BrokerOptions) (*BrokerReport, error)
 	}
 	if len(o.TargetCommand) == 0 {
 		return nil, errors.New("broker bench: no command to start a broker under test")
+	}
+	if o.Pin {
+		if why := canPin(); why != "" {
+			return nil, errors.New("broker bench: " + why)
+		}
 	}
 	for _, m := range o.Modes {
 		if !slices.Contains(TargetModes, m) && m != ModeMosquitto {
@@ -217,6 +231,13 @@ func MeasureBrokers(ctx context.Context, o BrokerOptions) (*BrokerReport, error)
 		for _, m := range []string{ModePlain, ModeStrict} {
 			if slices.Contains(o.Modes, m) {
 				configs = append(configs, config{name: fmt.Sprintf("%s, %d gateways", m, o.Gateways), mode: m, gateways: o.Gateways})
+			}
+		}
+	}
+	if o.Pin {
+		for _, m := range o.Modes {
+			if m != ModeMosquitto {
+				configs = append(configs, config{name: m + ", pinned", mode: m, pinned: true})
 			}
 		}
 	}
@@ -286,7 +307,7 @@ type brokerBench struct {
 // notes for the report.
 func (b *brokerBench) measureConfig(ctx context.Context, c config, kinds []string, prefix string, progress func(stage string, fraction float64)) (ConfigResult, []string, error) {
 	o := b.o
-	res := ConfigResult{Name: c.name, Mode: c.mode, Gateway: c.gateways > 0}
+	res := ConfigResult{Name: c.name, Mode: c.mode, Gateway: c.gateways > 0, Pinned: c.pinned}
 	if c.mode == ModeMosquitto && b.mosquitto == "" {
 		res.Skipped = "mosquitto is not installed (apt-get install mosquitto to include it)"
 		return res, []string{"mosquitto row skipped: not installed"}, nil
@@ -383,10 +404,21 @@ func (b *brokerBench) runConfig(ctx context.Context, c config, kind string, rate
 		if o.ProfileDir != "" {
 			argv = append(argv, "--cpuprofile", filepath.Join(o.ProfileDir, fmt.Sprintf("%s-%s.pprof", fileName(c.name), kind)))
 		}
+		if c.pinned {
+			argv = pinnedArgv(argv)
+		}
 		p, err = StartChild(ctx, c.name, argv, b.childEnv)
 	}
 	if err != nil {
 		return runResult{}, err
+	}
+	if c.pinned {
+		restore, err := pinSelf([]int{pinnedDriverCPU})
+		if err != nil {
+			p.Stop()
+			return runResult{}, fmt.Errorf("%s: pinning the driver: %w", c.name, err)
+		}
+		defer restore()
 	}
 	signet := c.mode == ModeStrict || c.mode == ModeRelaxed
 	lo := LoadOptions{

@@ -56,7 +56,7 @@ type CPUBudget struct {
 func budgetOf(rows []ConfigResult) *CPUBudget {
 	byMode := map[string]ConfigResult{}
 	for _, c := range rows {
-		if !c.Gateway && c.Skipped == "" && c.MsgsPerSec > 0 {
+		if !c.Gateway && !c.Pinned && c.Skipped == "" && c.MsgsPerSec > 0 {
 			byMode[c.Mode] = c
 		}
 	}

@@ -36,6 +36,8 @@ func (r *BrokerReport) summarize(rounds [][]ConfigResult) {
 		RatioVsPlain:     med(func(f Figures) float64 { return f.RatioVsPlain }),
 		RatioVsNaive:     med(func(f Figures) float64 { return f.RatioVsNaive }),
 		P99MsAtHalfLoad:  med(func(f Figures) float64 { return f.P99MsAtHalfLoad }),
+
+		PinnedRatioVsPlain: med(func(f Figures) float64 { return f.PinnedRatioVsPlain }),
 	}
 	// The median round by ratio (the lower middle one of an even count).
 	order := make([]int, len(figs))
@@ -50,7 +52,17 @@ func (r *BrokerReport) summarize(rounds [][]ConfigResult) {
 // figuresOf takes the acceptance figures from one round's rows.
 func figuresOf(rows []ConfigResult, qos int) Figures {
 	var f Figures
+	var pinnedPlain, pinnedStrict float64
 	for _, c := range rows {
+		if c.Pinned && c.Skipped == "" {
+			switch c.Mode {
+			case ModePlain:
+				pinnedPlain = c.MsgsPerSec
+			case ModeStrict:
+				pinnedStrict = c.MsgsPerSec
+			}
+			continue
+		}
 		if c.Gateway || c.Skipped != "" {
 			continue
 		}
@@ -72,6 +84,9 @@ func figuresOf(rows []ConfigResult, qos int) Figures {
 	}
 	if f.NaiveMsgsPerSec > 0 {
 		f.RatioVsNaive = f.SignetMsgsPerSec / f.NaiveMsgsPerSec
+	}
+	if pinnedPlain > 0 {
+		f.PinnedRatioVsPlain = pinnedStrict / pinnedPlain
 	}
 	return f
 }
@@ -98,6 +113,10 @@ func (f Figures) Summary() string {
 		}
 		return fmt.Sprintf("%.2fx %s", r, name)
 	}
-	return fmt.Sprintf("signet (strict) %.0f msg/s: %s, %s; p99 publish-to-PUBACK at half load %.2f ms",
+	line := fmt.Sprintf("signet (strict) %.0f msg/s: %s, %s; p99 publish-to-PUBACK at half load %.2f ms",
 		f.SignetMsgsPerSec, ratio(f.RatioVsPlain, f.PlainMsgsPerSec, "plain"), ratio(f.RatioVsNaive, f.NaiveMsgsPerSec, "naive"), f.P99MsAtHalfLoad)
+	if f.PinnedRatioVsPlain > 0 {
+		line += fmt.Sprintf("; pinned to one core each, %.2fx plain", f.PinnedRatioVsPlain)
+	}
+	return line
 }

@@ -28,6 +28,7 @@ type brokerFlags struct {
 	devices, messages, qos, gateways, inflight, rounds int
 	seconds, warmup, rate                              float64
 	modes, corpus, profileDir                          string
+	pin                                                bool
 }
 
 func (f *brokerFlags) register(cmd *cobra.Command) {
@@ -41,6 +42,7 @@ func (f *brokerFlags) register(cmd *cobra.Command) {
 	cmd.Flags().IntVar(&f.inflight, "inflight", 0, "closed-loop unacknowledged messages per connection (0: 1 per device connection, 32 per gateway)")
 	cmd.Flags().Float64Var(&f.rate, "rate", 0, "also measure every configuration open loop at this many msg/s, the same for all (0: no)")
 	cmd.Flags().IntVar(&f.rounds, "rounds", 1, "measure every configuration this many times, in rounds, and report the median of each figure (ratios are taken within a round)")
+	cmd.Flags().BoolVar(&f.pin, "pin", false, "also measure each mode with the broker pinned to CPU 0 and the driver to CPU 1 (taskset, sched_setaffinity)")
 	cmd.Flags().StringVar(&f.corpus, "corpus", "", "read the signed corpus from this file if it exists, else write the new one there")
 	cmd.Flags().StringVar(&f.profileDir, "profile", "", "write CPU and heap profiles of each broker's max-rate and half-load runs into this directory (MODE-max.pprof, MODE-half.pprof)")
 }
@@ -90,7 +92,7 @@ func (f *brokerFlags) options() (bench.BrokerOptions, error) {
 	if err != nil {
 		return o, fmt.Errorf("finding the signet binary to start brokers under test: %w", err)
 	}
-	o.Devices, o.QoS, o.Gateways, o.Inflight = f.devices, byte(f.qos), f.gateways, f.inflight
+	o.Devices, o.QoS, o.Gateways, o.Inflight, o.Pin = f.devices, byte(f.qos), f.gateways, f.inflight, f.pin
 	o.Duration = time.Duration(f.seconds * float64(time.Second))
 	o.Warmup = time.Duration(f.warmup * float64(time.Second))
 	o.Messages = f.messages
@@ -149,13 +151,17 @@ commit wait, read from the broker's own latency histograms over each window.
 --rounds N measures every configuration N times, one round after another,
 and reports each figure's median over the rounds, with every round's
 figures beside it. --rate R adds an open-loop run of every configuration at
-R msg/s: one load for all, such as a district's expected rate.`,
+R msg/s: one load for all, such as a district's expected rate.
+--pin adds a row for each mode with the broker pinned to CPU 0 (taskset)
+and the driver to CPU 1: a broker's rate is then its capacity on one core,
+and pinned_ratio_vs_plain compares strict and plain that way.`,
 		Example: `  signet bench broker
   signet bench broker --json broker.json --report report/
   signet bench broker --modes plain,strict --devices 200 --seconds 2
   signet bench broker --corpus /tmp/city.corpus   # sign once, reuse next time
   signet bench broker --modes plain,naive,strict --gateways 0 --rounds 3
   signet bench broker --modes strict --gateways 0 --rate 7000   # p99 at 7000 msg/s
+  signet bench broker --modes plain,naive,strict --gateways 0 --pin   # each broker on one core, the driver on the other
   signet bench broker --modes strict --profile prof/ && go tool pprof -top prof/strict-max.pprof
   go tool pprof -sample_index=alloc_space -top prof/strict-max.heap.pprof`,
 		Args: exactArgs(0),

@@ -93,13 +93,17 @@ type ConfigResult struct {
 	P99Ms         float64 `json:"puback_p99_ms"`
 	DeliveryP99Ms float64 `json:"delivery_p99_ms"`
 
-	HalfRate          float64 `json:"half_load_target_msgs_per_s"`
-	HalfMsgsPerSec    float64 `json:"half_load_msgs_per_s"`
-	HalfP50Ms         float64 `json:"half_load_puback_p50_ms"`
-	HalfP99Ms         float64 `json:"half_load_puback_p99_ms"`
-	HalfP999Ms        float64 `json:"half_load_puback_p999_ms"`
-	HalfDeliveryP50Ms float64 `json:"half_load_delivery_p50_ms"`
-	HalfDeliveryP99Ms float64 `json:"half_load_delivery_p99_ms"`
+	HalfRate       float64 `json:"half_load_target_msgs_per_s"`
+	HalfMsgsPerSec float64 `json:"half_load_msgs_per_s"`
+	HalfP50Ms      float64 `json:"half_load_puback_p50_ms"`
+	HalfP99Ms      float64 `json:"half_load_puback_p99_ms"`
+	HalfP999Ms     float64 `json:"half_load_puback_p999_ms"`
+	// HalfStateP99Ms and HalfTelemetryP99Ms split HalfP99Ms by message
+	// kind: state (durable with its twin) and telemetry.
+	HalfStateP99Ms     float64 `json:"half_load_state_puback_p99_ms"`
+	HalfTelemetryP99Ms float64 `json:"half_load_telemetry_puback_p99_ms"`
+	HalfDeliveryP50Ms  float64 `json:"half_load_delivery_p50_ms"`
+	HalfDeliveryP99Ms  float64 `json:"half_load_delivery_p99_ms"`
 	// HalfStages is where a Signet broker's messages spent their time at
 	// half load, from its own metrics (nil for the others).
 	HalfStages *Stages `json:"half_load_stages,omitempty"`
@@ -131,6 +135,18 @@ type Figures struct {
 	RatioVsPlain     float64 `json:"ratio_vs_plain"`
 	RatioVsNaive     float64 `json:"ratio_vs_naive"`
 	P99MsAtHalfLoad  float64 `json:"p99_ms_at_half_load"`
+	// TelemetryP99MsAtHalfLoad and StateP99MsAtHalfLoad are strict's
+	// PUBACK p99 at half load by message kind.
+	TelemetryP99MsAtHalfLoad float64 `json:"telemetry_p99_ms_at_half_load"`
+	StateP99MsAtHalfLoad     float64 `json:"state_p99_ms_at_half_load"`
+	// StrictCPUMicrosPerMsg is strict's broker CPU per message at its
+	// maximum rate; FloorCPUMicrosPerMsg plain's plus one signature's
+	// share of an Ed25519 batch of 1024 (CPUBudget; 0 until measured).
+	StrictCPUMicrosPerMsg float64 `json:"strict_cpu_us_per_msg"`
+	FloorCPUMicrosPerMsg  float64 `json:"floor_cpu_us_per_msg,omitempty"`
+	// GatewayRatioVsPlainGateway is strict over plain, both with the
+	// gateway connections (--gateways; 0 without).
+	GatewayRatioVsPlainGateway float64 `json:"gateway_ratio_vs_plain_gateway,omitempty"`
 	// PinnedRatioVsPlain is strict over plain with each broker pinned to
 	// one core and the driver to the other (--pin; 0 without).
 	PinnedRatioVsPlain float64 `json:"pinned_ratio_vs_plain,omitempty"`
@@ -278,6 +294,7 @@ func MeasureBrokers(ctx context.Context, o BrokerOptions) (*BrokerReport, error)
 		if err := rep.Budget.measureFloor(); err != nil {
 			return rep, fmt.Errorf("broker bench: %w", err)
 		}
+		rep.FloorCPUMicrosPerMsg = rep.Budget.Floor
 	}
 	o.Progress("done", 1)
 	return rep, nil
@@ -356,6 +373,7 @@ func (b *brokerBench) measureConfig(ctx context.Context, c config, kinds []strin
 		case runHalf:
 			res.HalfRate, res.HalfMsgsPerSec = rate, r.load.MsgsPerSec
 			res.HalfP50Ms, res.HalfP99Ms, res.HalfP999Ms = millis(r.load.PubAck.Quantile(0.5)), millis(r.load.PubAck.Quantile(0.99)), millis(r.load.PubAck.Quantile(0.999))
+			res.HalfStateP99Ms, res.HalfTelemetryP99Ms = millis(r.load.StatePubAck.Quantile(0.99)), millis(r.load.TelemetryPubAck.Quantile(0.99))
 			res.HalfDeliveryP50Ms, res.HalfDeliveryP99Ms = millis(r.load.Delivery.Quantile(0.5)), millis(r.load.Delivery.Quantile(0.99))
 			res.HalfCPUMicrosPerMsg = cpuPerMsg
 			res.HalfStages = r.stages

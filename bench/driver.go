@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -68,7 +69,11 @@ type LoadResult struct {
 	Rejected    uint64  // security events seen by the subscriber (refusals)
 	Exhausted   bool    // a connection sent its whole plan before the end
 	PubAck      Histogram
-	Delivery    Histogram
+	// StatePubAck and TelemetryPubAck split PubAck by the kind of message:
+	// state patches (durable with their twin before the PUBACK) and the
+	// rest (telemetry and events, durable once their counter's lease is).
+	StatePubAck, TelemetryPubAck Histogram
+	Delivery                     Histogram
 }
 
 // conn plan: which messages a connection sends, in order.
@@ -246,6 +251,8 @@ func RunLoad(ctx context.Context, o LoadOptions) (*LoadResult, error) {
 	res.MsgsPerSec = float64(count) / res.Seconds
 	for _, w := range workers {
 		res.PubAck.Merge(&w.hist)
+		res.StatePubAck.Merge(&w.stateHist)
+		res.TelemetryPubAck.Merge(&w.teleHist)
 	}
 	if sub != nil {
 		sub.close()
@@ -303,7 +310,13 @@ type connWorker struct {
 	acked     *atomic.Uint64
 	exhausted *atomic.Bool
 	hist      Histogram // PUBACK latency; written by the reader only
+	// stateHist and teleHist split hist by message kind (isState).
+	stateHist, teleHist Histogram
 }
+
+// isState says whether a corpus topic is a state message's
+// (city/{zone}/{device}/state), whose PUBACK waits for its twin change.
+func isState(topic string) bool { return strings.HasSuffix(topic, "/state") }
 
 func (w *connWorker) run(ctx context.Context, start time.Time, finished func()) {
 	var once sync.Once
@@ -317,13 +330,15 @@ func (w *connWorker) run(ctx context.Context, start time.Time, finished func()) 
 	// that packet id; ids cycle through 1..ring, and the credits below keep
 	// at most Inflight ≤ ring of them outstanding.
 	slots := make([]atomic.Int64, ring)
+	// state[pid-1]: the message with that packet id is a state message.
+	state := make([]atomic.Bool, ring)
 	credits := make(chan struct{}, w.o.Inflight)
 	readerDone := make(chan struct{})
 	allAcked := make(chan struct{})
 	if qos1 {
 		go func() {
 			defer close(readerDone)
-			w.readAcks(ctx, slots, credits, len(w.plan.msgs), allAcked)
+			w.readAcks(ctx, slots, state, credits, len(w.plan.msgs), allAcked)
 		}()
 	} else {
 		close(readerDone)
@@ -363,6 +378,7 @@ func (w *connWorker) run(ctx context.Context, start time.Time, finished func()) 
 		// (no coordinated omission).
 		ns := intended.Sub(w.epoch).Nanoseconds()
 		pid := uint16(k%ring) + 1
+		state[pid-1].Store(isState(m.Topic))
 		slots[pid-1].Store(ns)
 		w.plan.sent[k].Store(ns)
 		buf = appendPublish(buf[:0], m.Topic, m.Payload, w.o.QoS, pid)
@@ -384,7 +400,7 @@ func (w *connWorker) run(ctx context.Context, start time.Time, finished func()) 
 }
 
 // readAcks reads PUBACKs until the connection closes.
-func (w *connWorker) readAcks(ctx context.Context, slots []atomic.Int64, credits chan struct{}, want int, allAcked chan struct{}) {
+func (w *connWorker) readAcks(ctx context.Context, slots []atomic.Int64, state []atomic.Bool, credits chan struct{}, want int, allAcked chan struct{}) {
 	got := 0
 	for {
 		typ, body, err := w.conn.readPacket()
@@ -403,7 +419,13 @@ func (w *connWorker) readAcks(ctx context.Context, slots []atomic.Int64, credits
 			w.acked.Add(1) // the rate: every PUBACK while the window is open
 		}
 		if sent := slots[pid-1].Load(); w.gate.counts(sent) {
-			w.hist.Record(time.Duration(now - sent)) // latency: messages sent in it
+			d := time.Duration(now - sent)
+			w.hist.Record(d) // latency: messages sent in it
+			if state[pid-1].Load() {
+				w.stateHist.Record(d)
+			} else {
+				w.teleHist.Record(d)
+			}
 		}
 		select {
 		case <-credits:

@@ -37,7 +37,11 @@ func (r *BrokerReport) summarize(rounds [][]ConfigResult) {
 		RatioVsNaive:     med(func(f Figures) float64 { return f.RatioVsNaive }),
 		P99MsAtHalfLoad:  med(func(f Figures) float64 { return f.P99MsAtHalfLoad }),
 
-		PinnedRatioVsPlain: med(func(f Figures) float64 { return f.PinnedRatioVsPlain }),
+		TelemetryP99MsAtHalfLoad:   med(func(f Figures) float64 { return f.TelemetryP99MsAtHalfLoad }),
+		StateP99MsAtHalfLoad:       med(func(f Figures) float64 { return f.StateP99MsAtHalfLoad }),
+		StrictCPUMicrosPerMsg:      med(func(f Figures) float64 { return f.StrictCPUMicrosPerMsg }),
+		GatewayRatioVsPlainGateway: med(func(f Figures) float64 { return f.GatewayRatioVsPlainGateway }),
+		PinnedRatioVsPlain:         med(func(f Figures) float64 { return f.PinnedRatioVsPlain }),
 	}
 	// The median round by ratio (the lower middle one of an even count).
 	order := make([]int, len(figs))
@@ -52,8 +56,16 @@ func (r *BrokerReport) summarize(rounds [][]ConfigResult) {
 // figuresOf takes the acceptance figures from one round's rows.
 func figuresOf(rows []ConfigResult, qos int) Figures {
 	var f Figures
-	var pinnedPlain, pinnedStrict float64
+	var pinnedPlain, pinnedStrict, gatewayPlain, gatewayStrict float64
 	for _, c := range rows {
+		if c.Gateway && c.Skipped == "" {
+			switch c.Mode {
+			case ModePlain:
+				gatewayPlain = c.MsgsPerSec
+			case ModeStrict:
+				gatewayStrict = c.MsgsPerSec
+			}
+		}
 		if c.Pinned && c.Skipped == "" {
 			switch c.Mode {
 			case ModePlain:
@@ -74,6 +86,8 @@ func figuresOf(rows []ConfigResult, qos int) Figures {
 		case ModeStrict:
 			f.SignetMsgsPerSec = c.MsgsPerSec
 			f.P99MsAtHalfLoad = c.HalfP99Ms
+			f.TelemetryP99MsAtHalfLoad, f.StateP99MsAtHalfLoad = c.HalfTelemetryP99Ms, c.HalfStateP99Ms
+			f.StrictCPUMicrosPerMsg = c.CPUMicrosPerMsg
 			if qos == 0 {
 				f.P99MsAtHalfLoad = c.HalfDeliveryP99Ms
 			}
@@ -87,6 +101,9 @@ func figuresOf(rows []ConfigResult, qos int) Figures {
 	}
 	if pinnedPlain > 0 {
 		f.PinnedRatioVsPlain = pinnedStrict / pinnedPlain
+	}
+	if gatewayPlain > 0 {
+		f.GatewayRatioVsPlainGateway = gatewayStrict / gatewayPlain
 	}
 	return f
 }

@@ -23,6 +23,9 @@ type AllReport struct {
 	Broker  *BrokerReport `json:"broker,omitempty"`
 	Store   []StoreResult `json:"store,omitempty"`
 	Verify  *VerifyReport `json:"verify,omitempty"`
+	// Kill is the crash run of "bench broker --kill N": strict killed with
+	// SIGKILL N times under load and restarted (the fault harness).
+	Kill *FaultReport `json:"kill,omitempty"`
 }
 
 // MarshalJSON writes the report with any NaN or infinite figure as 0

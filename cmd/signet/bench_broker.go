@@ -108,6 +108,7 @@ func (f *brokerFlags) options() (bench.BrokerOptions, error) {
 func newBenchBrokerCmd() *cobra.Command {
 	var f brokerFlags
 	var jsonFile, reportDir string
+	var kill int
 	cmd := &cobra.Command{
 		Use:   "broker [--devices 1000] [--qos 1] [--seconds 5] [--json FILE] [--report DIR]",
 		Short: "Signet against plain brokers: messages/s, latency and CPU per message, same corpus, same driver",
@@ -154,7 +155,11 @@ figures beside it. --rate R adds an open-loop run of every configuration at
 R msg/s: one load for all, such as a district's expected rate.
 --pin adds a row for each mode with the broker pinned to CPU 0 (taskset)
 and the driver to CPU 1: a broker's rate is then its capacity on one core,
-and pinned_ratio_vs_plain compares strict and plain that way.`,
+and pinned_ratio_vs_plain compares strict and plain that way.
+--kill N then kills strict with SIGKILL N times under signed load and
+restarts it on its store (the harness of "signet bench faults"): it reports
+the honest messages refused after each restart and fails if any replay was
+accepted or any acknowledged update lost.`,
 		Example: `  signet bench broker
   signet bench broker --json broker.json --report report/
   signet bench broker --modes plain,strict --devices 200 --seconds 2
@@ -162,6 +167,7 @@ and pinned_ratio_vs_plain compares strict and plain that way.`,
   signet bench broker --modes plain,naive,strict --gateways 0 --rounds 3
   signet bench broker --modes strict --gateways 0 --rate 7000   # p99 at 7000 msg/s
   signet bench broker --modes plain,naive,strict --gateways 0 --pin   # each broker on one core, the driver on the other
+  signet bench broker --modes plain,strict --gateways 0 --kill 20     # and a crash run of 20 SIGKILLs
   signet bench broker --modes strict --profile prof/ && go tool pprof -top prof/strict-max.pprof
   go tool pprof -sample_index=alloc_space -top prof/strict-max.heap.pprof`,
 		Args: exactArgs(0),
@@ -173,14 +179,50 @@ and pinned_ratio_vs_plain compares strict and plain that way.`,
 			if err := checkOutputs(jsonFile, reportDir); err != nil {
 				return err
 			}
+			if kill < 0 {
+				return usagef("--kill %d: want a number of rounds, 0 for none", kill)
+			}
 			all := &bench.AllReport{Machine: bench.DescribeMachine(), Command: commandLine()}
-			return measureBrokers(cmd, o, all, jsonFile, reportDir)
+			if err := measureBrokers(cmd, o, all, jsonFile, reportDir); err != nil || kill == 0 {
+				return err
+			}
+			return killStrict(cmd, kill, all, jsonFile, reportDir)
 		},
 	}
 	f.register(cmd)
 	cmd.Flags().StringVar(&jsonFile, "json", "", "write every figure as JSON to this file (- for stdout)")
 	cmd.Flags().StringVar(&reportDir, "report", "", "write report.md and PNG plots into this directory")
+	cmd.Flags().IntVar(&kill, "kill", 0, "then kill strict with SIGKILL this many times under signed load and restart it (the fault harness): honest messages refused after each restart, and 0 replays accepted")
 	return cmd
+}
+
+// killStrict runs the crash benchmark of --kill: the fault harness's
+// SIGKILL rounds against "signet serve" (strict), without its disk
+// faults; a replay accepted or an acknowledged update lost is an error.
+func killStrict(cmd *cobra.Command, rounds int, all *bench.AllReport, jsonFile, reportDir string) error {
+	exe, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	out := cmd.OutOrStdout()
+	fmt.Fprintf(out, "\ncrash run: strict killed with SIGKILL %d times under load\n", rounds)
+	bench.FaultTableHeader(out)
+	rep, err := bench.RunFaults(cmd.Context(), bench.FaultOptions{
+		Binary: exe, Rounds: rounds, Devices: 20, Skip: bench.DefaultLeaseSkip,
+		MaxKillAfter: 2 * time.Second, Progress: func(r bench.FaultRound) { bench.PrintFaultRound(out, r) },
+	})
+	if err != nil {
+		return err
+	}
+	bench.PrintFaultSummary(out, rep)
+	all.Kill = rep
+	if err := writeOutputs(out, all, jsonFile, reportDir); err != nil {
+		return err
+	}
+	if rep.Failed() {
+		return fmt.Errorf("crash run: %d replays accepted, %d acknowledged updates lost, %d failed starts", rep.ReplaysAccepted, rep.LostAcked, rep.FailedStarts)
+	}
+	return nil
 }
 
 // checkOutputs refuses output paths that cannot be written before any

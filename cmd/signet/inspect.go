@@ -23,7 +23,7 @@ func newInspectCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "inspect [--key pub.jwk] [--topic TOPIC] FILE",
 		Short: "Decode a captured message and, with --key, verify it",
-		Long: `Decode a captured COSE_Sign1 message (SPEC §2) with the broker's strict rules
+		Long: `Decode a captured COSE_Sign1 message (docs/protocol.md) with the broker's strict rules
 and print its headers (alg, kid, counter, content type, iat/exp), its payload and
 a verdict. With --key (a JWK or PEM public or private key) and --topic (the MQTT
 topic it was published on, which is signed as external_aad) the signature is

@@ -16,7 +16,7 @@ func newOperatorCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "operator",
 		Short: "Enrol operators who sign commands, and the control authority's keys",
-		Long: `Manage who may command devices (SPEC §5). An operator signs commands with its
+		Long: `Manage who may command devices (docs/operating-commands.md). An operator signs commands with its
 own key; the city control authority endorses that key with a CWT naming the
 zones, device kinds and command names it may use. The registry keeps each
 operator's public keys and scope, and the authority's public keys, in the
@@ -164,7 +164,7 @@ func newOperatorAuthorityCmd(db *string) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "authority",
 		Short: "Manage the city control authority's public keys",
-		Long: `The control authority signs operator endorsements (SPEC §5). The edge keeps
+		Long: `The control authority signs operator endorsements (docs/operating-commands.md). The edge keeps
 its public keys to check them; devices are flashed with the same keys.`,
 	}
 	var id, keyPath string

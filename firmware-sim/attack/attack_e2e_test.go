@@ -21,7 +21,7 @@ type city struct {
 	signal, light *runtime.Device
 }
 
-func startCity(t *testing.T) *city {
+func startCity(t *testing.T, configure ...func(*broker.Config)) *city {
 	t.Helper()
 	dir := t.TempDir()
 	specs := []fleet.Spec{
@@ -33,7 +33,7 @@ func startCity(t *testing.T) *city {
 		devs, err = fleet.Build(ctx, reg, specs, dir, "", &runtime.Stats{})
 		return err
 	})
-	srv := brokertest.Start(t, store)
+	srv := brokertest.Start(t, store, configure...)
 	for _, d := range devs {
 		d.Broker = "tcp://" + srv.MQTTAddr()
 	}

@@ -6,11 +6,7 @@ import (
 	"time"
 
 	"github.com/signet-city/signet/broker"
-	"github.com/signet-city/signet/broker/brokertest"
-	"github.com/signet-city/signet/devices"
 	"github.com/signet-city/signet/firmware-sim/attack"
-	"github.com/signet-city/signet/firmware-sim/fleet"
-	"github.com/signet-city/signet/firmware-sim/model"
 	"github.com/signet-city/signet/firmware-sim/runtime"
 )
 
@@ -21,23 +17,12 @@ import (
 // refused, and afterwards the streetlight, an honest device, still
 // publishes a state the broker accepts.
 func TestEveryProbeIsRefused(t *testing.T) {
-	dir := t.TempDir()
-	specs := []fleet.Spec{
-		{ID: "tl-1", Zone: "z1", Kind: "traffic-signal", Params: model.DefaultSignalPlan},
-		{ID: "sl-1", Zone: "z1", Kind: "streetlight"},
-	}
-	var devs []*runtime.Device
-	store := brokertest.NewStore(t, dir, func(ctx context.Context, reg *devices.Registry) (err error) {
-		devs, err = fleet.Build(ctx, reg, specs, dir, "", &runtime.Stats{})
-		return err
-	})
-	srv := brokertest.Start(t, store, func(cfg *broker.Config) {
+	c := startCity(t, func(cfg *broker.Config) {
 		cfg.HTTP, cfg.AllowAnonymous = "127.0.0.1:0", true
 		cfg.Connections.ConnectTimeout = time.Second
 	})
-	for _, d := range devs {
-		d.Broker = "tcp://" + srv.MQTTAddr()
-	}
+	devs := []*runtime.Device{c.signal, c.light}
+	srv := c.srv
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	target := attack.Target{MQTT: devs[0].Broker, HTTP: "http://" + srv.HTTPAddr(), Device: devs[0], Other: devs[1], Patience: 20 * time.Second}

@@ -20,7 +20,8 @@ import (
 
 // Config is what `signet serve` runs with: a YAML file, then flags on top.
 type Config struct {
-	// Store is the bbolt file holding the registry, windows and twins.
+	// Store is the bbolt file holding the registry, windows and twins, or
+	// nats://host:4222[,...]: a JetStream cluster shared by several brokers.
 	Store string `yaml:"store"`
 	// Durability is "strict" (acknowledge after fsync, the default) or
 	// "relaxed" (see devices.Relaxed for what it risks).
@@ -81,6 +82,8 @@ type Config struct {
 	AccessLimits AccessLimits `yaml:"access_limits"`
 	// LeaseBlock is how many counters one durable lease write covers, per key (config_lease.go).
 	LeaseBlock LeaseBlock `yaml:"lease_block"`
+	// NATS is how a store of nats:// URLs is reached (config_nats.go).
+	NATS NATSConfig `yaml:"nats"`
 }
 
 // TLSConfig configures the TLS listener.

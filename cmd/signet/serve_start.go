@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/signet-city/signet/broker"
+	"github.com/signet-city/signet/devices/natsstore"
 )
 
 // startServer opens and starts the broker of cfg. The store must exist
@@ -19,6 +20,9 @@ import (
 func startServer(ctx context.Context, cfg broker.Config, logger *slog.Logger) (*broker.Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("config: %w", err) // before the store: a bad setting is the first thing to fix
+	}
+	if natsstore.IsURL(cfg.Store) {
+		return startShared(ctx, cfg, logger)
 	}
 	storeExisted, err := exists(cfg.Store)
 	if err != nil {

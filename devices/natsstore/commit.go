@@ -1,0 +1,154 @@
+package natsstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/signet-city/signet/devices"
+	"github.com/signet-city/signet/signing"
+)
+
+// Commit writes a group of window and twin changes, one compare-and-set per
+// key and per twin, all at once, and appends every twin whose version grew
+// to SIGNET_TWIN. When it returns nil each write is acknowledged by a
+// majority of the replicas, so it survives the loss of any minority of the
+// NATS nodes. The group is not one transaction across keys: if the call
+// fails, some of it may be written. That is safe for the edge, which stops
+// committing after any store failure, because bounds only grow and a twin
+// written early is the twin the edge holds.
+func (s *Store) Commit(ctx context.Context, changes []devices.Change) error {
+	windows := map[string]devices.Change{}
+	twins := map[string][]byte{}
+	var kids, devs []string
+	for _, c := range changes {
+		if c.KID != nil {
+			k := string(c.KID)
+			prev, ok := windows[k]
+			if ok && prev.HighWater > c.HighWater {
+				return &devices.ConflictError{Msg: fmt.Sprintf("kid %s: counter bound would go down from %d to %d within one commit",
+					signing.FormatKeyID(c.KID), prev.HighWater, c.HighWater)}
+			}
+			if !ok {
+				kids = append(kids, k)
+			}
+			windows[k] = c // the later change stays, as in one transaction
+		}
+		if c.Twin != nil {
+			if _, ok := twins[c.Device]; !ok {
+				devs = append(devs, c.Device)
+			}
+			twins[c.Device] = c.Twin
+		}
+	}
+	grown := make([]*twinHead, len(devs))
+	err := parallel(len(kids)+len(devs), func(i int) error {
+		if i < len(kids) {
+			return s.putWindow(ctx, windows[kids[i]])
+		}
+		d := devs[i-len(kids)]
+		var err error
+		grown[i-len(kids)], err = s.putTwin(ctx, d, twins[d])
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return s.appendTwins(ctx, devs, twins, grown)
+}
+
+// twinHead is the part of a twin document that decides where and whether
+// it is written.
+type twinHead struct {
+	Zone    string `json:"zone"`
+	Version uint64 `json:"version"`
+}
+
+// putTwin replaces a device's twin by compare-and-set on its KV revision,
+// never with a lower version (that is another broker's newer twin), and
+// returns its head when its version grew (nil for a change of its security
+// counters alone).
+func (s *Store) putTwin(ctx context.Context, device string, doc []byte) (*twinHead, error) {
+	var next twinHead
+	if err := json.Unmarshal(doc, &next); err != nil {
+		return nil, fmt.Errorf("twin of device %s: %w", device, err)
+	}
+	for attempt := 0; attempt < maxCASAttempts; attempt++ {
+		rctx, cancel := s.request(ctx)
+		e, err := s.twins.Get(rctx, device)
+		cancel()
+		var rev uint64
+		grew := true
+		switch {
+		case errors.Is(err, jetstream.ErrKeyNotFound):
+		case err != nil:
+			return nil, fmt.Errorf("nats store: twin of device %s: %w", device, err)
+		default:
+			var stored twinHead
+			if err := json.Unmarshal(e.Value(), &stored); err != nil {
+				return nil, fmt.Errorf("nats store: twin of device %s: corrupt: %w", device, err)
+			}
+			if stored.Version > next.Version {
+				return nil, &devices.ConflictError{Msg: fmt.Sprintf("twin of device %s: version would go down from %d to %d (another broker changed it)",
+					device, stored.Version, next.Version)}
+			}
+			rev, grew = e.Revision(), next.Version > stored.Version
+		}
+		rctx, cancel = s.request(ctx)
+		if rev == 0 {
+			_, err = s.twins.Create(rctx, device, doc)
+		} else {
+			_, err = s.twins.Update(rctx, device, doc, rev)
+		}
+		cancel()
+		if casLost(err) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("nats store: twin of device %s: %w", device, err)
+		}
+		if !grew {
+			return nil, nil
+		}
+		return &next, nil
+	}
+	return nil, fmt.Errorf("twin of device %s kept changing under %d attempts", device, maxCASAttempts)
+}
+
+// appendTwins publishes each twin whose version grew on
+// signet.twin.<zone>.<device> and waits for SIGNET_TWIN to hold them all.
+func (s *Store) appendTwins(ctx context.Context, devs []string, twins map[string][]byte, grown []*twinHead) error {
+	var acks []jetstream.PubAckFuture
+	for i, h := range grown {
+		if h == nil {
+			continue
+		}
+		zone := h.Zone
+		if zone == "" {
+			zone = "_"
+		}
+		f, err := s.js.PublishAsync(TwinSubject(zone, devs[i]), twins[devs[i]])
+		if err != nil {
+			return fmt.Errorf("nats store: appending the twin of %s to %s: %w", devs[i], TwinStream, err)
+		}
+		acks = append(acks, f)
+	}
+	ctx, cancel := s.request(ctx)
+	defer cancel()
+	for _, f := range acks {
+		select {
+		case <-f.Ok():
+		case err := <-f.Err():
+			return fmt.Errorf("nats store: appending %s to %s: %w", f.Msg().Subject, TwinStream, err)
+		case <-ctx.Done():
+			return fmt.Errorf("nats store: appending %s to %s: %w", f.Msg().Subject, TwinStream, ctx.Err())
+		}
+	}
+	return nil
+}
+
+// TwinSubject is the subject a device's twin updates are appended on.
+func TwinSubject(zone, device string) string { return "signet.twin." + zone + "." + device }

@@ -1,0 +1,143 @@
+package natsstore
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/signet-city/signet/devices"
+	"github.com/signet-city/signet/signing"
+)
+
+// leaseKey is a kid's key in the leases bucket (hex: KV keys allow no
+// arbitrary bytes).
+func leaseKey(kid []byte) string { return hex.EncodeToString(kid) }
+
+// readLease returns a key's stored bound, its window state (if saved at a
+// clean stop) and the KV revision (0: no record).
+func (s *Store) readLease(ctx context.Context, kid []byte) (bound uint64, state []byte, rev uint64, err error) {
+	ctx, cancel := s.request(ctx)
+	defer cancel()
+	e, err := s.leases.Get(ctx, leaseKey(kid))
+	switch {
+	case errors.Is(err, jetstream.ErrKeyNotFound):
+		return 0, nil, 0, nil
+	case err != nil:
+		return 0, nil, 0, fmt.Errorf("nats store: lease of kid %s: %w", signing.FormatKeyID(kid), err)
+	}
+	v := e.Value()
+	if len(v) < 8 {
+		return 0, nil, 0, fmt.Errorf("nats store: lease of kid %s: corrupt (%d bytes)", signing.FormatKeyID(kid), len(v))
+	}
+	return binary.BigEndian.Uint64(v), v[8:], e.Revision(), nil
+}
+
+// writeLease stores value for kid at KV revision rev (0: only if absent)
+// and reports false when another writer got there first.
+func (s *Store) writeLease(ctx context.Context, kid []byte, bound, rev uint64, value []byte) (bool, error) {
+	ctx, cancel := s.request(ctx)
+	defer cancel()
+	var next uint64
+	var err error
+	if rev == 0 {
+		next, err = s.leases.Create(ctx, leaseKey(kid), value)
+	} else {
+		next, err = s.leases.Update(ctx, leaseKey(kid), value, rev)
+	}
+	if casLost(err) {
+		s.revs.Delete(leaseKey(kid))
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("nats store: lease of kid %s: %w", signing.FormatKeyID(kid), err)
+	}
+	s.revs.Store(leaseKey(kid), leaseRev{bound: bound, rev: next})
+	return true, nil
+}
+
+// ExtendLeases writes changes, then every extension whose From is the bound
+// stored now, each by compare-and-set on its key's KV revision: of two
+// brokers extending one key from the same bound, JetStream applies exactly
+// one, and the other learns the bound it wrote (SPEC §6). A write is
+// acknowledged by JetStream only once a majority of the replicas hold it,
+// so an applied extension survives the loss of any minority of the NATS
+// nodes. A mismatch is that extension's *devices.LeaseConflictError; the
+// others are written all the same.
+func (s *Store) ExtendLeases(ctx context.Context, leases []devices.LeaseExtension, changes []devices.Change) ([]error, error) {
+	for _, l := range leases {
+		if l.To <= l.From {
+			return nil, fmt.Errorf("kid %s: lease from %d to %d does not grow", signing.FormatKeyID(l.KID), l.From, l.To)
+		}
+	}
+	if len(changes) > 0 {
+		if err := s.Commit(ctx, changes); err != nil {
+			return nil, err
+		}
+	}
+	results := make([]error, len(leases))
+	err := parallel(len(leases), func(i int) error {
+		var err error
+		results[i], err = s.extend(ctx, leases[i])
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("extending leases: %w", err)
+	}
+	return results, nil
+}
+
+// extend takes one lease: nil, or the conflict naming the bound found.
+func (s *Store) extend(ctx context.Context, l devices.LeaseExtension) (refused error, err error) {
+	value := binary.BigEndian.AppendUint64(nil, l.To) // the bound alone: a saved window is dropped
+	// The revision this store last wrote or read, when its bound is From:
+	// one round trip. A stale one merely loses the compare-and-set.
+	if c, ok := s.revs.Load(leaseKey(l.KID)); ok && c.(leaseRev).bound == l.From && l.From != 0 {
+		won, err := s.writeLease(ctx, l.KID, l.To, c.(leaseRev).rev, value)
+		if err != nil || won {
+			return nil, err
+		}
+	}
+	for attempt := 0; attempt < maxCASAttempts; attempt++ {
+		stored, _, rev, err := s.readLease(ctx, l.KID)
+		if err != nil {
+			return nil, err
+		}
+		if stored != l.From {
+			s.revs.Store(leaseKey(l.KID), leaseRev{bound: stored, rev: rev})
+			return &devices.LeaseConflictError{KID: append([]byte(nil), l.KID...), From: l.From, Stored: stored}, nil
+		}
+		won, err := s.writeLease(ctx, l.KID, l.To, rev, value)
+		if err != nil || won {
+			return nil, err
+		}
+	}
+	return nil, fmt.Errorf("kid %s: its lease kept changing under %d attempts", signing.FormatKeyID(l.KID), maxCASAttempts)
+}
+
+// putWindow writes one key's record as a Change asks (its bound, and its
+// window when saved at a clean stop), by compare-and-set, and refuses a
+// bound that would go down: every counter below the stored bound was leased
+// once, so only a second writer could ask for that.
+func (s *Store) putWindow(ctx context.Context, c devices.Change) error {
+	value := binary.BigEndian.AppendUint64(nil, c.HighWater)
+	value = append(value, c.Window...)
+	for attempt := 0; attempt < maxCASAttempts; attempt++ {
+		stored, _, rev, err := s.readLease(ctx, c.KID)
+		if err != nil {
+			return err
+		}
+		if rev != 0 && stored > c.HighWater {
+			return &devices.ConflictError{Msg: fmt.Sprintf("kid %s: counter bound would go down from %d to %d (another broker took a lease)",
+				signing.FormatKeyID(c.KID), stored, c.HighWater)}
+		}
+		won, err := s.writeLease(ctx, c.KID, c.HighWater, rev, value)
+		if err != nil || won {
+			return err
+		}
+	}
+	return fmt.Errorf("kid %s: its record kept changing under %d attempts", signing.FormatKeyID(c.KID), maxCASAttempts)
+}

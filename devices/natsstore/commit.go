@@ -16,10 +16,13 @@ import (
 // key and per twin, all at once, and appends every twin whose version grew
 // to SIGNET_TWIN. When it returns nil each write is acknowledged by a
 // majority of the replicas, so it survives the loss of any minority of the
-// NATS nodes. The group is not one transaction across keys: if the call
-// fails, some of it may be written. That is safe for the edge, which stops
-// committing after any store failure, because bounds only grow and a twin
-// written early is the twin the edge holds.
+// NATS nodes. Every record is read and checked before any is written, so a
+// conflict found then leaves the store as it was. The group is not one
+// transaction across keys, though: a call that fails while writing (NATS
+// lost, or a conflict that arose meanwhile) may have written part of it.
+// That is safe for the edge, which stops committing after any store
+// failure, because bounds only grow and a twin written early is the twin
+// the edge holds.
 func (s *Store) Commit(ctx context.Context, changes []devices.Change) error {
 	windows := map[string]devices.Change{}
 	twins := map[string][]byte{}
@@ -44,20 +47,44 @@ func (s *Store) Commit(ctx context.Context, changes []devices.Change) error {
 			twins[c.Device] = c.Twin
 		}
 	}
-	grown := make([]*twinHead, len(devs))
-	err := parallel(len(kids)+len(devs), func(i int) error {
+	// First every record as stored now, so that a conflict found then
+	// leaves everything as it was; then each write at the revision read.
+	// A write that loses its compare-and-set to another broker reads and
+	// checks that record again (putWindow, putTwin).
+	seen := make([]stored, len(kids)+len(devs))
+	if err := parallel(len(seen), func(i int) error {
+		var err error
 		if i < len(kids) {
-			return s.putWindow(ctx, windows[kids[i]])
+			seen[i], err = s.checkWindow(ctx, windows[kids[i]])
+		} else {
+			d := devs[i-len(kids)]
+			seen[i], err = s.checkTwin(ctx, d, twins[d])
+		}
+		return err
+	}); err != nil {
+		return err
+	}
+	grown := make([]*twinHead, len(devs))
+	err := parallel(len(seen), func(i int) error {
+		if i < len(kids) {
+			return s.putWindow(ctx, windows[kids[i]], seen[i].rev)
 		}
 		d := devs[i-len(kids)]
 		var err error
-		grown[i-len(kids)], err = s.putTwin(ctx, d, twins[d])
+		grown[i-len(kids)], err = s.putTwin(ctx, d, twins[d], seen[i])
 		return err
 	})
 	if err != nil {
 		return err
 	}
 	return s.appendTwins(ctx, devs, twins, grown)
+}
+
+// stored is what a record was when read: its KV revision (0: absent) and,
+// for a twin, whether the new document's version is higher.
+type stored struct {
+	rev  uint64
+	grew bool
 }
 
 // twinHead is the part of a twin document that decides where and whether
@@ -67,41 +94,51 @@ type twinHead struct {
 	Version uint64 `json:"version"`
 }
 
-// putTwin replaces a device's twin by compare-and-set on its KV revision,
-// never with a lower version (that is another broker's newer twin), and
-// returns its head when its version grew (nil for a change of its security
-// counters alone).
-func (s *Store) putTwin(ctx context.Context, device string, doc []byte) (*twinHead, error) {
+// checkTwin reads a device's stored twin and refuses doc if its version
+// is lower: that is another broker's newer twin.
+func (s *Store) checkTwin(ctx context.Context, device string, doc []byte) (stored, error) {
 	var next twinHead
 	if err := json.Unmarshal(doc, &next); err != nil {
-		return nil, fmt.Errorf("twin of device %s: %w", device, err)
+		return stored{}, fmt.Errorf("twin of device %s: %w", device, err)
 	}
+	ctx, cancel := s.request(ctx)
+	defer cancel()
+	e, err := s.twins.Get(ctx, device)
+	switch {
+	case errors.Is(err, jetstream.ErrKeyNotFound):
+		return stored{grew: true}, nil
+	case err != nil:
+		return stored{}, fmt.Errorf("nats store: twin of device %s: %w", device, err)
+	}
+	var old twinHead
+	if err := json.Unmarshal(e.Value(), &old); err != nil {
+		return stored{}, fmt.Errorf("nats store: twin of device %s: corrupt: %w", device, err)
+	}
+	if old.Version > next.Version {
+		return stored{}, &devices.ConflictError{Msg: fmt.Sprintf("twin of device %s: version would go down from %d to %d (another broker changed it)",
+			device, old.Version, next.Version)}
+	}
+	return stored{rev: e.Revision(), grew: next.Version > old.Version}, nil
+}
+
+// putTwin replaces a device's twin by compare-and-set on the revision
+// checked, reading and checking it again if another writer got there
+// first, and returns the twin's head when its version grew (nil for a
+// change of its security counters alone).
+func (s *Store) putTwin(ctx context.Context, device string, doc []byte, st stored) (*twinHead, error) {
 	for attempt := 0; attempt < maxCASAttempts; attempt++ {
-		rctx, cancel := s.request(ctx)
-		e, err := s.twins.Get(rctx, device)
-		cancel()
-		var rev uint64
-		grew := true
-		switch {
-		case errors.Is(err, jetstream.ErrKeyNotFound):
-		case err != nil:
-			return nil, fmt.Errorf("nats store: twin of device %s: %w", device, err)
-		default:
-			var stored twinHead
-			if err := json.Unmarshal(e.Value(), &stored); err != nil {
-				return nil, fmt.Errorf("nats store: twin of device %s: corrupt: %w", device, err)
+		if attempt > 0 {
+			var err error
+			if st, err = s.checkTwin(ctx, device, doc); err != nil {
+				return nil, err
 			}
-			if stored.Version > next.Version {
-				return nil, &devices.ConflictError{Msg: fmt.Sprintf("twin of device %s: version would go down from %d to %d (another broker changed it)",
-					device, stored.Version, next.Version)}
-			}
-			rev, grew = e.Revision(), next.Version > stored.Version
 		}
-		rctx, cancel = s.request(ctx)
-		if rev == 0 {
+		rctx, cancel := s.request(ctx)
+		var err error
+		if st.rev == 0 {
 			_, err = s.twins.Create(rctx, device, doc)
 		} else {
-			_, err = s.twins.Update(rctx, device, doc, rev)
+			_, err = s.twins.Update(rctx, device, doc, st.rev)
 		}
 		cancel()
 		if casLost(err) {
@@ -110,10 +147,14 @@ func (s *Store) putTwin(ctx context.Context, device string, doc []byte) (*twinHe
 		if err != nil {
 			return nil, fmt.Errorf("nats store: twin of device %s: %w", device, err)
 		}
-		if !grew {
+		if !st.grew {
 			return nil, nil
 		}
-		return &next, nil
+		var head twinHead
+		if err := json.Unmarshal(doc, &head); err != nil {
+			return nil, err
+		}
+		return &head, nil
 	}
 	return nil, fmt.Errorf("twin of device %s kept changing under %d attempts", device, maxCASAttempts)
 }

@@ -118,21 +118,34 @@ func (s *Store) extend(ctx context.Context, l devices.LeaseExtension) (refused e
 	return nil, fmt.Errorf("kid %s: its lease kept changing under %d attempts", signing.FormatKeyID(l.KID), maxCASAttempts)
 }
 
+// checkWindow reads a key's record and refuses a Change that would lower
+// its bound: every counter below the stored bound was leased once, so only
+// a second writer could ask for that.
+func (s *Store) checkWindow(ctx context.Context, c devices.Change) (stored, error) {
+	bound, _, rev, err := s.readLease(ctx, c.KID)
+	if err != nil {
+		return stored{}, err
+	}
+	if rev != 0 && bound > c.HighWater {
+		return stored{}, &devices.ConflictError{Msg: fmt.Sprintf("kid %s: counter bound would go down from %d to %d (another broker took a lease)",
+			signing.FormatKeyID(c.KID), bound, c.HighWater)}
+	}
+	return stored{rev: rev}, nil
+}
+
 // putWindow writes one key's record as a Change asks (its bound, and its
-// window when saved at a clean stop), by compare-and-set, and refuses a
-// bound that would go down: every counter below the stored bound was leased
-// once, so only a second writer could ask for that.
-func (s *Store) putWindow(ctx context.Context, c devices.Change) error {
+// window when saved at a clean stop) by compare-and-set on the revision
+// checked, reading and checking it again if another writer got there first.
+func (s *Store) putWindow(ctx context.Context, c devices.Change, rev uint64) error {
 	value := binary.BigEndian.AppendUint64(nil, c.HighWater)
 	value = append(value, c.Window...)
 	for attempt := 0; attempt < maxCASAttempts; attempt++ {
-		stored, _, rev, err := s.readLease(ctx, c.KID)
-		if err != nil {
-			return err
-		}
-		if rev != 0 && stored > c.HighWater {
-			return &devices.ConflictError{Msg: fmt.Sprintf("kid %s: counter bound would go down from %d to %d (another broker took a lease)",
-				signing.FormatKeyID(c.KID), stored, c.HighWater)}
+		if attempt > 0 {
+			st, err := s.checkWindow(ctx, c)
+			if err != nil {
+				return err
+			}
+			rev = st.rev
 		}
 		won, err := s.writeLease(ctx, c.KID, c.HighWater, rev, value)
 		if err != nil || won {

@@ -126,7 +126,9 @@ func Open(ctx context.Context, opt Options) (*Store, error) {
 	opts := []nats.Option{
 		nats.Name(opt.name()), nats.MaxReconnects(-1), nats.Timeout(opt.timeout()),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
-			opt.logger().Warn("nats disconnected", "err", err)
+			if err != nil { // nil: our own Close
+				opt.logger().Warn("nats disconnected; reconnecting", "err", err)
+			}
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) { opt.logger().Info("nats reconnected", "server", nc.ConnectedUrlRedacted()) }),
 	}

@@ -3,7 +3,6 @@ package natsstore
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -101,24 +100,22 @@ func (s *Store) checkTwin(ctx context.Context, device string, doc []byte) (store
 	if err := json.Unmarshal(doc, &next); err != nil {
 		return stored{}, fmt.Errorf("twin of device %s: %w", device, err)
 	}
-	ctx, cancel := s.request(ctx)
-	defer cancel()
-	e, err := s.twins.Get(ctx, device)
+	v, rev, err := s.getLatest(ctx, TwinsBucket, device)
 	switch {
-	case errors.Is(err, jetstream.ErrKeyNotFound):
-		return stored{grew: true}, nil
 	case err != nil:
 		return stored{}, fmt.Errorf("nats store: twin of device %s: %w", device, err)
+	case v == nil:
+		return stored{rev: rev, grew: true}, nil
 	}
 	var old twinHead
-	if err := json.Unmarshal(e.Value(), &old); err != nil {
+	if err := json.Unmarshal(v, &old); err != nil {
 		return stored{}, fmt.Errorf("nats store: twin of device %s: corrupt: %w", device, err)
 	}
 	if old.Version > next.Version {
 		return stored{}, &devices.ConflictError{Msg: fmt.Sprintf("twin of device %s: version would go down from %d to %d (another broker changed it)",
 			device, old.Version, next.Version)}
 	}
-	return stored{rev: e.Revision(), grew: next.Version > old.Version}, nil
+	return stored{rev: rev, grew: next.Version > old.Version}, nil
 }
 
 // putTwin replaces a device's twin by compare-and-set on the revision
@@ -128,6 +125,9 @@ func (s *Store) checkTwin(ctx context.Context, device string, doc []byte) (store
 func (s *Store) putTwin(ctx context.Context, device string, doc []byte, st stored) (*twinHead, error) {
 	for attempt := 0; attempt < maxCASAttempts; attempt++ {
 		if attempt > 0 {
+			if err := backoff(ctx, attempt); err != nil {
+				return nil, err
+			}
 			var err error
 			if st, err = s.checkTwin(ctx, device, doc); err != nil {
 				return nil, err

@@ -4,10 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/hex"
-	"errors"
 	"fmt"
-
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/signet-city/signet/devices"
 	"github.com/signet-city/signet/signing"
@@ -18,22 +15,18 @@ import (
 func leaseKey(kid []byte) string { return hex.EncodeToString(kid) }
 
 // readLease returns a key's stored bound, its window state (if saved at a
-// clean stop) and the KV revision (0: no record).
+// clean stop) and the KV revision (0: no record), from the leader.
 func (s *Store) readLease(ctx context.Context, kid []byte) (bound uint64, state []byte, rev uint64, err error) {
-	ctx, cancel := s.request(ctx)
-	defer cancel()
-	e, err := s.leases.Get(ctx, leaseKey(kid))
+	v, rev, err := s.getLatest(ctx, LeasesBucket, leaseKey(kid))
 	switch {
-	case errors.Is(err, jetstream.ErrKeyNotFound):
-		return 0, nil, 0, nil
 	case err != nil:
 		return 0, nil, 0, fmt.Errorf("nats store: lease of kid %s: %w", signing.FormatKeyID(kid), err)
-	}
-	v := e.Value()
-	if len(v) < 8 {
+	case v == nil:
+		return 0, nil, rev, nil
+	case len(v) < 8:
 		return 0, nil, 0, fmt.Errorf("nats store: lease of kid %s: corrupt (%d bytes)", signing.FormatKeyID(kid), len(v))
 	}
-	return binary.BigEndian.Uint64(v), v[8:], e.Revision(), nil
+	return binary.BigEndian.Uint64(v), v[8:], rev, nil
 }
 
 // writeLease stores value for kid at KV revision rev (0: only if absent)
@@ -102,6 +95,9 @@ func (s *Store) extend(ctx context.Context, l devices.LeaseExtension) (refused e
 		}
 	}
 	for attempt := 0; attempt < maxCASAttempts; attempt++ {
+		if err := backoff(ctx, attempt); err != nil {
+			return nil, err
+		}
 		stored, _, rev, err := s.readLease(ctx, l.KID)
 		if err != nil {
 			return nil, err
@@ -141,6 +137,9 @@ func (s *Store) putWindow(ctx context.Context, c devices.Change, rev uint64) err
 	value = append(value, c.Window...)
 	for attempt := 0; attempt < maxCASAttempts; attempt++ {
 		if attempt > 0 {
+			if err := backoff(ctx, attempt); err != nil {
+				return err
+			}
 			st, err := s.checkWindow(ctx, c)
 			if err != nil {
 				return err

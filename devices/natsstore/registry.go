@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
@@ -28,22 +27,20 @@ type record[T any] struct {
 }
 
 // readRegistry returns the registry and the KV revision it was read at
-// (0: no registry written yet).
+// (0: no registry written yet), from the leader (getLatest).
 func (s *Store) readRegistry(ctx context.Context) (*registryDoc, uint64, error) {
-	ctx, cancel := s.request(ctx)
-	defer cancel()
 	doc := &registryDoc{}
-	e, err := s.registry.Get(ctx, registryKey)
-	switch {
-	case errors.Is(err, jetstream.ErrKeyNotFound):
-		return doc, 0, nil
-	case err != nil:
+	v, rev, err := s.getLatest(ctx, RegistryBucket, registryKey)
+	if err != nil {
 		return nil, 0, fmt.Errorf("nats store: reading the registry: %w", err)
 	}
-	if err := json.Unmarshal(e.Value(), doc); err != nil {
-		return nil, 0, fmt.Errorf("nats store: registry at revision %d: corrupt: %w", e.Revision(), err)
+	if v == nil {
+		return doc, rev, nil
 	}
-	return doc, e.Revision(), nil
+	if err := json.Unmarshal(v, doc); err != nil {
+		return nil, 0, fmt.Errorf("nats store: registry at revision %d: corrupt: %w", rev, err)
+	}
+	return doc, rev, nil
 }
 
 // Device returns one device.
@@ -141,6 +138,9 @@ func (s *Store) Write(ctx context.Context, b devices.Batch) error {
 		}
 	}
 	for attempt := 0; attempt < maxCASAttempts; attempt++ {
+		if err := backoff(ctx, attempt); err != nil {
+			return err
+		}
 		doc, rev, err := s.readRegistry(ctx)
 		if err != nil {
 			return err

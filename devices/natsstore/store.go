@@ -62,7 +62,27 @@ const DefaultReplicas = 3
 
 // maxCASAttempts bounds the retries of one compare-and-set that lost to
 // another writer; each retry reads what that writer stored.
-const maxCASAttempts = 16
+const maxCASAttempts = 12
+
+// backoff waits before a retry of a lost compare-and-set: nothing before
+// the first attempt, then 1 ms doubling up to 64 ms. A clustered stream's
+// leader refuses every compare-and-set on a key while an earlier one on it
+// is still being replicated (nats-server jetstream_batching.go,
+// expectedPerSubjectInProcess), so a retry at once may lose again to a
+// write that has not landed yet.
+func backoff(ctx context.Context, attempt int) error {
+	if attempt == 0 {
+		return nil
+	}
+	t := time.NewTimer(time.Millisecond << min(attempt-1, 6))
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
 
 // Options tune Open.
 type Options struct {

@@ -66,7 +66,7 @@ func (s *Store) Commit(ctx context.Context, changes []devices.Change) error {
 	grown := make([]*twinHead, len(devs))
 	err := parallel(len(seen), func(i int) error {
 		if i < len(kids) {
-			return s.putWindow(ctx, windows[kids[i]], seen[i].rev)
+			return s.putWindow(ctx, windows[kids[i]], seen[i])
 		}
 		d := devs[i-len(kids)]
 		var err error
@@ -79,11 +79,13 @@ func (s *Store) Commit(ctx context.Context, changes []devices.Change) error {
 	return s.appendTwins(ctx, devs, twins, grown)
 }
 
-// stored is what a record was when read: its KV revision (0: absent) and,
-// for a twin, whether the new document's version is higher.
+// stored is what a record was when read: its KV revision (0: absent),
+// for a twin whether the new document's version is higher, and for a
+// window whether it is obsolete and not to be written (checkWindow).
 type stored struct {
 	rev  uint64
 	grew bool
+	skip bool
 }
 
 // twinHead is the part of a twin document that decides where and whether

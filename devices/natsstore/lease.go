@@ -116,13 +116,20 @@ func (s *Store) extend(ctx context.Context, l devices.LeaseExtension) (refused e
 
 // checkWindow reads a key's record and refuses a Change that would lower
 // its bound: every counter below the stored bound was leased once, so only
-// a second writer could ask for that.
+// a second writer could ask for that. There is one exception, which a
+// store shared by several brokers must make: a replay window saved at a
+// clean stop (Change.Window set) below the stored bound is the window of a
+// broker whose lease another broker has since extended. It is obsolete, and
+// skipped: the stored bound already refuses every counter it would.
 func (s *Store) checkWindow(ctx context.Context, c devices.Change) (stored, error) {
 	bound, _, rev, err := s.readLease(ctx, c.KID)
 	if err != nil {
 		return stored{}, err
 	}
 	if rev != 0 && bound > c.HighWater {
+		if c.Window != nil {
+			return stored{rev: rev, skip: true}, nil
+		}
 		return stored{}, &devices.ConflictError{Msg: fmt.Sprintf("kid %s: counter bound would go down from %d to %d (another broker took a lease)",
 			signing.FormatKeyID(c.KID), bound, c.HighWater)}
 	}
@@ -132,7 +139,7 @@ func (s *Store) checkWindow(ctx context.Context, c devices.Change) (stored, erro
 // putWindow writes one key's record as a Change asks (its bound, and its
 // window when saved at a clean stop) by compare-and-set on the revision
 // checked, reading and checking it again if another writer got there first.
-func (s *Store) putWindow(ctx context.Context, c devices.Change, rev uint64) error {
+func (s *Store) putWindow(ctx context.Context, c devices.Change, st stored) error {
 	value := binary.BigEndian.AppendUint64(nil, c.HighWater)
 	value = append(value, c.Window...)
 	for attempt := 0; attempt < maxCASAttempts; attempt++ {
@@ -140,13 +147,15 @@ func (s *Store) putWindow(ctx context.Context, c devices.Change, rev uint64) err
 			if err := backoff(ctx, attempt); err != nil {
 				return err
 			}
-			st, err := s.checkWindow(ctx, c)
-			if err != nil {
+			var err error
+			if st, err = s.checkWindow(ctx, c); err != nil {
 				return err
 			}
-			rev = st.rev
 		}
-		won, err := s.writeLease(ctx, c.KID, c.HighWater, rev, value)
+		if st.skip {
+			return nil
+		}
+		won, err := s.writeLease(ctx, c.KID, c.HighWater, st.rev, value)
 		if err != nil || won {
 			return err
 		}

@@ -2,6 +2,7 @@ package natsstore_test
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net"
@@ -12,6 +13,7 @@ import (
 	paho5 "github.com/eclipse/paho.golang/paho"
 
 	"github.com/signet-city/signet/broker"
+	"github.com/signet-city/signet/broker/audit"
 	"github.com/signet-city/signet/devices"
 	"github.com/signet-city/signet/devices/natsstore"
 	"github.com/signet-city/signet/devices/natsstore/natstest"
@@ -109,6 +111,7 @@ func disconnect(cl *paho5.Client) {
 type district struct {
 	a, b           *broker.Server
 	storeA, storeB *natsstore.Store // for enrolling as an operator would through a broker
+	urls           string           // every node, for reading the streams
 }
 
 func startDistrict(t *testing.T, enrolled ...*device) *district {
@@ -121,7 +124,7 @@ func startDistrict(t *testing.T, enrolled ...*device) *district {
 			t.Fatal(err)
 		}
 	}
-	dist := &district{}
+	dist := &district{urls: c.URLs()}
 	start := func(url string) (*broker.Server, *natsstore.Store) {
 		store, err := natsstore.Open(ctx, natsstore.Options{Servers: url, Replicas: 3})
 		if err != nil {
@@ -208,6 +211,25 @@ func TestReplayRefusedAtTheOtherBroker(t *testing.T) {
 	}
 	if rc := publish(t, backAtA, tp, dev.sign(t, tp, []byte(`{"w":42}`))); rc != 0 {
 		t.Fatalf("the device's new message back at A: reason %#x", rc)
+	}
+	// Both brokers' refusals are security events in SIGNET_EVENTS, for any
+	// NATS client to read: one per replay.
+	var replays int
+	waitUntil(t, "every refused replay in SIGNET_EVENTS", func() bool {
+		replays = 0
+		for _, m := range streamMessages(t, d.urls, natsstore.EventsStream, natsstore.EventsSubject) {
+			var ev audit.Event
+			if err := json.Unmarshal(m, &ev); err != nil {
+				t.Fatal(err)
+			}
+			if ev.Reason == string(signing.ReasonReplay) && ev.Topic == tp {
+				replays++
+			}
+		}
+		return replays >= 2*len(earlier)
+	})
+	if replays != 2*len(earlier) {
+		t.Fatalf("SIGNET_EVENTS holds %d replay events, want %d", replays, 2*len(earlier))
 	}
 }
 

@@ -22,6 +22,21 @@ type EventAppender interface {
 	AppendEvent(event []byte)
 }
 
+// HealthReporter is a store that can be unreachable (devices/natsstore):
+// while Healthy returns an error, /readyz says not ready, so that a load
+// balancer sends new devices to a broker that can take leases.
+type HealthReporter interface {
+	Healthy() error
+}
+
+// storeHealthy is why the store cannot be used now, or nil.
+func (s *Server) storeHealthy() error {
+	if h, ok := s.store.(HealthReporter); ok {
+		return h.Healthy()
+	}
+	return nil
+}
+
 // watchRegistry follows a shared store's registry until ctx ends; it returns
 // at once for a store of one broker.
 func (s *Server) watchRegistry(ctx context.Context) {

@@ -44,7 +44,7 @@ func startShared(ctx context.Context, cfg broker.Config, logger *slog.Logger) (*
 	}
 	store, err := natsstore.Open(ctx, natsstore.Options{
 		Servers: cfg.Store, CredsFile: cfg.NATS.Creds, CAFile: cfg.NATS.CA,
-		Replicas: cfg.NATS.Replicas, Timeout: cfg.NATS.Timeout, Logger: logger,
+		Replicas: cfg.NATS.Replicas, Timeout: cfg.NATS.Timeout, Outage: cfg.NATS.Outage, Logger: logger,
 	})
 	if err != nil {
 		return nil, err

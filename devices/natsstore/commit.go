@@ -21,8 +21,13 @@ import (
 // lost, or a conflict that arose meanwhile) may have written part of it.
 // That is safe for the edge, which stops committing after any store
 // failure, because bounds only grow and a twin written early is the twin
-// the edge holds.
+// the edge holds. While NATS cannot be reached the call waits for it, up
+// to Options.Outage, and then writes the whole group again.
 func (s *Store) Commit(ctx context.Context, changes []devices.Change) error {
+	return s.ride(ctx, "committing", func() error { return s.commit(ctx, changes) })
+}
+
+func (s *Store) commit(ctx context.Context, changes []devices.Change) error {
 	windows := map[string]devices.Change{}
 	twins := map[string][]byte{}
 	var kids, devs []string

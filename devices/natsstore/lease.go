@@ -59,7 +59,8 @@ func (s *Store) writeLease(ctx context.Context, kid []byte, bound, rev uint64, v
 // acknowledged by JetStream only once a majority of the replicas hold it,
 // so an applied extension survives the loss of any minority of the NATS
 // nodes. A mismatch is that extension's *devices.LeaseConflictError; the
-// others are written all the same.
+// others are written all the same. While NATS cannot be reached the call
+// waits for it, up to Options.Outage.
 func (s *Store) ExtendLeases(ctx context.Context, leases []devices.LeaseExtension, changes []devices.Change) ([]error, error) {
 	for _, l := range leases {
 		if l.To <= l.From {
@@ -72,10 +73,12 @@ func (s *Store) ExtendLeases(ctx context.Context, leases []devices.LeaseExtensio
 		}
 	}
 	results := make([]error, len(leases))
-	err := parallel(len(leases), func(i int) error {
-		var err error
-		results[i], err = s.extend(ctx, leases[i])
-		return err
+	err := s.ride(ctx, "extending leases", func() error {
+		return parallel(len(leases), func(i int) error {
+			var err error
+			results[i], err = s.extend(ctx, leases[i])
+			return err
+		})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("extending leases: %w", err)

@@ -56,6 +56,11 @@ const registryKey = "registry"
 // a broker cut off from NATS says so within seconds.
 const DefaultTimeout = 5 * time.Second
 
+// DefaultOutage is Options.Outage when 0: long enough for a NATS node to
+// restart or a stream to elect a new leader, short enough that a broker
+// cut off for good stops accepting within a minute.
+const DefaultOutage = 30 * time.Second
+
 // DefaultReplicas is the replication factor when Options.Replicas is 0:
 // three copies survive the loss of any one NATS node.
 const DefaultReplicas = 3
@@ -97,6 +102,11 @@ type Options struct {
 	Replicas int
 	// Timeout bounds each JetStream request (0: DefaultTimeout).
 	Timeout time.Duration
+	// Outage is how long a write waits for NATS to come back (a node's
+	// restart, a leader election, a partition that heals) before it fails
+	// (0: DefaultOutage). Meanwhile the edge goes on accepting counters of
+	// the leases it holds, and what needs a write waits.
+	Outage time.Duration
 	// Name names the connection on the servers ("": "signet").
 	Name string
 	// Logger receives connection changes and failed event appends (nil:
@@ -113,6 +123,7 @@ type Store struct {
 	leases   jetstream.KeyValue
 	twins    jetstream.KeyValue
 	timeout  time.Duration
+	outage   time.Duration
 	log      *slog.Logger
 
 	// revs remembers the KV revision of each lease record this store wrote
@@ -188,7 +199,10 @@ func OpenConn(ctx context.Context, nc *nats.Conn, opt Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("nats store: %w", err)
 	}
-	s := &Store{nc: nc, js: js, timeout: opt.timeout(), log: log}
+	s := &Store{nc: nc, js: js, timeout: opt.timeout(), outage: opt.Outage, log: log}
+	if s.outage <= 0 {
+		s.outage = DefaultOutage
+	}
 	ctx, cancel := context.WithTimeout(ctx, 4*s.timeout)
 	defer cancel()
 	bucket := func(name, desc string, history uint8) (jetstream.KeyValue, error) {

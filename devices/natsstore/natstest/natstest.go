@@ -34,9 +34,36 @@ func (c *Cluster) URLs() string {
 // Server runs one JetStream server (replicas 1 only) until the test ends.
 func Server(t testing.TB) *server.Server {
 	t.Helper()
-	s := start(t, &server.Options{ServerName: "solo", Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true})
-	waitFor(t, "JetStream ready", func() bool { return s.JetStreamEnabled() })
+	return NewSolo(t).Server
+}
+
+// Solo is one JetStream server that a test may stop and start again, on
+// the same port and over the same data.
+type Solo struct {
+	Server *server.Server
+	opts   *server.Options
+}
+
+// NewSolo runs one JetStream server until the test ends.
+func NewSolo(t testing.TB) *Solo {
+	t.Helper()
+	s := &Solo{opts: &server.Options{ServerName: "solo", Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true}}
+	s.Start(t)
+	s.opts.Port = s.Server.Addr().(*net.TCPAddr).Port // a restart keeps the clients' URL
 	return s
+}
+
+// Stop shuts the server down, as a crash of the NATS node would be seen.
+func (s *Solo) Stop() {
+	s.Server.Shutdown()
+	s.Server.WaitForShutdown()
+}
+
+// Start runs the server (again) with its port and data.
+func (s *Solo) Start(t testing.TB) {
+	t.Helper()
+	s.Server = start(t, s.opts.Clone())
+	waitFor(t, "JetStream ready", func() bool { return s.Server.JetStreamEnabled() })
 }
 
 // StartCluster runs n JetStream servers routed to one another on loopback

@@ -277,3 +277,57 @@ func TestRegistryChangesReachTheOtherBroker(t *testing.T) {
 	}
 	honestOK("after the revocation")
 }
+
+// TestSimultaneousReplayAcceptedAtMostOnce: the same signed message sent to
+// broker A and broker B at the same moment, round after round, with the
+// device's counter sometimes jumping past a lease so that the brokers race
+// for the next one, is accepted at most once across both; another device
+// publishing through A meanwhile is never refused.
+func TestSimultaneousReplayAcceptedAtMostOnce(t *testing.T) {
+	dev, other := newDevice(t, "sl-1"), newDevice(t, "sl-2")
+	d := startDistrict(t, dev, other)
+	atA, atB := dev.connect(t, d.a), dev.connect(t, d.b)
+	honest := other.connect(t, d.a)
+	const tp = "city/z1/sl-1/tele/power"
+	accepted := 0
+	for round := range 40 {
+		if round%4 == 0 {
+			dev.ctr.Add(leaseBlock) // past any lease either broker holds
+		}
+		msg := dev.sign(t, tp, []byte(`{"w":5}`))
+		codes := make(chan byte, 2)
+		start := make(chan struct{})
+		for _, cl := range []*paho5.Client{atA, atB} {
+			go func() {
+				<-start
+				ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+				defer cancel()
+				resp, _ := cl.Publish(ctx, &paho5.Publish{Topic: tp, QoS: 1, Payload: msg})
+				if resp == nil {
+					codes <- 0xff
+					return
+				}
+				codes <- resp.ReasonCode
+			}()
+		}
+		close(start)
+		n := 0
+		for range 2 {
+			switch rc := <-codes; rc {
+			case 0:
+				n++
+			case 0x87:
+			default:
+				t.Fatalf("round %d: PUBACK %#x, want 0 or 0x87", round, rc)
+			}
+		}
+		if n > 1 {
+			t.Fatalf("round %d: one message accepted by both brokers", round)
+		}
+		accepted += n
+		if rc := publish(t, honest, "city/z1/sl-2/tele/power", other.sign(t, "city/z1/sl-2/tele/power", []byte(`{"w":1}`))); rc != 0 {
+			t.Fatalf("round %d: honest device at A: reason %#x", round, rc)
+		}
+	}
+	t.Logf("%d of 40 messages accepted once, the rest refused at both", accepted)
+}

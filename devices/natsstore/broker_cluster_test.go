@@ -3,14 +3,17 @@ package natsstore_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	paho5 "github.com/eclipse/paho.golang/paho"
+	"github.com/nats-io/nats-server/v2/server"
 
 	"github.com/signet-city/signet/broker"
 	"github.com/signet-city/signet/broker/audit"
@@ -107,11 +110,12 @@ func disconnect(cl *paho5.Client) {
 }
 
 // district is a real 3-node JetStream cluster and two Signet brokers on it,
-// A connected to the first node and B to the second, replicas 3.
+// replicas 3.
 type district struct {
 	a, b           *broker.Server
 	storeA, storeB *natsstore.Store // for enrolling as an operator would through a broker
 	urls           string           // every node, for reading the streams
+	cluster        *natstest.Cluster
 }
 
 func startDistrict(t *testing.T, enrolled ...*device) *district {
@@ -124,7 +128,7 @@ func startDistrict(t *testing.T, enrolled ...*device) *district {
 			t.Fatal(err)
 		}
 	}
-	dist := &district{urls: c.URLs()}
+	dist := &district{urls: c.URLs(), cluster: c}
 	start := func(url string) (*broker.Server, *natsstore.Store) {
 		store, err := natsstore.Open(ctx, natsstore.Options{Servers: url, Replicas: 3})
 		if err != nil {
@@ -148,8 +152,10 @@ func startDistrict(t *testing.T, enrolled ...*device) *district {
 		})
 		return srv, store
 	}
-	dist.a, dist.storeA = start(c.Servers[0].ClientURL())
-	dist.b, dist.storeB = start(c.Servers[1].ClientURL())
+	// Each broker knows every node (and picks one at random), so that it
+	// can move to another when its node is lost.
+	dist.a, dist.storeA = start(c.URLs())
+	dist.b, dist.storeB = start(c.URLs())
 	return dist
 }
 
@@ -330,4 +336,64 @@ func TestSimultaneousReplayAcceptedAtMostOnce(t *testing.T) {
 		}
 	}
 	t.Logf("%d of 40 messages accepted once, the rest refused at both", accepted)
+}
+
+// TestNATSNodeLostUnderLoad: a device changes its state through broker A,
+// message after message, while the NATS node leading the twins' stream is
+// shut down. Every state change is acknowledged (those in flight wait for
+// the new leader), none acknowledged is lost (the stored twin holds the
+// last one and counts every one), and both brokers go on: another device
+// publishes through B after the loss.
+func TestNATSNodeLostUnderLoad(t *testing.T) {
+	dev, other := newDevice(t, "sl-1"), newDevice(t, "sl-2")
+	d := startDistrict(t, dev, other)
+	cl := dev.connect(t, d.a)
+	const tp = "city/z1/sl-1/state"
+	const total, killAt = 40, 15
+	var lost *server.Server
+	for i := range total {
+		if i == killAt {
+			for _, s := range d.cluster.Servers {
+				if s.JetStreamIsStreamLeader("$G", "KV_"+natsstore.TwinsBucket) {
+					lost = s
+				}
+			}
+			if lost == nil {
+				t.Fatal("no node leads the twins' stream")
+			}
+			lost.Shutdown()
+		}
+		msg := dev.sign(t, tp, []byte(fmt.Sprintf(`{"on":true,"level":%d}`, i)))
+		if rc := publish(t, cl, tp, msg); rc != 0 {
+			t.Fatalf("state change %d (node lost after %d): reason %#x", i, killAt, rc)
+		}
+	}
+	var live []string
+	for _, s := range d.cluster.Servers {
+		if s != lost {
+			live = append(live, s.ClientURL())
+		}
+	}
+	snap, err := openOn(t, strings.Join(live, ","), 3).Load(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tw struct {
+		Version  uint64         `json:"version"`
+		Reported map[string]any `json:"reported"`
+	}
+	for _, x := range snap.Twins {
+		if x.Device == "sl-1" {
+			if err := json.Unmarshal(x.Doc, &tw); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if tw.Version != total || tw.Reported["level"] != float64(total-1) {
+		t.Fatalf("stored twin after the node loss: version %d, level %v; want version %d, level %d", tw.Version, tw.Reported["level"], total, total-1)
+	}
+	honest := other.connect(t, d.b)
+	if rc := publish(t, honest, "city/z1/sl-2/tele/power", other.sign(t, "city/z1/sl-2/tele/power", []byte(`{"w":1}`))); rc != 0 {
+		t.Fatalf("device at B after the node loss: reason %#x", rc)
+	}
 }

@@ -93,7 +93,7 @@ func printStartup(w io.Writer, cfg broker.Config, srv *broker.Server) {
 		audit = "off"
 	}
 	fmt.Fprintf(w, "signet: store %s (%d devices, %s), %d users, audit log %s\n",
-		cfg.Store, len(srv.Edge().Twins("")), cfg.Durability, len(cfg.Users), audit)
+		natsstore.Redact(cfg.Store), len(srv.Edge().Twins("")), cfg.Durability, len(cfg.Users), audit) // a nats:// URL may carry a password
 	if srv.HTTPAddr() != "" {
 		fmt.Fprintf(w, "signet: dashboard http://%s%s\n", srv.HTTPAddr(), broker.DashboardPath)
 	}

@@ -25,6 +25,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -147,6 +148,18 @@ func IsURL(s string) bool {
 	return strings.HasPrefix(s, "nats://") || strings.HasPrefix(s, "tls://")
 }
 
+// Redact hides the password of every URL in servers, for logs and errors
+// (a credentials file is the better place for secrets).
+func Redact(servers string) string {
+	parts := strings.Split(servers, ",")
+	for i, p := range parts {
+		if u, err := url.Parse(strings.TrimSpace(p)); err == nil && u.User != nil {
+			parts[i] = u.Redacted()
+		}
+	}
+	return strings.Join(parts, ",")
+}
+
 // Open connects to the servers and opens the store, creating the buckets
 // and streams that do not exist yet. The connection reconnects by itself;
 // Close ends it.
@@ -171,7 +184,7 @@ func Open(ctx context.Context, opt Options) (*Store, error) {
 	}
 	nc, err := nats.Connect(opt.Servers, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("nats store %s: connecting: %w", opt.Servers, err)
+		return nil, fmt.Errorf("nats store %s: connecting: %w", Redact(opt.Servers), err)
 	}
 	s, err := OpenConn(ctx, nc, opt)
 	if err != nil {

@@ -3,7 +3,9 @@ package natsstore_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -102,5 +104,18 @@ func TestStaleSavedWindowIsDropped(t *testing.T) {
 	}
 	if len(snap.Windows) != 1 || snap.Windows[0].HighWater != 200 || len(snap.Windows[0].State) != 0 || len(snap.Twins) != 1 {
 		t.Fatalf("after the stale window: %+v, twins %d; want bound 200 alone and the twin", snap.Windows, len(snap.Twins))
+	}
+}
+
+// TestRedact: a password in a server URL never reaches an error or a log;
+// the rest of the list is left as it is.
+func TestRedact(t *testing.T) {
+	got := natsstore.Redact("nats://signet:s3cret@n1:4222,nats://n2:4222")
+	if strings.Contains(got, "s3cret") || !strings.Contains(got, "n1:4222") || !strings.HasSuffix(got, ",nats://n2:4222") {
+		t.Fatalf("Redact = %q", got)
+	}
+	_, err := natsstore.Open(context.Background(), natsstore.Options{Servers: "nats://signet:s3cret@127.0.0.1:1", Timeout: 100 * time.Millisecond})
+	if err == nil || strings.Contains(err.Error(), "s3cret") {
+		t.Fatalf("Open error %v: want an error without the password", err)
 	}
 }

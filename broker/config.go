@@ -20,7 +20,8 @@ import (
 
 // Config is what `signet serve` runs with: a YAML file, then flags on top.
 type Config struct {
-	// Store is the bbolt file holding the registry, windows and twins.
+	// Store is the bbolt file holding the registry, windows and twins, or
+	// nats://host:4222[,...]: a JetStream cluster shared by several brokers.
 	Store string `yaml:"store"`
 	// Durability is "strict" (acknowledge after fsync, the default) or
 	// "relaxed" (see devices.Relaxed for what it risks).
@@ -85,6 +86,8 @@ type Config struct {
 	LeaseBlock LeaseBlock `yaml:"lease_block"`
 	// CommandAPI is the HTTP command endpoint (config_command_api.go).
 	CommandAPI CommandAPIConfig `yaml:"command_api"`
+	// NATS is how a store of nats:// URLs is reached (config_nats.go).
+	NATS NATSConfig `yaml:"nats"`
 }
 
 // TLSConfig configures the TLS listener.

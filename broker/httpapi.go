@@ -42,6 +42,10 @@ func (s *Server) httpHandler() http.Handler {
 			http.Error(w, "not ready: starting or shutting down", http.StatusServiceUnavailable)
 			return
 		}
+		if err := s.storeHealthy(); err != nil {
+			http.Error(w, "not ready: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
 		w.Write([]byte("ready\n"))
 	})
 	mux.Handle("GET /dashboard/", dashboardHandler())

@@ -27,7 +27,7 @@ import (
 type Server struct {
 	cfg     Config
 	log     *slog.Logger
-	store   *boltstore.Store
+	store   devices.Store
 	edge    *devices.Edge
 	events  *Events
 	mqtt    *mqtt.Server
@@ -42,14 +42,15 @@ type Server struct {
 	httpLn  net.Listener
 	metrics *prometheus.Registry
 	cancel  context.CancelFunc
-	twins   chan struct{} // closed when the twin publisher ends
+	twins   chan struct{} // closed when the twin publisher and the registry watch end
 	ready   atomic.Bool   // serving, and not shutting down (/readyz)
 
 	shutdownOnce sync.Once
 	shutdownErr  error
 }
 
-// New opens the store and assembles the broker; Start begins serving.
+// New opens the bbolt store at cfg.Store and assembles the broker on it;
+// Start begins serving.
 func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("config: %w", err)
@@ -57,14 +58,29 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	if err := cfg.AuditLimits.validate(); err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
-	if log == nil {
-		log = slog.Default()
-	}
-	dur, _ := devices.ParseDurability(cfg.Durability)
 	store, err := boltstore.Open(cfg.Store, boltstore.Options{})
 	if err != nil {
 		return nil, err
 	}
+	return NewWithStore(ctx, cfg, store, log)
+}
+
+// NewWithStore assembles the broker on an open store (bbolt, or one shared
+// by several brokers such as devices/natsstore), which it owns from now on:
+// Shutdown closes it, and so does a failed NewWithStore.
+func NewWithStore(ctx context.Context, cfg Config, store devices.Store, log *slog.Logger) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		store.Close()
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	if err := cfg.AuditLimits.validate(); err != nil {
+		store.Close()
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	dur, _ := devices.ParseDurability(cfg.Durability)
 	edge, err := devices.Open(ctx, store, devices.Options{
 		Durability: dur, Logger: log, LeaseBlock: uint64(cfg.LeaseBlock),
 		MaxTwinBytes: cfg.Payload.Twin.MaxDocumentBytes, MaxPatchDepth: cfg.Payload.Twin.MaxPatchDepth,
@@ -166,12 +182,15 @@ func (s *Server) Start() error {
 	publish := func(t string, payload []byte, retain bool, qos byte) error {
 		return s.mqtt.Publish(t, payload, retain, qos)
 	}
-	s.events.SetPublisher(publish)
+	s.events.SetPublisher(s.appendEvents(publish))
 	ctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
 	go func() {
 		defer close(s.twins)
+		var wg sync.WaitGroup
+		wg.Go(func() { s.watchRegistry(ctx) }) // ends with ctx, before the edge closes
 		PublishTwins(ctx, s.edge, publish, s.log)
+		wg.Wait()
 	}()
 	if err := s.mqtt.Serve(); err != nil {
 		return fmt.Errorf("mqtt: %w", err)

@@ -16,6 +16,7 @@ import (
 func newServeCmd() *cobra.Command {
 	var configPath, store, durability, mqttAddr, httpAddr, auditPath, logLevel, logFormat string
 	var dev, allowAnon, create bool
+	var applyNATS func(*cobra.Command, *broker.Config) // set with the flags below
 	cmd := &cobra.Command{
 		Use:   "serve [--config signet.yaml] [flags]",
 		Short: "Run the broker",
@@ -49,6 +50,7 @@ log behind that it created.`,
 			if err != nil {
 				return err
 			}
+			applyNATS(cmd, &cfg)
 			handler, err := cfg.Log.Handler(cmd.ErrOrStderr())
 			if err != nil {
 				return usagef("%v", err)
@@ -71,7 +73,8 @@ log behind that it created.`,
 	f := cmd.Flags()
 	f.StringVar(&configPath, "config", "", "YAML configuration file")
 	f.BoolVar(&dev, "dev", false, "self-contained local broker on a temporary store")
-	f.StringVar(&store, "store", "", "bbolt store file (default signet.db)")
+	f.StringVar(&store, "store", "", "bbolt store file (default signet.db), or nats://host:4222[,...] for JetStream shared by several brokers")
+	applyNATS = addNATSFlags(f)
 	f.StringVar(&durability, "durability", "", "strict (fsync before PUBACK, default) or relaxed")
 	f.StringVar(&mqttAddr, "mqtt-addr", "", "MQTT listen address (default 127.0.0.1:1883)")
 	f.StringVar(&httpAddr, "http-addr", "", "HTTP listen address (default 127.0.0.1:8080)")

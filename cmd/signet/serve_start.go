@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/signet-city/signet/broker"
+	"github.com/signet-city/signet/devices/natsstore"
 )
 
 // startServer opens and starts the broker of cfg. The store must exist
@@ -19,6 +20,9 @@ import (
 func startServer(ctx context.Context, cfg broker.Config, logger *slog.Logger) (*broker.Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("config: %w", err) // before the store: a bad setting is the first thing to fix
+	}
+	if natsstore.IsURL(cfg.Store) {
+		return startShared(ctx, cfg, logger)
 	}
 	storeExisted, err := exists(cfg.Store)
 	if err != nil {
@@ -88,8 +92,8 @@ func printStartup(w io.Writer, cfg broker.Config, srv *broker.Server) {
 	if audit == "" {
 		audit = "off"
 	}
-	fmt.Fprintf(w, "signet: store %s (%s, %s), %s, audit log %s\n",
-		cfg.Store, plural(len(srv.Edge().Twins("")), "device"), cfg.Durability, plural(len(cfg.Users), "user"), audit)
+	fmt.Fprintf(w, "signet: store %s (%s, %s), %s, audit log %s\n", // a nats:// URL may carry a password
+		natsstore.Redact(cfg.Store), plural(len(srv.Edge().Twins("")), "device"), cfg.Durability, plural(len(cfg.Users), "user"), audit)
 	if srv.HTTPAddr() != "" {
 		fmt.Fprintf(w, "signet: dashboard http://%s%s\n", srv.HTTPAddr(), broker.DashboardPath)
 	}

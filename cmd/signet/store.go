@@ -25,7 +25,7 @@ Both open the store read-only and never change it. A broker holds its store
 exclusively while it runs: stop it first (the error says so when it holds
 the file).`,
 	}
-	cmd.AddCommand(newStoreCheckCmd(), newStoreBackupCmd())
+	cmd.AddCommand(newStoreCheckCmd(), newStoreBackupCmd(), newStoreMigrateCmd())
 	return cmd
 }
 

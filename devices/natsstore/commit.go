@@ -1,0 +1,202 @@
+package natsstore
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/signet-city/signet/devices"
+	"github.com/signet-city/signet/signing"
+)
+
+// Commit writes a group of window and twin changes, one compare-and-set per
+// key and per twin, all at once, and appends every twin whose version grew
+// to SIGNET_TWIN. When it returns nil each write is acknowledged by a
+// majority of the replicas, so it survives the loss of any minority of the
+// NATS nodes. Every record is read and checked before any is written, so a
+// conflict found then leaves the store as it was. The group is not one
+// transaction across keys, though: a call that fails while writing (NATS
+// lost, or a conflict that arose meanwhile) may have written part of it.
+// That is safe for the edge, which stops committing after any store
+// failure, because bounds only grow and a twin written early is the twin
+// the edge holds. While NATS cannot be reached the call waits for it, up
+// to Options.Outage, and then writes the whole group again.
+func (s *Store) Commit(ctx context.Context, changes []devices.Change) error {
+	return s.ride(ctx, "committing", func() error { return s.commit(ctx, changes) })
+}
+
+func (s *Store) commit(ctx context.Context, changes []devices.Change) error {
+	windows := map[string]devices.Change{}
+	twins := map[string][]byte{}
+	var kids, devs []string
+	for _, c := range changes {
+		if c.KID != nil {
+			k := string(c.KID)
+			prev, ok := windows[k]
+			if ok && prev.HighWater > c.HighWater {
+				return &devices.ConflictError{Msg: fmt.Sprintf("kid %s: counter bound would go down from %d to %d within one commit",
+					signing.FormatKeyID(c.KID), prev.HighWater, c.HighWater)}
+			}
+			if !ok {
+				kids = append(kids, k)
+			}
+			windows[k] = c // the later change stays, as in one transaction
+		}
+		if c.Twin != nil {
+			if _, ok := twins[c.Device]; !ok {
+				devs = append(devs, c.Device)
+			}
+			twins[c.Device] = c.Twin
+		}
+	}
+	// First every record as stored now, so that a conflict found then
+	// leaves everything as it was; then each write at the revision read.
+	// A write that loses its compare-and-set to another broker reads and
+	// checks that record again (putWindow, putTwin).
+	seen := make([]stored, len(kids)+len(devs))
+	if err := parallel(len(seen), func(i int) error {
+		var err error
+		if i < len(kids) {
+			seen[i], err = s.checkWindow(ctx, windows[kids[i]])
+		} else {
+			d := devs[i-len(kids)]
+			seen[i], err = s.checkTwin(ctx, d, twins[d])
+		}
+		return err
+	}); err != nil {
+		return err
+	}
+	grown := make([]*twinHead, len(devs))
+	err := parallel(len(seen), func(i int) error {
+		if i < len(kids) {
+			return s.putWindow(ctx, windows[kids[i]], seen[i])
+		}
+		d := devs[i-len(kids)]
+		var err error
+		grown[i-len(kids)], err = s.putTwin(ctx, d, twins[d], seen[i])
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return s.appendTwins(ctx, devs, twins, grown)
+}
+
+// stored is what a record was when read: its KV revision (0: absent),
+// for a twin whether the new document's version is higher, and for a
+// window whether it is obsolete and not to be written (checkWindow).
+type stored struct {
+	rev  uint64
+	grew bool
+	skip bool
+}
+
+// twinHead is the part of a twin document that decides where and whether
+// it is written.
+type twinHead struct {
+	Zone    string `json:"zone"`
+	Version uint64 `json:"version"`
+}
+
+// checkTwin reads a device's stored twin and refuses doc if its version
+// is lower: that is another broker's newer twin.
+func (s *Store) checkTwin(ctx context.Context, device string, doc []byte) (stored, error) {
+	var next twinHead
+	if err := json.Unmarshal(doc, &next); err != nil {
+		return stored{}, fmt.Errorf("twin of device %s: %w", device, err)
+	}
+	v, rev, err := s.getLatest(ctx, TwinsBucket, device)
+	switch {
+	case err != nil:
+		return stored{}, fmt.Errorf("nats store: twin of device %s: %w", device, err)
+	case v == nil:
+		return stored{rev: rev, grew: true}, nil
+	}
+	var old twinHead
+	if err := json.Unmarshal(v, &old); err != nil {
+		return stored{}, fmt.Errorf("nats store: twin of device %s: corrupt: %w", device, err)
+	}
+	if old.Version > next.Version {
+		return stored{}, &devices.ConflictError{Msg: fmt.Sprintf("twin of device %s: version would go down from %d to %d (another broker changed it)",
+			device, old.Version, next.Version)}
+	}
+	return stored{rev: rev, grew: next.Version > old.Version}, nil
+}
+
+// putTwin replaces a device's twin by compare-and-set on the revision
+// checked, reading and checking it again if another writer got there
+// first, and returns the twin's head when its version grew (nil for a
+// change of its security counters alone).
+func (s *Store) putTwin(ctx context.Context, device string, doc []byte, st stored) (*twinHead, error) {
+	for attempt := 0; attempt < maxCASAttempts; attempt++ {
+		if attempt > 0 {
+			if err := backoff(ctx, attempt); err != nil {
+				return nil, err
+			}
+			var err error
+			if st, err = s.checkTwin(ctx, device, doc); err != nil {
+				return nil, err
+			}
+		}
+		rctx, cancel := s.request(ctx)
+		var err error
+		if st.rev == 0 {
+			_, err = s.twins.Create(rctx, device, doc)
+		} else {
+			_, err = s.twins.Update(rctx, device, doc, st.rev)
+		}
+		cancel()
+		if casLost(err) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("nats store: twin of device %s: %w", device, err)
+		}
+		if !st.grew {
+			return nil, nil
+		}
+		var head twinHead
+		if err := json.Unmarshal(doc, &head); err != nil {
+			return nil, err
+		}
+		return &head, nil
+	}
+	return nil, fmt.Errorf("twin of device %s kept changing under %d attempts", device, maxCASAttempts)
+}
+
+// appendTwins publishes each twin whose version grew on
+// signet.twin.<zone>.<device> and waits for SIGNET_TWIN to hold them all.
+func (s *Store) appendTwins(ctx context.Context, devs []string, twins map[string][]byte, grown []*twinHead) error {
+	var acks []jetstream.PubAckFuture
+	for i, h := range grown {
+		if h == nil {
+			continue
+		}
+		zone := h.Zone
+		if zone == "" {
+			zone = "_"
+		}
+		f, err := s.js.PublishAsync(TwinSubject(zone, devs[i]), twins[devs[i]])
+		if err != nil {
+			return fmt.Errorf("nats store: appending the twin of %s to %s: %w", devs[i], TwinStream, err)
+		}
+		acks = append(acks, f)
+	}
+	ctx, cancel := s.request(ctx)
+	defer cancel()
+	for _, f := range acks {
+		select {
+		case <-f.Ok():
+		case err := <-f.Err():
+			return fmt.Errorf("nats store: appending %s to %s: %w", f.Msg().Subject, TwinStream, err)
+		case <-ctx.Done():
+			return fmt.Errorf("nats store: appending %s to %s: %w", f.Msg().Subject, TwinStream, ctx.Err())
+		}
+	}
+	return nil
+}
+
+// TwinSubject is the subject a device's twin updates are appended on.
+func TwinSubject(zone, device string) string { return "signet.twin." + zone + "." + device }

@@ -72,7 +72,7 @@ func TestMigrateThenServeOnNATS(t *testing.T) {
 	if !lines.Scan() {
 		t.Fatalf("serve on NATS printed too little; exit: %v", <-done)
 	}
-	if !regexp.MustCompile(`^signet: store nats://\S+ \(1 devices, strict\)`).MatchString(lines.Text()) {
+	if !regexp.MustCompile(`^signet: store nats://\S+ \(1 device, strict\)`).MatchString(lines.Text()) {
 		t.Fatalf("second line %q, want the NATS store with the migrated device", lines.Text())
 	}
 	go io.Copy(io.Discard, out)

@@ -28,6 +28,7 @@ import (
 //	GET /api/v1/devices[/{id}]   registered devices (public keys only)
 //	POST /api/v1/devices         enrol one device (admin, JSON only; httpapi_enroll.go)
 //	GET /api/v1/events?n=100     recent security events (auditor, admin)
+//	revocation, rotation, operators, export, backup (admin; httpapi_admin.go)
 //
 // The API takes HTTP basic auth against the configured users, or a bearer
 // token whose SHA-256 a user's token_sha256 holds, with the same role and
@@ -80,7 +81,9 @@ func (s *Server) httpHandler() http.Handler {
 		}
 		writeJSON(w, out)
 	}))
-	mux.HandleFunc("POST /api/v1/devices", requireJSON(auth.wrap((&deviceEnroller{s: s, reg: reg}).serve)))
+	en := &deviceEnroller{s: s, reg: reg}
+	mux.HandleFunc("POST /api/v1/devices", requireJSON(auth.wrap(en.serve)))
+	s.adminRoutes(mux, auth, en) // httpapi_admin.go
 	mux.HandleFunc("GET /api/v1/devices/{id}", auth.wrap(func(w http.ResponseWriter, r *http.Request, id Identity) {
 		d, err := reg.Device(r.Context(), r.PathValue("id"))
 		if err != nil || !mayReadTwin(id, d.Zone, d.ID) {

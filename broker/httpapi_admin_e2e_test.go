@@ -24,8 +24,8 @@ func (c *city) connectWatched(t *testing.T, id string) (paho.Client, <-chan erro
 	t.Helper()
 	lost := make(chan error, 1)
 	d := c.devs[id]
-	opts := paho.NewClientOptions().AddBroker("tcp://"+c.srv.MQTTAddr()).SetClientID(id).
-		SetAutoReconnect(false).SetConnectRetry(false).SetProtocolVersion(4).SetWriteTimeout(5*time.Second).
+	opts := paho.NewClientOptions().AddBroker("tcp://" + c.srv.MQTTAddr()).SetClientID(id).
+		SetAutoReconnect(false).SetConnectRetry(false).SetProtocolVersion(4).SetWriteTimeout(5 * time.Second).
 		SetUsername(id).SetPassword(string(d.token(t, id))).
 		SetConnectionLostHandler(func(_ paho.Client, err error) { lost <- err })
 	cl := paho.NewClient(opts)
@@ -80,7 +80,7 @@ func TestRevokeOverHTTPClosesTheSession(t *testing.T) {
 	}
 
 	// It cannot come back: its connect token is signed by a revoked key.
-	again := paho.NewClient(paho.NewClientOptions().AddBroker("tcp://"+c.srv.MQTTAddr()).SetClientID("sl-1").
+	again := paho.NewClient(paho.NewClientOptions().AddBroker("tcp://" + c.srv.MQTTAddr()).SetClientID("sl-1").
 		SetAutoReconnect(false).SetConnectRetry(false).SetProtocolVersion(4).
 		SetUsername("sl-1").SetPassword(string(c.devs["sl-1"].token(t, "sl-1"))))
 	if tok := again.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() == nil {

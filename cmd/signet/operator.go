@@ -34,6 +34,7 @@ store file (--db, default signet.db).`,
 		newOperatorRevokeCmd(&db),
 		newOperatorAuthorityCmd(&db),
 	)
+	operatorViaAPI(cmd, addAPIFlags(cmd.PersistentFlags())) // operator_api.go
 	return cmd
 }
 

@@ -66,8 +66,8 @@ func (d *liveDevice) sign(t *testing.T, topic, payload string, iat bool) []byte 
 // not fatal: a refused login is what some steps expect.
 func (d *liveDevice) connect(t *testing.T, addr string, lost chan<- error) (paho.Client, error) {
 	t.Helper()
-	opts := paho.NewClientOptions().AddBroker("tcp://"+addr).SetClientID(d.id).SetProtocolVersion(4).
-		SetAutoReconnect(false).SetConnectRetry(false).SetWriteTimeout(5*time.Second).
+	opts := paho.NewClientOptions().AddBroker("tcp://" + addr).SetClientID(d.id).SetProtocolVersion(4).
+		SetAutoReconnect(false).SetConnectRetry(false).SetWriteTimeout(5 * time.Second).
 		SetUsername(d.id).SetPassword(string(d.sign(t, broker.ConnectTopic, d.id, true)))
 	if lost != nil {
 		opts.SetConnectionLostHandler(func(_ paho.Client, err error) { lost <- err })
@@ -187,7 +187,7 @@ func TestRegistryThroughAPI(t *testing.T) {
 	if _, err := dev.connect(t, srv.MQTTAddr(), nil); err == nil {
 		t.Fatal("the revoked device logged in again")
 	}
-	gw := paho.NewClient(paho.NewClientOptions().AddBroker("tcp://"+srv.MQTTAddr()).SetClientID("gw-1").SetProtocolVersion(4).
+	gw := paho.NewClient(paho.NewClientOptions().AddBroker("tcp://" + srv.MQTTAddr()).SetClientID("gw-1").SetProtocolVersion(4).
 		SetAutoReconnect(false).SetUsername("gw").SetPassword(gwPassword))
 	if tok := gw.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
 		t.Fatalf("gateway: %v", tok.Error())

@@ -48,7 +48,7 @@ func (s *Server) httpHandler() http.Handler {
 	mux.Handle("GET /dashboard/", dashboardHandler())
 	mux.Handle("GET /dashboard", http.RedirectHandler("/dashboard/", http.StatusMovedPermanently))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics, promhttp.HandlerOpts{}))
-	auth := &basicAuth{users: s.cfg.Users, ok: map[[32]byte]Identity{}, events: s.events, now: time.Now, logins: s.logins}
+	auth := &basicAuth{users: s.access.users, ok: map[[32]byte]cachedLogin{}, events: s.events, now: time.Now, logins: s.logins}
 	mux.HandleFunc("GET /api/v1/twins", auth.wrap(func(w http.ResponseWriter, r *http.Request, id Identity) {
 		out := []*twin.Document{}
 		for _, d := range s.edge.Twins("") {
@@ -120,10 +120,10 @@ func mayReadTwin(id Identity, zone, device string) bool {
 // the MQTT face shares, remembering successes so that a dashboard polling
 // the API does not cost a hash per request.
 type basicAuth struct {
-	users  []User
+	users  *userTable // the access hook's; swapped by Reload
 	logins *PasswordGuard
 	mu     sync.Mutex
-	ok     map[[32]byte]Identity
+	ok     map[[32]byte]cachedLogin
 	events EventSink // nil: none
 	now    func() time.Time
 }
@@ -145,7 +145,7 @@ func (a *basicAuth) wrap(h func(http.ResponseWriter, *http.Request, Identity)) h
 	return func(w http.ResponseWriter, r *http.Request) {
 		if tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
 			sum := sha256.Sum256([]byte(tok))
-			for _, u := range a.users {
+			for _, u := range a.users.load().list {
 				want, err := hex.DecodeString(u.TokenSHA256)
 				if err == nil && len(want) == sha256.Size && subtle.ConstantTimeCompare(sum[:], want) == 1 {
 					h(w, r, Identity{Role: u.Role, Name: u.Name, Zones: u.Zones})
@@ -162,17 +162,19 @@ func (a *basicAuth) wrap(h func(http.ResponseWriter, *http.Request, Identity)) h
 			return
 		}
 		key := sha256.Sum256([]byte(name + "\x00" + pass))
+		users := a.users.load()
 		a.mu.Lock()
-		id, known := a.ok[key]
+		c, known := a.ok[key]
 		a.mu.Unlock()
-		if !known {
+		id := c.id
+		if !known || c.users != users { // a reload since: check again
 			var err error
 			if id, err = a.login(r, name, pass); err != nil {
 				a.refuse(w, r, name, err)
 				return
 			}
 			a.mu.Lock()
-			a.ok[key] = id
+			a.ok[key] = cachedLogin{id: id, users: users}
 			a.mu.Unlock()
 		}
 		h(w, r, id)
@@ -183,7 +185,7 @@ func (a *basicAuth) wrap(h func(http.ResponseWriter, *http.Request, Identity)) h
 // user (or has no password) is checked against the guard's decoy.
 func (a *basicAuth) login(r *http.Request, name, pass string) (Identity, error) {
 	var user User
-	for _, u := range a.users {
+	for _, u := range a.users.load().list {
 		if u.Name == name {
 			user = u
 		}

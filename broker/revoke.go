@@ -28,15 +28,38 @@ func (h *AccessHook) DeviceClients(device string) []*mqtt.Client {
 func (s *Server) CloseDevice(device string) int {
 	clients := s.access.DeviceClients(device)
 	for _, cl := range clients {
-		if cl.Properties.ProtocolVersion < 5 {
-			// MQTT 3.1.1 has no DISCONNECT from the server (§3.14): just close.
-			cl.Stop(packets.ErrAdministrativeAction)
-			continue
-		}
-		s.mqtt.DisconnectClient(cl, packets.ErrAdministrativeAction)
+		s.disconnect(cl)
 	}
 	if len(clients) > 0 {
 		s.log.Info("closed the sessions of a revoked device", "device", device, "connections", len(clients))
+	}
+	return len(clients)
+}
+
+// disconnect closes one client for an administrative action.
+func (s *Server) disconnect(cl *mqtt.Client) {
+	if cl.Properties.ProtocolVersion < 5 {
+		// MQTT 3.1.1 has no DISCONNECT from the server (§3.14): just close.
+		cl.Stop(packets.ErrAdministrativeAction)
+		return
+	}
+	s.mqtt.DisconnectClient(cl, packets.ErrAdministrativeAction)
+}
+
+// closeUser disconnects the connected MQTT sessions of the user name (any
+// role but device and anonymous), with 0x98 as CloseDevice does, and
+// returns how many.
+func (s *Server) closeUser(name string) int {
+	s.access.sessions.mu.Lock()
+	var clients []*mqtt.Client
+	for cl, id := range s.access.sessions.byClient {
+		if id.Role != RoleDevice && id.Role != RoleAnonymous && id.Name == name && !cl.Closed() {
+			clients = append(clients, cl)
+		}
+	}
+	s.access.sessions.mu.Unlock()
+	for _, cl := range clients {
+		s.disconnect(cl)
 	}
 	return len(clients)
 }

@@ -44,6 +44,7 @@ type Server struct {
 	cancel  context.CancelFunc
 	twins   chan struct{} // closed when the twin publisher ends
 	ready   atomic.Bool   // serving, and not shutting down (/readyz)
+	reloads reloadState   // what Reload swaps (reload.go)
 
 	shutdownOnce sync.Once
 	shutdownErr  error
@@ -133,7 +134,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		return nil, errors.Join(fmt.Errorf("config: %w", err), s.closeState(ctx))
 	}
 	if tlsConf != nil {
-		s.tls = listeners.NewTCP(listeners.Config{ID: "tls", Address: cfg.TLS.Listen, TLSConfig: tlsConf})
+		s.tls = listeners.NewTCP(listeners.Config{ID: "tls", Address: cfg.TLS.Listen, TLSConfig: s.reloads.tlsListenerConfig(tlsConf)})
 		if err := s.mqtt.AddListener(ShutdownSafe(s.mqtt, s.gate.Listener(s.tls))); err != nil {
 			return nil, errors.Join(fmt.Errorf("tls listener %s: %w", cfg.TLS.Listen, err), s.mqtt.Close(), s.closeState(ctx))
 		}

@@ -69,7 +69,7 @@ type AccessHook struct {
 	events         EventSink
 	log            *slog.Logger
 	now            func() time.Time
-	logins         *PasswordGuard  // user passwords (passwordguard.go)
+	logins         *PasswordGuard // user passwords (passwordguard.go)
 
 	sessions   *sessionTable // client id -> identity, for each session's lifetime
 	maxIDBytes int           // longest client id accepted

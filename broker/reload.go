@@ -70,10 +70,7 @@ func (s *Server) Reload(cfg Config) error {
 		tlsConf, err = cfg.TLS.load()
 	}
 	if err != nil {
-		err = fmt.Errorf("reload refused, the running configuration is kept: %w", err)
-		s.log.Error("configuration reload refused", "err", err)
-		s.recordReload("config_reload_refused", err.Error())
-		return err
+		return s.RefuseReload(err)
 	}
 
 	changed := changedUsers(old.Users, cfg.Users)
@@ -94,6 +91,17 @@ func (s *Server) Reload(cfg Config) error {
 	s.log.Info("configuration reloaded", "detail", detail)
 	s.recordReload("config_reloaded", detail)
 	return nil
+}
+
+// RefuseReload logs and records (config_reload_refused) a reload that
+// could not be applied, e.g. a config file that does not parse, and
+// returns the error as the caller should report it. The running
+// configuration is kept.
+func (s *Server) RefuseReload(cause error) error {
+	err := fmt.Errorf("reload refused, the running configuration is kept: %w", cause)
+	s.log.Error("configuration reload refused", "err", cause)
+	s.recordReload("config_reload_refused", cause.Error())
+	return err
 }
 
 func (s *Server) recordReload(reason, detail string) {

@@ -64,13 +64,12 @@ type User struct {
 type AccessHook struct {
 	mqtt.HookBase
 	edge           *devices.Edge
-	users          map[string]User
+	users          *userTable // by name and by certificate pin; swapped by Reload
 	allowAnonymous bool
 	events         EventSink
 	log            *slog.Logger
 	now            func() time.Time
-	userPins       map[string]User // lower-case hex SHA-256 of a client certificate's DER -> user; read-only
-	logins         *PasswordGuard  // user passwords (passwordguard.go)
+	logins         *PasswordGuard // user passwords (passwordguard.go)
 
 	sessions   *sessionTable // client id -> identity, for each session's lifetime
 	maxIDBytes int           // longest client id accepted
@@ -87,16 +86,10 @@ func NewAccessHook(edge *devices.Edge, users []User, allowAnonymous bool, events
 		log = slog.Default()
 	}
 	h := &AccessHook{
-		edge: edge, users: map[string]User{}, userPins: map[string]User{}, allowAnonymous: allowAnonymous, events: events, log: log, now: time.Now,
+		edge: edge, users: newUserTable(users), allowAnonymous: allowAnonymous, events: events, log: log, now: time.Now,
 		logins: NewPasswordGuard(AccessLimits{}, users),
 	}
 	h.LimitClients(ClientsConfig{})
-	for _, u := range users {
-		h.users[u.Name] = u
-		if u.CertSHA256 != "" {
-			h.userPins[strings.ToLower(u.CertSHA256)] = u
-		}
-	}
 	return h
 }
 
@@ -117,7 +110,7 @@ func (h *AccessHook) ID() string { return "signet-access" }
 // CONNECT; the overlap is logged here so an operator can remove one pin.
 func (h *AccessHook) SetCertPins(pins map[string]Identity) {
 	for pin, id := range pins {
-		if u, ok := h.userPins[strings.ToLower(pin)]; ok {
+		if u, ok := h.users.byPin(strings.ToLower(pin)); ok {
 			h.log.Warn("client certificate pinned to a device and a user; it will be refused", "sha256", pin, "device", id.Device, "user", u.Name)
 		}
 	}
@@ -152,7 +145,7 @@ func (h *AccessHook) certIdentity(cl *mqtt.Client, pin, user string) (Identity, 
 	h.mu.Lock()
 	dev, isDevice := h.pins[pin]
 	h.mu.Unlock()
-	u, isUser := h.userPins[pin]
+	u, isUser := h.users.byPin(pin)
 	switch {
 	case isDevice && isUser:
 		return Identity{}, "bad_certificate", fmt.Errorf("certificate sha256 %s is pinned to both device %q and user %q; remove one pin", pin, dev.Device, u.Name)

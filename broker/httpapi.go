@@ -28,6 +28,7 @@ import (
 //	GET /api/v1/devices[/{id}]   registered devices (public keys only)
 //	POST /api/v1/devices         enrol one device (admin, JSON only; httpapi_enroll.go)
 //	GET /api/v1/events?n=100     recent security events (auditor, admin)
+//	revocation, rotation, operators, export, backup (admin; httpapi_admin.go)
 //
 // The API takes HTTP basic auth against the configured users, or a bearer
 // token whose SHA-256 a user's token_sha256 holds, with the same role and
@@ -51,7 +52,7 @@ func (s *Server) httpHandler() http.Handler {
 	mux.Handle("GET /dashboard/", dashboardHandler())
 	mux.Handle("GET /dashboard", http.RedirectHandler("/dashboard/", http.StatusMovedPermanently))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics, promhttp.HandlerOpts{}))
-	auth := &basicAuth{users: s.cfg.Users, ok: map[[32]byte]Identity{}, events: s.events, now: time.Now, logins: s.logins}
+	auth := &basicAuth{users: s.access.users, ok: map[[32]byte]cachedLogin{}, events: s.events, now: time.Now, logins: s.logins}
 	mux.HandleFunc("GET /api/v1/twins", auth.wrap(func(w http.ResponseWriter, r *http.Request, id Identity) {
 		out := []*twin.Document{}
 		for _, d := range s.edge.Twins("") {
@@ -84,8 +85,10 @@ func (s *Server) httpHandler() http.Handler {
 		}
 		writeJSON(w, out)
 	}))
-	mux.HandleFunc("POST /api/v1/devices", requireJSON(auth.wrap((&deviceEnroller{s: s, reg: reg}).serve)))
+	en := &deviceEnroller{s: s, reg: reg}
+	mux.HandleFunc("POST /api/v1/devices", requireJSON(auth.wrap(en.serve)))
 	mux.HandleFunc("POST /api/v1/devices/{id}/commands", auth.wrap(newCommandAPI(s, reg).serve)) // JSON only: checked there, with a JSON answer
+	s.adminRoutes(mux, auth, en)                                                                 // httpapi_admin.go
 	mux.HandleFunc("GET /api/v1/devices/{id}", auth.wrap(func(w http.ResponseWriter, r *http.Request, id Identity) {
 		d, err := reg.Device(r.Context(), r.PathValue("id"))
 		if err != nil || !mayReadTwin(id, d.Zone, d.ID) {
@@ -122,10 +125,10 @@ func mayReadTwin(id Identity, zone, device string) bool {
 // the MQTT face shares, remembering successes so that a dashboard polling
 // the API does not cost a hash per request.
 type basicAuth struct {
-	users  []User
+	users  *userTable // the access hook's; swapped by Reload
 	logins *PasswordGuard
 	mu     sync.Mutex
-	ok     map[[32]byte]Identity
+	ok     map[[32]byte]cachedLogin
 	events EventSink // nil: none
 	now    func() time.Time
 }
@@ -147,7 +150,7 @@ func (a *basicAuth) wrap(h func(http.ResponseWriter, *http.Request, Identity)) h
 	return func(w http.ResponseWriter, r *http.Request) {
 		if tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
 			sum := sha256.Sum256([]byte(tok))
-			for _, u := range a.users {
+			for _, u := range a.users.load().list {
 				want, err := hex.DecodeString(u.TokenSHA256)
 				if err == nil && len(want) == sha256.Size && subtle.ConstantTimeCompare(sum[:], want) == 1 {
 					h(w, r, Identity{Role: u.Role, Name: u.Name, Zones: u.Zones})
@@ -164,17 +167,19 @@ func (a *basicAuth) wrap(h func(http.ResponseWriter, *http.Request, Identity)) h
 			return
 		}
 		key := sha256.Sum256([]byte(name + "\x00" + pass))
+		users := a.users.load()
 		a.mu.Lock()
-		id, known := a.ok[key]
+		c, known := a.ok[key]
 		a.mu.Unlock()
-		if !known {
+		id := c.id
+		if !known || c.users != users { // a reload since: check again
 			var err error
 			if id, err = a.login(r, name, pass); err != nil {
 				a.refuse(w, r, name, err)
 				return
 			}
 			a.mu.Lock()
-			a.ok[key] = id
+			a.ok[key] = cachedLogin{id: id, users: users}
 			a.mu.Unlock()
 		}
 		h(w, r, id)
@@ -185,7 +190,7 @@ func (a *basicAuth) wrap(h func(http.ResponseWriter, *http.Request, Identity)) h
 // user (or has no password) is checked against the guard's decoy.
 func (a *basicAuth) login(r *http.Request, name, pass string) (Identity, error) {
 	var user User
-	for _, u := range a.users {
+	for _, u := range a.users.load().list {
 		if u.Name == name {
 			user = u
 		}

@@ -20,7 +20,7 @@ func (h *AccessHook) SetPasswordGuard(g *PasswordGuard) { h.logins = g }
 // that says why, since mochi answers every failed authentication with
 // 0x86.
 func (h *AccessHook) passwordLogin(cl *mqtt.Client, name string, password []byte) (Identity, string, error) {
-	u, known := h.users[name]
+	u, known := h.users.byName(name)
 	err := h.logins.Check(context.Background(), cl.Net.Remote, name, string(password), u.PasswordHash)
 	var backoff *BackoffError
 	switch {
@@ -58,6 +58,6 @@ func refuseConnect(cl *mqtt.Client, code packets.Code, err error) {
 
 // isUser reports whether name is a configured user.
 func (h *AccessHook) isUser(name string) bool {
-	_, ok := h.users[name]
+	_, ok := h.users.byName(name)
 	return ok
 }

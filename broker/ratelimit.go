@@ -3,6 +3,7 @@ package broker
 import (
 	"container/list"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
@@ -19,7 +20,8 @@ import (
 // full of buckets in use a new identity is refused, as over its rate,
 // rather than let the table grow.
 type RateLimits struct {
-	perSecond rate.Limit
+	off       atomic.Bool // perSecond ≤ 0: no limit (read without the lock)
+	perSecond rate.Limit  // with burst: under mu (SetRate changes them)
 	burst     int
 	size      int
 	idle      time.Duration
@@ -51,13 +53,15 @@ func NewRateLimits(perSecond float64, burst, size int, idle time.Duration) *Rate
 	if idle <= 0 {
 		idle = DefaultRateIdleSeconds * time.Second
 	}
-	return &RateLimits{perSecond: rate.Limit(perSecond), burst: burst, size: size, idle: idle, now: time.Now,
+	r := &RateLimits{perSecond: rate.Limit(perSecond), burst: burst, size: size, idle: idle, now: time.Now,
 		buckets: map[string]*list.Element{}, lru: list.New()}
+	r.off.Store(perSecond <= 0)
+	return r
 }
 
 // Allow reports whether the identity key may send one more message now.
 func (r *RateLimits) Allow(key string) bool {
-	if r == nil || r.perSecond <= 0 {
+	if r == nil || r.off.Load() {
 		return true
 	}
 	now := r.now()

@@ -44,6 +44,7 @@ type Server struct {
 	cancel  context.CancelFunc
 	twins   chan struct{} // closed when the twin publisher and the registry watch end
 	ready   atomic.Bool   // serving, and not shutting down (/readyz)
+	reloads reloadState   // what Reload swaps (reload.go)
 
 	shutdownOnce sync.Once
 	shutdownErr  error
@@ -155,7 +156,7 @@ func NewWithStore(ctx context.Context, cfg Config, store devices.Store, log *slo
 		return nil, errors.Join(fmt.Errorf("config: %w", err), s.closeState(ctx))
 	}
 	if tlsConf != nil {
-		s.tls = listeners.NewTCP(listeners.Config{ID: "tls", Address: cfg.TLS.Listen, TLSConfig: tlsConf})
+		s.tls = listeners.NewTCP(listeners.Config{ID: "tls", Address: cfg.TLS.Listen, TLSConfig: s.reloads.tlsListenerConfig(tlsConf)})
 		if err := s.mqtt.AddListener(ShutdownSafe(s.mqtt, s.gate.Listener(s.tls))); err != nil {
 			return nil, errors.Join(fmt.Errorf("tls listener %s: %w", cfg.TLS.Listen, err), s.mqtt.Close(), s.closeState(ctx))
 		}

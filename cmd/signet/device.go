@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"text/tabwriter"
@@ -12,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/signet-city/signet/broker"
 	"github.com/signet-city/signet/devices"
 	"github.com/signet-city/signet/devices/boltstore"
 	"github.com/signet-city/signet/devices/topic"
@@ -31,30 +34,38 @@ func newDeviceCmd() *cobra.Command {
 devices exist, their zone and kind, and the public keys they sign with.
 
 The store holds public keys only: a key file with a private part is refused.
-The store file is locked while signet serve runs on it; stop the broker to
-change the registry, or these commands fail with "locked by another process".`,
+
+While signet serve runs on the store it holds the file locked, for readers
+too: give --api http://HOST:PORT (the broker's HTTP address) and the
+credentials of an admin user (--token, or --user and --password; or
+$SIGNET_TOKEN, $SIGNET_PASSWORD) and the command runs through the broker,
+with immediate effect: an enrolled device may connect at once, a revoked one
+is disconnected at once and its next message refused.`,
 		Example: `  signet keygen --alg ed25519 --out sl-1.jwk --pub sl-1.pub.jwk
   signet device enroll --id sl-1 --zone z1 --kind streetlight --key sl-1.pub.jwk
   signet device list --zone z1
   signet device rotate sl-1 --key sl-1-2025.pub.jwk --grace 24h
-  signet device revoke sl-1`,
+  signet device revoke sl-1
+  signet device revoke sl-1 --api http://edge:8080 --token "$SIGNET_TOKEN"`,
 	}
 	cmd.PersistentFlags().StringVar(&db, "db", defaultDB, "store file")
+	api := addAPIFlags(cmd.PersistentFlags())
 	cmd.AddCommand(
-		newDeviceEnrollCmd(&db),
-		newDeviceListCmd(&db),
-		newDeviceShowCmd(&db),
-		newDeviceRevokeCmd(&db),
-		newDeviceRotateCmd(&db),
-		newDeviceExportCmd(&db),
-		newDeviceImportCmd(&db),
+		newDeviceEnrollCmd(&db, api),
+		newDeviceListCmd(&db, api),
+		newDeviceShowCmd(&db, api),
+		newDeviceRevokeCmd(&db, api),
+		newDeviceRotateCmd(&db, api),
+		newDeviceExportCmd(&db, api),
+		newDeviceImportCmd(&db, api),
 	)
 	return cmd
 }
 
-func newDeviceEnrollCmd(db *string) *cobra.Command {
+func newDeviceEnrollCmd(db *string, api *apiFlags) *cobra.Command {
 	var id, zone, kind, keyPath, paramsPath string
 	var meta map[string]string
+	var enrollment func() (devices.Device, error) // the flags as a device, checked
 	cmd := &cobra.Command{
 		Use:   "enroll --id ID --zone ZONE --kind KIND --key PUB.jwk [--params FILE] [--meta k=v,...]",
 		Short: "Register a device and its public key",
@@ -68,28 +79,46 @@ its signal groups, conflict matrix and clearance times).`,
   signet device enroll --id sl-1 --zone z1 --kind streetlight --key sl-1.pub.jwk --meta pole=17`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if id == "" || zone == "" || kind == "" || keyPath == "" {
-				return usagef("device enroll needs --id, --zone, --kind and --key")
-			}
-			key, err := loadPublicKey(keyPath)
+			d, err := enrollment()
 			if err != nil {
 				return err
-			}
-			d := devices.Device{ID: id, Zone: zone, Kind: kind, Keys: []devices.Key{key}, Metadata: meta}
-			if paramsPath != "" {
-				if d.Params, err = readJSONFile(paramsPath); err != nil {
-					return err
-				}
 			}
 			return withRegistry(cmd, *db, openCreate, func(reg *devices.Registry) error {
 				if err := reg.Enroll(cmd.Context(), d); err != nil {
 					return err
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "enrolled device %s (zone %s, %s) with key %s (%s)\n", id, zone, kind, signing.FormatKeyID(key.KID), key.Alg)
+				printEnrolled(cmd, d)
 				return nil
 			})
 		},
 	}
+	enrollment = func() (devices.Device, error) {
+		if id == "" || zone == "" || kind == "" || keyPath == "" {
+			return devices.Device{}, usagef("device enroll needs --id, --zone, --kind and --key")
+		}
+		key, err := loadPublicKey(keyPath)
+		if err != nil {
+			return devices.Device{}, err
+		}
+		d := devices.Device{ID: id, Zone: zone, Kind: kind, Keys: []devices.Key{key}, Metadata: meta}
+		if paramsPath != "" {
+			if d.Params, err = readJSONFile(paramsPath); err != nil {
+				return d, err
+			}
+		}
+		return d, nil
+	}
+	viaAPI(cmd, api, func(cmd *cobra.Command, _ []string, c *adminClient) error {
+		d, err := enrollment()
+		if err != nil {
+			return err
+		}
+		if err := c.call(cmd.Context(), http.MethodPost, "/api/v1/devices", d, nil); err != nil {
+			return fmt.Errorf("device %s: %w", d.ID, err)
+		}
+		printEnrolled(cmd, d)
+		return nil
+	})
 	cmd.Flags().StringVar(&id, "id", "", "device id")
 	cmd.Flags().StringVar(&zone, "zone", "", "zone the device publishes in")
 	cmd.Flags().StringVar(&kind, "kind", "", "device kind (profile)")
@@ -99,7 +128,13 @@ its signal groups, conflict matrix and clearance times).`,
 	return cmd
 }
 
-func newDeviceListCmd(db *string) *cobra.Command {
+// printEnrolled is enrol's line, the same with and without --api.
+func printEnrolled(cmd *cobra.Command, d devices.Device) {
+	k := d.Keys[0]
+	fmt.Fprintf(cmd.OutOrStdout(), "enrolled device %s (zone %s, %s) with key %s (%s)\n", d.ID, d.Zone, d.Kind, signing.FormatKeyID(k.KID), k.Alg)
+}
+
+func newDeviceListCmd(db *string, api *apiFlags) *cobra.Command {
 	var zone string
 	var asJSON bool
 	cmd := &cobra.Command{
@@ -117,22 +152,42 @@ func newDeviceListCmd(db *string) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				if asJSON {
-					return writeJSON(cmd.OutOrStdout(), nonNilSlice(list))
-				}
-				tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "ID\tZONE\tKIND\tKEYS")
-				now := time.Now()
-				for _, d := range list {
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", d.ID, d.Zone, d.Kind, keySummary(d.Keys, now))
-				}
-				return tw.Flush()
+				return printDevices(cmd.OutOrStdout(), list, asJSON)
 			})
 		},
 	}
+	viaAPI(cmd, api, func(cmd *cobra.Command, _ []string, c *adminClient) error {
+		if err := validZoneFlag(zone); err != nil {
+			return err
+		}
+		var all, list []devices.Device
+		if err := c.call(cmd.Context(), http.MethodGet, "/api/v1/devices", nil, &all); err != nil {
+			return err
+		}
+		for _, d := range all {
+			if zone == "" || d.Zone == zone {
+				list = append(list, d)
+			}
+		}
+		return printDevices(cmd.OutOrStdout(), list, asJSON)
+	})
 	cmd.Flags().StringVar(&zone, "zone", "", "only devices of this zone")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
+}
+
+// printDevices is list's output: a table, or JSON.
+func printDevices(w io.Writer, list []devices.Device, asJSON bool) error {
+	if asJSON {
+		return writeJSON(w, nonNilSlice(list))
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tZONE\tKIND\tKEYS")
+	now := time.Now()
+	for _, d := range list {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", d.ID, d.Zone, d.Kind, keySummary(d.Keys, now))
+	}
+	return tw.Flush()
 }
 
 // keySummary says how many keys may sign now and how many may not.
@@ -150,8 +205,8 @@ func keySummary(keys []devices.Key, now time.Time) string {
 	return s
 }
 
-func newDeviceShowCmd(db *string) *cobra.Command {
-	return &cobra.Command{
+func newDeviceShowCmd(db *string, api *apiFlags) *cobra.Command {
+	cmd := &cobra.Command{
 		Use:     "show ID",
 		Short:   "Print one device as JSON",
 		Long:    `Print one device as JSON: the form "signet device export" writes.`,
@@ -167,9 +222,17 @@ func newDeviceShowCmd(db *string) *cobra.Command {
 			})
 		},
 	}
+	viaAPI(cmd, api, func(cmd *cobra.Command, args []string, c *adminClient) error {
+		var d devices.Device
+		if err := c.call(cmd.Context(), http.MethodGet, "/api/v1/devices/"+url.PathEscape(args[0]), nil, &d); err != nil {
+			return fmt.Errorf("device %s: %w", args[0], err)
+		}
+		return writeJSON(cmd.OutOrStdout(), d)
+	})
+	return cmd
 }
 
-func newDeviceRevokeCmd(db *string) *cobra.Command {
+func newDeviceRevokeCmd(db *string, api *apiFlags) *cobra.Command {
 	var kidText string
 	cmd := &cobra.Command{
 		Use:   "revoke ID | revoke --kid KID",
@@ -177,9 +240,12 @@ func newDeviceRevokeCmd(db *string) *cobra.Command {
 		Long: `Revoke keys. With a device id, every key of that device: it stays in the
 registry with its twin, but nothing it signs is accepted (reason "revoked").
 With --kid, just that key, whoever holds it (device, operator or authority).
-A running broker learns of the change when it restarts.`,
+With --api the running broker refuses the keys at once and closes the
+device's connected sessions; on the store file (broker stopped) a broker
+started on it later refuses them.`,
 		Example: `  signet device revoke sl-1
-  signet device revoke --kid 3f1c0a9e5b7d2468`,
+  signet device revoke --kid 3f1c0a9e5b7d2468
+  signet device revoke sl-1 --api http://edge:8080 --token "$SIGNET_TOKEN"`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if (len(args) == 1) == (kidText != "") || len(args) > 1 {
 				return usagef("device revoke takes a device id or --kid, not both")
@@ -206,11 +272,33 @@ A running broker learns of the change when it restarts.`,
 			})
 		},
 	}
+	viaAPI(cmd, api, func(cmd *cobra.Command, args []string, c *adminClient) error {
+		if (len(args) == 1) == (kidText != "") || len(args) > 1 {
+			return usagef("device revoke takes a device id or --kid, not both")
+		}
+		var res broker.AdminResult
+		if kidText != "" {
+			kid, err := signing.ParseKeyID(kidText)
+			if err != nil {
+				return fmt.Errorf("--kid: %w", err)
+			}
+			if err := c.call(cmd.Context(), http.MethodDelete, "/api/v1/keys/"+signing.FormatKeyID(kid), nil, &res); err != nil {
+				return fmt.Errorf("key %s: %w", kidText, err)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "revoked key %s of %s; closed %d connected session(s)\n", kidText, res.Owner, res.SessionsClosed)
+			return nil
+		}
+		if err := c.call(cmd.Context(), http.MethodDelete, "/api/v1/devices/"+url.PathEscape(args[0]), nil, &res); err != nil {
+			return fmt.Errorf("device %s: %w", args[0], err)
+		}
+		fmt.Fprintf(cmd.OutOrStdout(), "revoked %s (%d key(s)); closed %d connected session(s)\n", res.Owner, res.Keys, res.SessionsClosed)
+		return nil
+	})
 	cmd.Flags().StringVar(&kidText, "kid", "", "revoke only this key (lower-case hex)")
 	return cmd
 }
 
-func newDeviceRotateCmd(db *string) *cobra.Command {
+func newDeviceRotateCmd(db *string, api *apiFlags) *cobra.Command {
 	var keyPath string
 	var grace time.Duration
 	cmd := &cobra.Command{
@@ -237,23 +325,51 @@ with reason "revoked". --grace 0 ends them at once.`,
 				if err != nil {
 					return err
 				}
-				out := cmd.OutOrStdout()
-				fmt.Fprintf(out, "device %s: added key %s (%s)\n", d.ID, signing.FormatKeyID(key.KID), key.Alg)
-				for _, k := range d.Keys[:len(d.Keys)-1] {
-					if k.Status == devices.StatusActive && !k.NotAfter.IsZero() {
-						fmt.Fprintf(out, "device %s: key %s valid until %s\n", d.ID, signing.FormatKeyID(k.KID), k.NotAfter.UTC().Format(time.RFC3339))
-					}
-				}
+				printRotated(cmd, d, key)
 				return nil
 			})
 		},
 	}
+	viaAPI(cmd, api, func(cmd *cobra.Command, args []string, c *adminClient) error {
+		if keyPath == "" || !cmd.Flags().Changed("grace") {
+			return usagef("device rotate needs --key and --grace")
+		}
+		if grace < 0 {
+			return usagef("--grace %v: must not be negative", grace)
+		}
+		key, err := loadPublicKey(keyPath)
+		if err != nil {
+			return err
+		}
+		keyJSON, err := json.Marshal(key)
+		if err != nil {
+			return err
+		}
+		var d devices.Device
+		if err := c.call(cmd.Context(), http.MethodPost, "/api/v1/devices/"+url.PathEscape(args[0])+"/keys",
+			broker.RotateRequest{Key: keyJSON, Grace: grace.String()}, &d); err != nil {
+			return fmt.Errorf("device %s: %w", args[0], err)
+		}
+		printRotated(cmd, d, key)
+		return nil
+	})
 	cmd.Flags().StringVar(&keyPath, "key", "", "the new public key file (JWK or PEM)")
 	cmd.Flags().DurationVar(&grace, "grace", 0, "how long the old keys stay valid")
 	return cmd
 }
 
-func newDeviceExportCmd(db *string) *cobra.Command {
+// printRotated is rotate's lines: the new key and each old key's end.
+func printRotated(cmd *cobra.Command, d devices.Device, key devices.Key) {
+	out := cmd.OutOrStdout()
+	fmt.Fprintf(out, "device %s: added key %s (%s)\n", d.ID, signing.FormatKeyID(key.KID), key.Alg)
+	for _, k := range d.Keys[:len(d.Keys)-1] {
+		if k.Status == devices.StatusActive && !k.NotAfter.IsZero() {
+			fmt.Fprintf(out, "device %s: key %s valid until %s\n", d.ID, signing.FormatKeyID(k.KID), k.NotAfter.UTC().Format(time.RFC3339))
+		}
+	}
+}
+
+func newDeviceExportCmd(db *string, api *apiFlags) *cobra.Command {
 	var out string
 	cmd := &cobra.Command{
 		Use:   "export [--out FILE]",
@@ -273,12 +389,22 @@ again every message the old one already accepted.`,
 			})
 		},
 	}
+	viaAPI(cmd, api, func(cmd *cobra.Command, _ []string, c *adminClient) error {
+		get := func(w io.Writer) error {
+			_, err := c.download(cmd.Context(), "/api/v1/export", w)
+			return err
+		}
+		if out == "" {
+			return get(cmd.OutOrStdout())
+		}
+		return writeFileAtomic(out, get)
+	})
 	cmd.Flags().StringVarP(&out, "out", "o", "", "write to FILE instead of standard output")
 	return cmd
 }
 
-func newDeviceImportCmd(db *string) *cobra.Command {
-	return &cobra.Command{
+func newDeviceImportCmd(db *string, api *apiFlags) *cobra.Command {
+	cmd := &cobra.Command{
 		Use:   "import FILE",
 		Short: "Add the records of an export to the registry, all or nothing",
 		Long: `Read a document written by "signet device export" and add everything in it:
@@ -305,6 +431,12 @@ Records that already exist are an error: import adds, it does not merge.`,
 			})
 		},
 	}
+	viaAPI(cmd, api, func(*cobra.Command, []string, *adminClient) error {
+		// An import brings high-water marks a running edge already holds in
+		// memory; it is for a new box, before its broker first starts.
+		return usagef("device import works on a store file only: import before the broker starts (--db), or enrol devices one by one with --api")
+	})
+	return cmd
 }
 
 // openMode says how a command opens the store.

@@ -38,6 +38,7 @@ store file (--db, default signet.db).`,
 		newOperatorEndorseCmd(),
 		newOperatorShowEndorsementCmd(),
 	)
+	operatorViaAPI(cmd, addAPIFlags(cmd.PersistentFlags())) // operator_api.go
 	return cmd
 }
 

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"os/signal"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -35,17 +37,29 @@ The store must exist (made by "signet device enroll", "signet flash --db" or
 an earlier run): a mistyped path is an error, not a new broker with no
 devices. --init (or create: true in the config) makes a new, empty one. A
 start that fails (a port in use, a bad certificate) leaves no store or audit
-log behind that it created.`,
+log behind that it created.
+
+SIGHUP reloads the --config file without a restart: users (passwords,
+tokens, roles, zones, certificate pins), rate_per_client and rate_burst, and
+the TLS certificate, key and client CA (read again from their files). A
+config that does not load or validate, or that changes anything else
+(listen addresses, store, durability, ...), is refused with the reason in
+the log and the audit log, and the broker keeps running as it was.`,
 		Example: `  signet serve --config /etc/signet/signet.yaml
   signet serve --store signet.db --audit audit.jsonl --log-format json
   signet serve --store new.db --init
   signet serve --dev`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, cleanup, err := serveConfig(cmd, configPath, dev, serveFlags{
+			// Before anything starts: a SIGHUP is never the end of the broker.
+			hup := make(chan os.Signal, 1)
+			signal.Notify(hup, syscall.SIGHUP)
+			defer signal.Stop(hup)
+			flags := serveFlags{
 				store: store, durability: durability, mqtt: mqttAddr, http: httpAddr, audit: auditPath, allowAnon: allowAnon,
 				create: create, logLevel: logLevel, logFormat: logFormat,
-			})
+			}
+			cfg, cleanup, err := serveConfig(cmd, configPath, dev, flags)
 			defer cleanup()
 			if err != nil {
 				return err
@@ -63,7 +77,14 @@ log behind that it created.`,
 				return err
 			}
 			printStartup(cmd.OutOrStdout(), cfg, srv)
-			<-cmd.Context().Done()
+			for running := true; running; {
+				select {
+				case <-cmd.Context().Done():
+					running = false
+				case <-hup:
+					reload(cmd, srv, configPath, dev, flags)
+				}
+			}
 			fmt.Fprintln(cmd.OutOrStdout(), "signet: shutting down: draining verification and commits")
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
@@ -84,6 +105,31 @@ log behind that it created.`,
 	f.StringVar(&logLevel, "log-level", "", "debug, info (default), warn or error")
 	f.StringVar(&logFormat, "log-format", "", "text (default) or json")
 	return cmd
+}
+
+// reload is serve's answer to SIGHUP: the --config file read again, with
+// the same flags on top, applied by Server.Reload, which keeps the running
+// configuration when it refuses the new one. One line on standard output
+// says what happened; the broker's log and audit log say it too.
+func reload(cmd *cobra.Command, srv *broker.Server, configPath string, dev bool, flags serveFlags) {
+	out := cmd.OutOrStdout()
+	if configPath == "" || dev {
+		err := srv.RefuseReload(fmt.Errorf("no --config file to reload (--dev or flags only)"))
+		fmt.Fprintf(out, "signet: SIGHUP: %v\n", err)
+		return
+	}
+	cfg, cleanup, err := serveConfig(cmd, configPath, false, flags)
+	cleanup()
+	if err != nil {
+		err = srv.RefuseReload(err)
+	} else {
+		err = srv.Reload(cfg)
+	}
+	if err != nil {
+		fmt.Fprintf(out, "signet: SIGHUP: %v\n", err)
+		return
+	}
+	fmt.Fprintf(out, "signet: SIGHUP: reloaded %s (%d users)\n", configPath, len(cfg.Users))
 }
 
 // serveFlags are the values of serve's flags; only those the user set

@@ -22,8 +22,8 @@ func newStoreCmd() *cobra.Command {
 		Long: `Check a store file's consistency, or copy it to a backup.
 
 Both open the store read-only and never change it. A broker holds its store
-exclusively while it runs: stop it first (the error says so when it holds
-the file).`,
+exclusively while it runs, for readers too: back it up through the broker
+with "signet store backup --api URL --out FILE", or stop it first.`,
 	}
 	cmd.AddCommand(newStoreCheckCmd(), newStoreBackupCmd(), newStoreMigrateCmd())
 	return cmd
@@ -65,34 +65,63 @@ restore a corrupt store from a backup ("signet store backup").`,
 func newStoreBackupCmd() *cobra.Command {
 	var out string
 	var force bool
+	var api *apiFlags
 	cmd := &cobra.Command{
-		Use:   "backup STORE --out FILE",
+		Use:   "backup STORE --out FILE | backup --api URL --out FILE",
 		Short: "Copy a store to a backup file (consistent, mode 0600)",
 		Long: `Copy a store file, in one read transaction, to --out (written to a
 temporary file, fsynced and renamed, mode 0600). The copy is itself a store:
-"signet store check FILE" checks it, and a broker can start on it.`,
-		Example: "  signet store backup signet.db --out backups/signet-$(date +%F).db",
-		Args:    exactArgs(1),
+"signet store check FILE" checks it, and a broker can start on it.
+
+With --api the running broker makes the copy (an admin user: --token, or
+--user and --password), online: it keeps serving, and the copy is the store
+as of one instant.`,
+		Example: `  signet store backup signet.db --out backups/signet-$(date +%F).db
+  signet store backup --api http://127.0.0.1:8080 --token "$SIGNET_TOKEN" --out backups/signet-$(date +%F).db`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if api.set() {
+				return exactArgs(0)(cmd, args)
+			}
+			return exactArgs(1)(cmd, args)
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if out == "" {
 				return usagef("--out: the backup file is required")
 			}
-			path := args[0]
 			if err := os.MkdirAll(filepath.Dir(out), 0o700); err != nil {
 				return fmt.Errorf("backup %s: %w", out, err)
 			}
+			write := atomicfile.WriteNew
+			if force {
+				write = atomicfile.Write
+			}
+			var path string
 			var copied int64
-			err := withStore(path, func(tx *bolt.Tx) error {
-				write := atomicfile.WriteNew
-				if force {
-					write = atomicfile.Write
+			var err error
+			if api.set() {
+				c, cerr := api.client(cmd)
+				if cerr != nil {
+					return cerr
 				}
-				copied = tx.Size()
-				return write(out, 0o600, func(w io.Writer) error {
-					_, err := tx.WriteTo(w)
-					return err
+				path = "the broker at " + c.base
+				err = write(out, 0o600, func(w io.Writer) error {
+					var derr error
+					copied, derr = c.download(cmd.Context(), "/api/v1/store/backup", w)
+					return derr
 				})
-			})
+			} else {
+				if err := api.checkNoAPICredentials(); err != nil {
+					return err
+				}
+				path = args[0]
+				err = withStore(path, func(tx *bolt.Tx) error {
+					copied = tx.Size()
+					return write(out, 0o600, func(w io.Writer) error {
+						_, err := tx.WriteTo(w)
+						return err
+					})
+				})
+			}
 			if errors.Is(err, atomicfile.ErrExists) {
 				return fmt.Errorf("backup %s: already exists (--force replaces it)", out)
 			}
@@ -105,6 +134,7 @@ temporary file, fsynced and renamed, mode 0600). The copy is itself a store:
 	}
 	cmd.Flags().StringVar(&out, "out", "", "the backup file")
 	cmd.Flags().BoolVar(&force, "force", false, "replace an existing backup file")
+	api = addAPIFlags(cmd.Flags())
 	return cmd
 }
 
@@ -118,7 +148,7 @@ func withStore(path string, fn func(*bolt.Tx) error) (err error) {
 	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Second})
 	switch {
 	case errors.Is(err, berrors.ErrTimeout):
-		return fmt.Errorf("store %s is held by a running broker: stop it first", path)
+		return fmt.Errorf("store %s is held by a running broker: stop it first, or back it up through the broker with --api", path)
 	case err != nil:
 		return fmt.Errorf("store %s cannot be opened (%v): it is not a store, or it is corrupt; restore it from a backup", path, err)
 	}

@@ -82,9 +82,11 @@ changed since. --once prints the current twins and exits.
 
 This follows the file, not the broker: each poll opens the store read-only
 for a moment, so it sees what any process has written and closed (an import,
-a broker that ran and stopped). A running signet serve keeps the file locked;
-watch then says so once on standard error and keeps trying. For live twins
-while the broker runs, subscribe to $twin/# on the broker.`,
+a broker that ran and stopped). A running signet serve keeps the file locked,
+for readers too; watch then prints one "waiting for" line on standard error
+and keeps trying, less often the longer it waits (up to every 30 s), until
+the file is free or you press Ctrl-C; --once fails at once instead. For live
+twins while the broker runs, subscribe to $twin/# on the broker.`,
 		Example: `  signet twin watch --zone z1 --interval 5s
   signet twin watch --once | jq .reported`,
 		Args: exactArgs(0),
@@ -104,7 +106,14 @@ while the broker runs, subscribe to $twin/# on the broker.`,
 	return cmd
 }
 
-// watchTwins prints the current twins, then polls path until ctx ends.
+// maxLockedWait bounds the back-off of twin watch while a broker holds the
+// store: a watcher left running sees the file within this long of its
+// broker stopping.
+const maxLockedWait = 30 * time.Second
+
+// watchTwins prints the current twins, then polls path until ctx ends. A
+// store that another process holds is waited for (with back-off, saying so
+// once per wait), from the first poll on; once=true fails instead.
 func watchTwins(ctx context.Context, path, zone string, interval time.Duration, once bool, out, errOut io.Writer) error {
 	last := map[string][]byte{}
 	poll := func() error {
@@ -138,32 +147,37 @@ func watchTwins(ctx context.Context, path, zone string, interval time.Duration, 
 		}
 		return nil
 	}
-	if err := poll(); err != nil {
-		return err
-	}
-	if once {
-		return nil
-	}
-	tick := time.NewTicker(interval)
-	defer tick.Stop()
-	locked := false
+	wait, locked := interval, false
 	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-tick.C:
-		}
 		err := poll()
 		switch {
 		case err == nil:
-			locked = false
+			if once {
+				return nil
+			}
+			if locked {
+				fmt.Fprintf(errOut, "signet: twin watch: store %s is free again; following it\n", path)
+			}
+			wait, locked = interval, false
+		case once:
+			return lockedHint(err)
 		case errors.Is(err, boltstore.ErrLocked):
 			if !locked {
-				fmt.Fprintf(errOut, "signet: twin watch: %v; retrying every %v (for live twins subscribe to $twin/# on the broker)\n", err, interval)
+				fmt.Fprintf(errOut, "signet: twin watch: waiting for store %s: %v; trying again, up to every %v, until it is free or Ctrl-C (for live twins subscribe to $twin/# on the broker)\n",
+					path, err, max(interval, maxLockedWait))
+			} else {
+				wait = min(2*wait, max(interval, maxLockedWait))
 			}
 			locked = true
 		default:
 			return err
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-t.C:
 		}
 	}
 }

@@ -85,6 +85,8 @@ type Config struct {
 	LeaseBlock LeaseBlock `yaml:"lease_block"`
 	// CommandAPI is the HTTP command endpoint (config_command_api.go).
 	CommandAPI CommandAPIConfig `yaml:"command_api"`
+	// MetricsToken, when set, is the SHA-256 of the bearer token /metrics requires (config_metrics.go).
+	MetricsToken MetricsTokenSHA256 `yaml:"metrics_token_sha256"`
 }
 
 // TLSConfig configures the TLS listener.

@@ -118,7 +118,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	s.hook = NewVerifyHook(VerifyConfig{
 		Edge: edge, Verifier: s.verify, Identity: s.access,
 		Limits: NewRateLimits(cfg.RatePerClient, cfg.RateBurst, cfg.Clients.RateTableSize, cfg.Clients.rateIdle()), Events: s.events,
-		Metrics: NewVerifyMetrics(s.metrics), Commands: NewCommandPolicy(edge, params),
+		Metrics: NewVerifyMetrics(s.metrics).Seed(edge.Twins("")), Commands: NewCommandPolicy(edge, params),
 		MaxSize: cfg.MaxMessageBytes, Inject: s.mqtt.InjectPacket, Logger: log,
 		MaxTopicBytes: cfg.Payload.topicLimit(),
 	})

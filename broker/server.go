@@ -135,7 +135,7 @@ func NewWithStore(ctx context.Context, cfg Config, store devices.Store, log *slo
 	s.hook = NewVerifyHook(VerifyConfig{
 		Edge: edge, Verifier: s.verify, Identity: s.access,
 		Limits: NewRateLimits(cfg.RatePerClient, cfg.RateBurst, cfg.Clients.RateTableSize, cfg.Clients.rateIdle()), Events: s.events,
-		Metrics: NewVerifyMetrics(s.metrics), Commands: NewCommandPolicy(edge, params),
+		Metrics: NewVerifyMetrics(s.metrics).Seed(edge.Twins("")), Commands: NewCommandPolicy(edge, params),
 		MaxSize: cfg.MaxMessageBytes, Inject: s.mqtt.InjectPacket, Logger: log,
 		MaxTopicBytes: cfg.Payload.topicLimit(),
 	})

@@ -34,7 +34,10 @@ func newFlashCmd() *cobra.Command {
 parameters (--params, or the default signal plan for a traffic signal), a
 private key (generated with --alg, or --key), the broker URL, the control
 authority's public keys (--authority, repeatable) and the path of its counter
-store. The image holds a private key and is written with mode 0600.
+store. The image holds a private key and is written with mode 0600. For an
+ssl:// or tls:// broker whose certificate a private CA signed, --ca FILE writes
+that CA (PEM) into the image and the device trusts it rather than the system's
+roots.
 
 A device checks every command itself against the authority keys it was
 flashed with, so a device of a kind that takes commands (docs/commands-catalogue.md)
@@ -88,6 +91,7 @@ folder --out:
 	fl.StringVar(&f.kind, "kind", "", "traffic-signal, loop-detector, streetlight or air-quality")
 	fl.StringVar(&f.zone, "zone", "", "zone ([a-z0-9-]{1,64})")
 	fl.StringVar(&f.broker, "broker", "", "broker URL, tcp://host:port")
+	fl.StringVar(&f.ca, "ca", "", "PEM CA bundle the device trusts for an ssl:// or tls:// broker (written into the image)")
 	fl.StringVar(&f.algName, "alg", "ed25519", "key algorithm when generating")
 	fl.StringVar(&f.keyPath, "key", "", "use this private key instead of generating one")
 	fl.StringVar(&f.paramsPath, "params", "", "model parameters (JSON file)")
@@ -107,6 +111,7 @@ folder --out:
 type flashArgs struct {
 	device, kind, zone, broker, algName, keyPath, paramsPath, out, db string
 	api, token, user, password                                        string
+	ca                                                                string // --ca: PEM CA bundle written into the image
 	authorities                                                       []string
 	force, noCommands                                                 bool
 	params                                                            json.RawMessage
@@ -202,6 +207,15 @@ func (f *flashArgs) image(device, zone, kind string, params json.RawMessage) (*i
 			return nil, fmt.Errorf("authority %s: %w", a, err)
 		}
 		im.Authorities = append(im.Authorities, bytes.TrimSpace(b))
+	}
+	if f.ca != "" {
+		b, err := os.ReadFile(f.ca)
+		if err != nil {
+			return nil, fmt.Errorf("--ca: %w", err)
+		}
+		if err := im.SetCA(b); err != nil {
+			return nil, fmt.Errorf("--ca %s: %w", f.ca, err)
+		}
 	}
 	if err := im.Validate(); err != nil {
 		return nil, fmt.Errorf("device %s: %w", device, err)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"runtime"
 	"sort"
 	"strings"
@@ -21,7 +22,7 @@ import (
 func newSimCmd() *cobra.Command {
 	var rate float64
 	var duration, rebootEvery time.Duration
-	var metrics string
+	var metrics, ca string
 	cmd := &cobra.Command{
 		Use:   "sim IMAGES_DIR [--rate 1] [--duration 60s] [--reboot-every 0]",
 		Short: "Run a fleet of flashed devices against their broker",
@@ -63,6 +64,11 @@ fleet's own only while the fleet is the broker's only publisher. Without
 			if err != nil {
 				return err
 			}
+			if ca != "" {
+				if err := overrideCA(ims, ca); err != nil {
+					return err
+				}
+			}
 			if metrics == "" {
 				metrics = imagesMetricsURL(ims)
 			}
@@ -75,7 +81,23 @@ fleet's own only while the fleet is the broker's only publisher. Without
 	cmd.Flags().DurationVar(&duration, "duration", time.Minute, "how long to run")
 	cmd.Flags().DurationVar(&rebootEvery, "reboot-every", 0, "reboot each device at this interval (0: never)")
 	cmd.Flags().StringVar(&metrics, "metrics", "", "the broker's /metrics URL, to count rejected messages (default: from the images' api, else none: rejected n/a)")
+	cmd.Flags().StringVar(&ca, "ca", "", "PEM CA bundle every device trusts for an ssl:// or tls:// broker, instead of its image's ca")
 	return cmd
+}
+
+// overrideCA makes the CA bundle in file the one every image trusts, for
+// this run only (the images are not rewritten).
+func overrideCA(ims []*image.Image, file string) error {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return fmt.Errorf("--ca: %w", err)
+	}
+	for _, im := range ims {
+		if err := im.SetCA(b); err != nil {
+			return fmt.Errorf("--ca %s: %w", file, err)
+		}
+	}
+	return nil
 }
 
 // imagesMetricsURL is the /metrics URL of the broker HTTP address that every

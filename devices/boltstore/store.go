@@ -88,8 +88,15 @@ func Open(path string, opt Options) (*Store, error) {
 	if err := preflight(path); err != nil {
 		return nil, err
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opt.LockTimeout, ReadOnly: opt.ReadOnly})
+	var db *bolt.DB
+	err := guard(path, func() (err error) {
+		db, err = bolt.Open(path, 0o600, &bolt.Options{Timeout: opt.LockTimeout, ReadOnly: opt.ReadOnly})
+		return err
+	})
 	if err != nil {
+		if errors.Is(err, ErrCorrupt) {
+			return nil, err
+		}
 		return nil, openError(path, err)
 	}
 	s := &Store{db: db, path: path}
@@ -133,18 +140,20 @@ func (s *Store) checkSchema(readOnly bool) error {
 		return nil
 	}
 	if readOnly {
-		return s.db.View(check)
+		return guard(s.path, func() error { return s.db.View(check) })
 	}
-	return s.db.Update(func(tx *bolt.Tx) error {
-		if isEmpty(tx) {
-			for _, b := range allBuckets {
-				if _, err := tx.CreateBucket(b); err != nil {
-					return fmt.Errorf("store %s: creating bucket %q: %w", s.path, b, err)
+	return guard(s.path, func() error {
+		return s.db.Update(func(tx *bolt.Tx) error {
+			if isEmpty(tx) {
+				for _, b := range allBuckets {
+					if _, err := tx.CreateBucket(b); err != nil {
+						return fmt.Errorf("store %s: creating bucket %q: %w", s.path, b, err)
+					}
 				}
+				return tx.Bucket(bucketMeta).Put(keySchema, []byte(SchemaVersion))
 			}
-			return tx.Bucket(bucketMeta).Put(keySchema, []byte(SchemaVersion))
-		}
-		return check(tx)
+			return check(tx)
+		})
 	})
 }
 
@@ -165,12 +174,12 @@ func (s *Store) update(ctx context.Context, fn func(*bolt.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return s.db.Update(fn)
+	return guard(s.path, func() error { return s.db.Update(fn) })
 }
 
 func (s *Store) view(ctx context.Context, fn func(*bolt.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return s.db.View(fn)
+	return guard(s.path, func() error { return s.db.View(fn) })
 }

@@ -33,7 +33,7 @@ func FromImage(im *image.Image, seed uint64, stats *runtime.Stats) (*runtime.Dev
 	if len(kid) == 0 {
 		kid = signing.KeyID(k.Public)
 	}
-	d := &runtime.Device{ID: im.Device, Zone: im.Zone, Key: k.Private, KID: kid, Counter: ctr, Model: m, Broker: im.Broker, Stats: stats, LeaseBlock: im.LeaseBlock}
+	d := &runtime.Device{ID: im.Device, Zone: im.Zone, Key: k.Private, KID: kid, Counter: ctr, Model: m, Broker: im.Broker, Stats: stats, LeaseBlock: im.LeaseBlock, RootCAs: im.RootCAs()}
 	if auths := im.AuthorityKeys(); len(auths) > 0 {
 		// Only a device flashed with an authority's key takes commands.
 		d.Commands = &command.Verifier{Zone: im.Zone, Device: im.Device, Kind: im.Kind, Params: im.Params, Authorities: auths, Boot: time.Now()}

@@ -6,6 +6,7 @@ package image
 
 import (
 	"bytes"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -43,8 +44,14 @@ type Image struct {
 	// device skips 2·B counters on every (re)connect. Absent:
 	// devices.DefaultLeaseBlock.
 	LeaseBlock uint64 `json:"lease_block,omitempty"`
+	// CA is the PEM CA bundle the device trusts for an ssl:// or tls://
+	// broker (signet flash --ca), so that a broker with a private CA's
+	// certificate can be reached. Absent: the system's roots (and
+	// SSL_CERT_FILE) decide.
+	CA string `json:"ca,omitempty"`
 
 	key         *signing.JWK
+	rootCAs     *x509.CertPool
 	authorities command.Authorities
 }
 
@@ -82,8 +89,14 @@ func (im *Image) Validate() error {
 	}
 	im.key = k
 	u, err := url.Parse(im.Broker)
-	if err != nil || (u.Scheme != "tcp" && u.Scheme != "ssl" && u.Scheme != "ws") || u.Host == "" {
-		return fmt.Errorf(`field "broker": %q is not tcp://host:port, ssl://host:port or ws://host:port`, im.Broker)
+	if err != nil || (u.Scheme != "tcp" && u.Scheme != "ssl" && u.Scheme != "tls" && u.Scheme != "ws") || u.Host == "" {
+		return fmt.Errorf(`field "broker": %q is not tcp://host:port, ssl://host:port, tls://host:port or ws://host:port`, im.Broker)
+	}
+	im.rootCAs = nil
+	if im.CA != "" {
+		if im.rootCAs, err = parseCA(im.CA); err != nil {
+			return fmt.Errorf(`field "ca": %w`, err)
+		}
 	}
 	if im.API != "" {
 		if err := ValidAPI(im.API); err != nil {

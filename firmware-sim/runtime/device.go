@@ -6,6 +6,8 @@ package runtime
 import (
 	"cmp"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -43,6 +45,9 @@ type Device struct {
 	// LeaseBlock is the broker's lease block, from the flash image
 	// (0: devices.DefaultLeaseBlock): every (re)connect skips twice it.
 	LeaseBlock uint64
+	// RootCAs, if set, are the CAs the device trusts for an ssl:// or
+	// tls:// broker (the image's ca); nil leaves it to the system's roots.
+	RootCAs *x509.CertPool
 	// Tap, if set, sees every message the device publishes (the demo keeps
 	// one to replay it as an attacker would).
 	Tap func(topic string, msg []byte)
@@ -105,6 +110,9 @@ func (d *Device) Connect(ctx context.Context) (paho.Client, error) {
 			}
 			return d.ID, string(tok)
 		})
+	if d.RootCAs != nil {
+		opts.SetTLSConfig(&tls.Config{RootCAs: d.RootCAs, MinVersion: tls.VersionTLS12})
+	}
 	cl := paho.NewClient(opts)
 	tok := cl.Connect()
 	select {

@@ -93,6 +93,9 @@ replays).`, "PROBES", probeHelp(), 1),
 			}
 			o.all, o.allProbes = kinds == "all", probes == "all"
 			o.dir = args[0]
+			if o.scen.name != "" {
+				return runScenarios(cmd.Context(), cmd.OutOrStdout(), o)
+			}
 			return runAttack(cmd.Context(), cmd.OutOrStdout(), o)
 		},
 	}
@@ -105,6 +108,7 @@ replays).`, "PROBES", probeHelp(), 1),
 	f.Float64Var(&o.rate, "rate", 10, "messages per second, all kinds together")
 	f.StringVar(&o.device, "device", "", "the compromised device (default: the first image)")
 	f.StringVar(&o.broker, "broker", "", "broker URL, tcp://host:port (default: the image's broker)")
+	addScenarioFlags(cmd, &o.scen)
 	return cmd
 }
 
@@ -117,6 +121,7 @@ type attackOptions struct {
 	count                    int
 	rate                     float64
 	patience                 time.Duration // how long a probe waits for the broker to act
+	scen                     scenarioFlags // --scenario mode (attack_scenario.go)
 }
 
 func parseAttackKinds(s string) ([]attack.Kind, error) {

@@ -144,9 +144,9 @@ func LoadConfig(path string) (Config, error) {
 	if err := dec.Decode(&c); err != nil {
 		var te *yaml.TypeError
 		if errors.As(err, &te) { // one line: "line 1: field colour not found in type broker.Config; ..."
-			return c, fmt.Errorf("config %s: %s", path, strings.Join(te.Errors, "; "))
+			return c, fmt.Errorf("config %s: %s", path, oneLine(errors.New(strings.Join(te.Errors, "; "))))
 		}
-		return c, fmt.Errorf("config %s: %w", path, err)
+		return c, fmt.Errorf("config %s: %s", path, oneLine(err))
 	}
 	if err := c.Validate(); err != nil {
 		return c, fmt.Errorf("config %s: %w", path, err)

@@ -261,7 +261,8 @@ func jsonFieldError(err error) error {
 	return &enrollError{http.StatusBadRequest, "body: " + oneLine(err)}
 }
 
-// oneLine keeps an error to the one line an HTTP answer carries.
+// oneLine keeps an error to one line (an HTTP answer, a config refusal):
+// a decoder may quote a scalar of its input, newlines included.
 func oneLine(err error) string {
 	return strings.Join(strings.Fields(err.Error()), " ")
 }

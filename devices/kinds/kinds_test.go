@@ -3,7 +3,6 @@ package kinds
 import (
 	"encoding/json"
 	"testing"
-
 )
 
 var plan = json.RawMessage(`{"groups":["2","4","6","8"],"compatible":[["2","6"],["4","8"]],"min_green_ms":5000,"min_yellow_ms":4000,"red_clearance_ms":1000}`)

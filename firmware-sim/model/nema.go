@@ -37,7 +37,7 @@ type Controller struct {
 
 	reported map[string]any // what the controller has reported, merged
 	fault    *kinds.Fault
-	fail     string // an injected malfunction, until it shows
+	fail     string          // an injected malfunction, until it shows
 	changed  map[string]bool // heads changed since the last report
 	err      error           // the first impossible report the monitor saw (a bug)
 }

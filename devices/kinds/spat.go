@@ -50,7 +50,8 @@ var spatFields = fields{
 }
 
 // CheckSPaT checks a traffic signal's SPaT message against the state its
-// twin reports: the same boot, only reported groups, an event state that
+// twin reports: the same boot, only reported groups (any, before the first
+// state), an event state that
 // agrees with each group's colour, and minEndTime <= likelyTime <=
 // maxEndTime, none before the state began. A SPaT that contradicts the
 // reported state is refused (invalid_state): a vehicle reading it would be
@@ -67,6 +68,11 @@ func CheckSPaT(reported map[string]any, payload []byte) error {
 		return invalid("boot", "%v is not the reported boot %v", b, reported["boot"])
 	}
 	heads := groupsOf(reported)
+	groupIDs := make([]string, 0, len(heads))
+	for id := range heads {
+		groupIDs = append(groupIDs, id)
+	}
+	slices.Sort(groupIDs)
 	gs, _ := m["groups"].(map[string]any)
 	ids := make([]string, 0, len(gs))
 	for id := range gs {
@@ -75,9 +81,12 @@ func CheckSPaT(reported map[string]any, payload []byte) error {
 	slices.Sort(ids)
 	for _, id := range ids {
 		path := "groups." + id
+		if !slices.Contains(groupIDs, id) && len(groupIDs) > 0 {
+			return invalid(path, "not a signal group the controller reports (%v)", groupIDs)
+		}
 		head, ok := heads[id]
 		if !ok || head.state == "" {
-			return invalid(path, "no reported state for this group")
+			continue // nothing reported yet to contradict
 		}
 		g, _ := gs[id].(map[string]any)
 		if ev, _ := g["event"].(string); !slices.Contains(EventsFor[head.state], ev) {

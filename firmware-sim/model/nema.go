@@ -39,6 +39,11 @@ type Controller struct {
 	fault    *kinds.Fault
 	fail     string          // an injected malfunction, until it shows
 	changed  map[string]bool // heads changed since the last report
+	last     time.Time       // the last Step
+
+	pendingFlash, pendingResume bool
+	hold                        string        // a group to hold green at its next green ...
+	holdFor                     time.Duration // ... for this long
 	err      error           // the first impossible report the monitor saw (a bug)
 }
 
@@ -48,6 +53,7 @@ const (
 	stageStartupRed   = "startup-red"
 	stageRun          = "run"
 	stageFault        = "fault"
+	stageFlashCmd     = "flash" // flash on an operator's command
 )
 
 // ring is one ring's timing: the phase it is at and where in it.
@@ -56,6 +62,10 @@ type ring struct {
 	at    int       // index into seq
 	stage string    // green, yellow, red (clearance) or waiting (at the barrier)
 	since time.Time // when stage began
+	// greenUntil is when the current green ends, fixed when it starts (a
+	// hold may only lengthen it), so that no later change of plan can
+	// move it into the past.
+	greenUntil time.Time
 }
 
 const ringWaiting = "waiting"

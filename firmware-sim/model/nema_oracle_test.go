@@ -74,6 +74,9 @@ func (o *oracle) see(now int64, patch []byte) error {
 	}
 	if m.Mode != nil {
 		o.mode = *m.Mode
+		if o.mode == "flash" {
+			o.allRed = 0 // leaving flash again goes through all red
+		}
 	}
 	o.reports++
 	for g, h := range m.Groups {
@@ -94,6 +97,7 @@ func (o *oracle) see(now int64, patch []byte) error {
 				}
 			case old.state == "red" && h.State == "green":
 			case old.state == "flash" && h.State == "red":
+			case old.state == "red" && h.State == "flash": // flash is entered with every head red
 			default:
 				return fmt.Errorf("group %s: %s -> %s", g, old.state, h.State)
 			}
@@ -254,7 +258,7 @@ func TestControllerAgainstAnIndependentMonitor(t *testing.T) {
 		c = m.(*model.Controller)
 	}
 	boot()
-	boots, greens, spats := 1, 0, 0
+	boots, greens, spats, flashes, holds := 1, 0, 0, 0, 0
 	for now.Sub(start) < 10_000*time.Second {
 		now = now.Add(time.Duration(100+rng.IntN(2500)) * time.Millisecond)
 		switch rng.IntN(400) {
@@ -265,6 +269,19 @@ func TestControllerAgainstAnIndependentMonitor(t *testing.T) {
 		case 1:
 			if err := c.Command("set-plan", fmt.Appendf(nil, `{"plan":"p%d"}`, rng.IntN(3))); err != nil {
 				t.Fatal(err)
+			}
+		case 2, 3:
+			c.EnterFlash()
+			flashes++
+		case 4, 5, 6, 7:
+			if err := c.Resume(); err != nil {
+				t.Fatal(err)
+			}
+		case 8, 9, 10:
+			// A hold is refused outside normal operation; either way the
+			// controller must stay safe.
+			if c.Hold(o.plan.groups[rng.IntN(len(o.plan.groups))], time.Duration(5+rng.IntN(60))*time.Second) == nil {
+				holds++
 			}
 		}
 		for _, p := range c.Step(now) {
@@ -299,8 +316,8 @@ func TestControllerAgainstAnIndependentMonitor(t *testing.T) {
 			t.Fatalf("at %s: the controller's own monitor: err %v, fault %v", now.Sub(start), c.Err(), c.Fault())
 		}
 	}
-	if greens < 500 || boots < 10 || spats < 1000 {
-		t.Fatalf("%d green starts, %d boots, %d SPaT in 10,000 s: the controller is not cycling or the run not rebooting", greens, boots, spats)
+	if greens < 500 || boots < 10 || spats < 1000 || flashes < 10 || holds < 10 {
+		t.Fatalf("%d green starts, %d boots, %d SPaT, %d flash and %d hold commands in 10,000 s: the controller is not cycling or the run not exercising it", greens, boots, spats, flashes, holds)
 	}
 }
 

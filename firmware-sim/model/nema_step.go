@@ -13,6 +13,7 @@ import (
 // publishes SPaT for now.
 func (c *Controller) Step(now time.Time) []Publication {
 	var out []Publication
+	c.last = now
 	if !c.started {
 		c.started, c.boot, c.stage, c.since = true, now, stageStartupFlash, now
 		for _, g := range c.plan.Groups {
@@ -38,7 +39,10 @@ func (c *Controller) nextChange() (time.Time, bool) {
 		return c.since.Add(c.plan.StartupFlash()), true
 	case stageStartupRed:
 		return c.since.Add(ms(c.allRedMS())), true
-	case stageFault:
+	case stageFault, stageFlashCmd:
+		if c.pendingResume {
+			return c.last, true
+		}
 		return time.Time{}, false
 	}
 	var next time.Time
@@ -63,7 +67,7 @@ func (c *Controller) ringChange(r *ring) (time.Time, bool) {
 		case kinds.PedClear:
 			return h.pedSince.Add(ms(t.PedClearanceMS)), true
 		}
-		return r.since.Add(ms(c.greenMS(g))), true
+		return r.greenUntil, true
 	case kinds.Yellow:
 		return r.since.Add(ms(c.yellowMS(g))), true
 	case kinds.Red:
@@ -82,6 +86,13 @@ func (c *Controller) advance(out []Publication, at time.Time) []Publication {
 		for _, g := range c.plan.Groups {
 			c.set(g, kinds.Red, at)
 		}
+	case stageFlashCmd:
+		// Resume: the start-up all red, then the first phases.
+		c.pendingResume = false
+		c.stage, c.since, extra["mode"] = stageStartupRed, at, kinds.ModeNormal
+		for _, g := range c.plan.Groups {
+			c.set(g, kinds.Red, at)
+		}
 	case stageStartupRed:
 		c.stage, c.side = stageRun, 0
 		for _, r := range c.rings {
@@ -94,7 +105,14 @@ func (c *Controller) advance(out []Publication, at time.Time) []Publication {
 				c.step(r, at)
 			}
 		}
-		if c.allWaiting() {
+		switch {
+		case c.allWaiting() && c.pendingFlash:
+			// Every head is red at the barrier: a safe point for flash.
+			c.pendingFlash, c.stage, extra["mode"] = false, stageFlashCmd, kinds.ModeFlash
+			for _, g := range c.plan.Groups {
+				c.set(g, kinds.Flash, at)
+			}
+		case c.allWaiting():
 			c.cross(at, (c.side+1)%len(c.plan.Barriers))
 		}
 	}
@@ -126,8 +144,7 @@ func (c *Controller) step(r *ring, at time.Time) {
 		nx := (r.at + 1) % len(r.seq)
 		r.at, r.since = nx, at
 		if c.sideOf(r.seq[nx]) == c.side {
-			r.stage = kinds.Green
-			c.green(r.seq[nx], at)
+			c.startGreen(r, at)
 		} else {
 			r.stage = ringWaiting
 		}
@@ -143,9 +160,19 @@ func (c *Controller) cross(at time.Time, side int) {
 		if c.sideOf(r.seq[r.at]) != side {
 			continue // this ring has no phase on that side: it rests
 		}
-		r.stage, r.since = kinds.Green, at
-		c.green(r.seq[r.at], at)
+		c.startGreen(r, at)
 	}
+}
+
+// startGreen starts ring r's current phase green at at, fixing when it ends
+// (a pending hold of the group is served by this green).
+func (c *Controller) startGreen(r *ring, at time.Time) {
+	g := r.seq[r.at]
+	r.stage, r.since, r.greenUntil = kinds.Green, at, c.greenEnd(g, at)
+	if c.hold == g {
+		c.hold = ""
+	}
+	c.green(g, at)
 }
 
 func (c *Controller) firstOnSide(r *ring, from, side int) int {

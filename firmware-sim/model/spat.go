@@ -30,7 +30,7 @@ func (c *Controller) spat(now time.Time) map[string]any {
 			}
 			// The interval ends when the ring leaves this colour, which
 			// for a green is after its pedestrian intervals.
-			end := r.since.Add(ms(c.greenMS(g)))
+			end := r.greenUntil
 			switch r.stage {
 			case kinds.Yellow:
 				end = r.since.Add(ms(c.yellowMS(g)))

@@ -44,7 +44,7 @@ type Controller struct {
 	pendingFlash, pendingResume bool
 	hold                        string        // a group to hold green at its next green ...
 	holdFor                     time.Duration // ... for this long
-	err      error           // the first impossible report the monitor saw (a bug)
+	err                         error         // the first impossible report the monitor saw (a bug)
 }
 
 // Controller stages besides the rings' own.

@@ -112,7 +112,7 @@ func (p *CommandPolicy) safe(ctx context.Context, payload []byte, doc *twin.Docu
 			return err // not a rejection reason of its own: logged and refused
 		}
 	}
-	if err := profile.ValidateReported(params, doc.Desired, next); err != nil {
+	if err := kinds.ValidateCommanded(profile, params, doc.Desired, next); err != nil {
 		return signing.Reject(signing.ReasonUnsafeCommand, "payload", "the desired state is unsafe: %v", err)
 	}
 	return nil

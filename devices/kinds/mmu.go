@@ -298,3 +298,19 @@ func groupsOf(m map[string]any) map[string]groupState {
 	}
 	return out
 }
+
+// ValidateCommanded is ValidateReported for a state an operator asks for
+// (a command's desired state, SPEC §5 domain safety): besides what is
+// impossible, a state the profile would only accept as a malfunction (a
+// traffic signal's conflict, short yellow, ...) is refused. A controller
+// that shows it is failing; no one may ask for it.
+func ValidateCommanded(p Profile, params json.RawMessage, prev, next map[string]any) error {
+	next = maps.Clone(next) // the profile may record a fault in it
+	if err := p.ValidateReported(params, prev, next); err != nil {
+		return err
+	}
+	if f, ok := next[FaultField].(map[string]any); ok && !reflect.DeepEqual(next[FaultField], prev[FaultField]) {
+		return invalid("groups", "a conflict monitor would trip on it (%v: %v)", f["reason"], f["detail"])
+	}
+	return nil
+}

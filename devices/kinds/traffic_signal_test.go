@@ -160,3 +160,25 @@ func deepCopy(m map[string]any) map[string]any {
 	json.Unmarshal(b, &out)
 	return out
 }
+
+// TestACommandNeverAsksForAMalfunction: the greens a failing controller
+// may report (accepted as a fault) are refused when an operator asks for
+// them, in normal mode and in flash.
+func TestACommandNeverAsksForAMalfunction(t *testing.T) {
+	p, _ := Lookup("traffic-signal")
+	reported := sig("normal", 0, "2", "red", 1.0, "4", "red", 1.0)
+	for _, next := range []map[string]any{
+		sig("normal", 0, "2", "green", 10.0, "4", "green", 10.0),
+		sig("flash", 0, "2", "green", 10.0, "4", "green", 10.0),
+	} {
+		if err := ValidateCommanded(p, signalPlan, reported, next); signing.ReasonOf(err) != signing.ReasonInvalidState {
+			t.Errorf("commanded %v: %v, want refused", next, err)
+		}
+		if next[FaultField] != nil {
+			t.Errorf("ValidateCommanded changed its argument: %v", next)
+		}
+	}
+	if err := ValidateCommanded(p, signalPlan, reported, sig("normal", 0, "2", "green", 10.0, "4", "red", 1.0)); err != nil {
+		t.Errorf("one green: %v", err)
+	}
+}

@@ -29,7 +29,7 @@ func Safe(kind string, params json.RawMessage, payload []byte, reported map[stri
 		return signing.Reject(signing.ReasonUnsafeCommand, "kind", "unknown kind %q", kind)
 	}
 	next, _ := twin.MergePatch(reported, p).(map[string]any)
-	if err := profile.ValidateReported(params, reported, next); err != nil {
+	if err := kinds.ValidateCommanded(profile, params, reported, next); err != nil {
 		return &signing.Rejection{Reason: signing.ReasonUnsafeCommand, Field: "payload", Err: err}
 	}
 	return nil

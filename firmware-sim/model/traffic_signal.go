@@ -242,12 +242,16 @@ func (ts *TrafficSignal) Step(now time.Time) []Publication {
 		}
 		out = append(out, Publication{Class: topic.State, Payload: mustJSON(patch), QoS: 1})
 	}
-	left := int64(0)
-	if ts.stage != stageFlash {
-		left = ts.since.Add(time.Duration(ts.stageMS()) * time.Millisecond).Sub(now).Milliseconds()
+	// SPaT in the format the broker checks (devices/kinds CheckSPaT): every
+	// head's colour, and no change before now.
+	nowMS := float64(now.UnixMilli())
+	spatGroups := map[string]any{}
+	for g, v := range ts.groups {
+		since, _ := v["since"].(float64)
+		state, _ := v["state"].(string)
+		spatGroups[g] = map[string]any{"event": spatEvent(state), "min_end": max(nowMS, since)}
 	}
-	spat := map[string]any{"phase": ts.phase, "stage": ts.stage, "time_to_change_ms": left,
-		"min_yellow_ms": ts.plan.MinYellowMS, "red_clearance_ms": ts.plan.RedClearanceMS, "green_ms": ts.greenMS}
+	spat := map[string]any{"at": nowMS, "groups": spatGroups}
 	return append(out, Publication{Class: topic.Tele, Name: "spat", Payload: mustJSON(spat)})
 }
 

@@ -109,7 +109,11 @@ func Check(in Input) (*Command, error) {
 	// Domain safety (SPEC §5): the reported state with the command's desired
 	// patch applied must be one the kind's profile accepts without recording
 	// a malfunction (a conflict monitor would trip on it).
-	if profile, ok := kinds.Lookup(in.Device.Kind); ok {
+	// A mode change (flash, resume) is carried out by the controller's own
+	// sequence, so only a desired patch that names the heads themselves is
+	// judged as a state to be in now.
+	if _, heads := req.Desired["groups"]; !heads {
+	} else if profile, ok := kinds.Lookup(in.Device.Kind); ok {
 		next, _ := twin.MergePatch(in.Device.Reported, req.Desired).(map[string]any)
 		if next == nil {
 			next = map[string]any{}

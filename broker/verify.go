@@ -340,6 +340,15 @@ func (h *VerifyHook) check(ctx context.Context, cl *mqtt.Client, from sender, pk
 	// 10–11. Domain validation (state), window test-and-set, durable
 	// commit, in the client's order.
 	order.afterPrevStaged()
+	// The twin as the client's earlier messages left it: a traffic
+	// signal's SPaT must agree with its reported state, and a state that
+	// brings a new fault raises an event.
+	if cur, ok := h.edge.Twin(t.Device); ok {
+		dev = cur
+	}
+	if err := checkSPaT(t, dev, env.Payload); err != nil {
+		return err
+	}
 	commitStart := h.now()
 	defer func() { h.metrics.observeCommit(h.now().Sub(commitStart)) }()
 	u := devices.Update{
@@ -355,7 +364,10 @@ func (h *VerifyHook) check(ctx context.Context, cl *mqtt.Client, from sender, pk
 	if err != nil {
 		return err
 	}
-	_, err = p.Wait(ctx)
+	after, err := p.Wait(ctx)
+	if err == nil && t.Class == topic.State {
+		h.raiseFault(cl, pk, v, dev, after)
+	}
 	return err
 }
 

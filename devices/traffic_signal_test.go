@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"reflect"
 	"testing"
+	"time"
 
 	"github.com/signet-city/signet/devices"
 	"github.com/signet-city/signet/signing"
@@ -15,16 +16,17 @@ import (
 
 // TestTrafficSignalStateThroughCommit drives a traffic signal's reported
 // state through Edge.Commit (SPEC §4 steps 10 and 11): a valid phase
-// sequence is merged into the twin with version, meta and delta; conflicting
-// greens and a green that ends without the minimum yellow are refused with
-// invalid_state, leave the twin as it was, leave their counter unused, and
-// are flagged in the twin's security counters when the caller records them.
-// After a restart the twin and its counters are as they were.
+// sequence is merged into the twin with version, meta and delta; reports no
+// controller could make (green in flash mode, red to yellow, red to dark, a
+// since in 2255) are refused with invalid_state, leave the twin as it was,
+// leave their counter unused, and are flagged in the twin's security
+// counters when the caller records them. After a restart the twin and its
+// counters are as they were.
 func TestTrafficSignalStateThroughCommit(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t, devices.Options{})
 	ts, _ := newKey(t)
-	plan := json.RawMessage(`{"groups":["2","4"],"conflicts":[["2","4"]],"min_green_ms":5000,"min_yellow_ms":4000,"red_clearance_ms":1000}`)
+	plan := json.RawMessage(`{"groups":["2","4"],"compatible":[],"min_green_ms":5000,"min_yellow_ms":4000,"red_clearance_ms":1000}`)
 	reg := devices.NewRegistry(f.store, f.clk.now)
 	if err := reg.Enroll(ctx, devices.Device{ID: "ts-1", Zone: "z1", Kind: "traffic-signal", Keys: []devices.Key{ts}, Params: plan}); err != nil {
 		t.Fatal(err)
@@ -32,9 +34,13 @@ func TestTrafficSignalStateThroughCommit(t *testing.T) {
 	if err := f.edge.Refresh(ctx); err != nil {
 		t.Fatal(err)
 	}
-	state := func(g2 string, since2 int, g4 string, since4 int) []byte {
-		return fmt.Appendf(nil, `{"mode":"normal","groups":{"2":{"state":%q,"since":%d},"4":{"state":%q,"since":%d}}}`, g2, since2, g4, since4)
+	stateIn := func(mode, g2 string, since2 int, g4 string, since4 int) []byte {
+		return fmt.Appendf(nil, `{"mode":%q,"groups":{"2":{"state":%q,"since":%d},"4":{"state":%q,"since":%d}}}`, mode, g2, since2, g4, since4)
 	}
+	state := func(g2 string, since2 int, g4 string, since4 int) []byte {
+		return stateIn("normal", g2, since2, g4, since4)
+	}
+	in2255 := int(time.Date(2255, 1, 1, 0, 0, 0, 0, time.UTC).UnixMilli())
 	steps := []struct {
 		name  string
 		ctr   uint64
@@ -43,12 +49,12 @@ func TestTrafficSignalStateThroughCommit(t *testing.T) {
 		field string
 	}{
 		{"2 green, 4 red", 1, state("green", 1000, "red", 1000), "", ""},
-		{"conflicting greens", 2, state("green", 1000, "green", 9000), signing.ReasonInvalidState, "groups"},
-		{"green ends in red, no yellow", 3, state("red", 9000, "red", 1000), signing.ReasonInvalidState, "groups.2"},
+		{"conflicting greens in flash mode", 2, stateIn("flash", "green", 1000, "green", 9000), signing.ReasonInvalidState, "groups.2"},
+		{"4 red to yellow", 3, state("green", 1000, "yellow", 9000), signing.ReasonInvalidState, "groups.4"},
 		{"green to yellow", 4, state("yellow", 9000, "red", 1000), "", ""},
-		{"yellow 1 ms short of min_yellow", 5, state("red", 12999, "red", 1000), signing.ReasonInvalidState, "groups.2"},
+		{"red in 2255", 5, state("red", in2255, "red", 1000), signing.ReasonInvalidState, "groups.2.since"},
 		{"full yellow, then red", 6, state("red", 13000, "red", 1000), "", ""},
-		{"4 green before red clearance", 7, state("red", 13000, "green", 13500), signing.ReasonInvalidState, "groups.4"},
+		{"4 red to dark in normal mode", 7, state("red", 13000, "dark", 13500), signing.ReasonInvalidState, "groups.4"},
 		{"4 green after red clearance", 8, state("red", 13000, "green", 14000), "", ""},
 		{"counter of a refused state is still free", 2, []byte(`{"plan":"weekday-am"}`), "", ""},
 	}
@@ -102,5 +108,55 @@ func TestTrafficSignalStateThroughCommit(t *testing.T) {
 	groups, _ := json.Marshal(again.Reported["groups"])
 	if string(groups) != string(lastGood) || !reflect.DeepEqual(again.Security, doc.Security) || again.Version != doc.Version {
 		t.Fatalf("after restart: groups %s security %+v version %d; want %s %+v %d", groups, again.Security, again.Version, lastGood, doc.Security, doc.Version)
+	}
+}
+
+// TestTrafficSignalFaultThroughCommit: a validly signed report of what a
+// conflict monitor trips on (conflicting greens) is not refused: the twin
+// keeps the state as reported and shows the fault; the fault stays while the
+// controller shows flash, a green in that boot is refused, and a new boot
+// clears it.
+func TestTrafficSignalFaultThroughCommit(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, devices.Options{})
+	ts, _ := newKey(t)
+	plan := json.RawMessage(`{"groups":["2","4"],"compatible":[],"min_green_ms":5000,"min_yellow_ms":4000,"red_clearance_ms":1000}`)
+	reg := devices.NewRegistry(f.store, f.clk.now)
+	if err := reg.Enroll(ctx, devices.Device{ID: "ts-1", Zone: "z1", Kind: "traffic-signal", Keys: []devices.Key{ts}, Params: plan}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.edge.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	commit := func(ctr uint64, patch string) (map[string]any, error) {
+		doc, err := f.edge.Commit(ctx, devices.Update{KID: ts.KID, Counter: ctr, Kind: devices.State, Patch: []byte(patch), TS: f.clk.t})
+		if err != nil {
+			return nil, err
+		}
+		return doc.Reported, nil
+	}
+	if _, err := commit(1, `{"mode":"normal","boot":500,"groups":{"2":{"state":"red","since":1000},"4":{"state":"red","since":1000}}}`); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := commit(2, `{"groups":{"2":{"state":"green","since":3000},"4":{"state":"green","since":3000}}}`)
+	if err != nil {
+		t.Fatalf("a signed report of conflicting greens was refused: %v", err)
+	}
+	fault, _ := rep["fault"].(map[string]any)
+	if fault["reason"] != "conflict" || rep["groups"].(map[string]any)["4"].(map[string]any)["state"] != "green" {
+		t.Fatalf("twin after the conflict: %v; want the greens as reported and a conflict fault", rep)
+	}
+	if rep, err = commit(3, `{"mode":"flash","groups":{"2":{"state":"flash","since":3001},"4":{"state":"flash","since":3001}}}`); err != nil || rep["fault"] == nil {
+		t.Fatalf("flash after the fault: %v, twin %v", err, rep)
+	}
+	if _, err := commit(4, `{"mode":"normal","groups":{"2":{"state":"red","since":4000},"4":{"state":"red","since":4000}}}`); err != nil {
+		t.Fatalf("all red in the faulted boot: %v", err)
+	}
+	if _, err := commit(5, `{"groups":{"2":{"state":"green","since":9000}}}`); reasonOf(err) != signing.ReasonInvalidState {
+		t.Fatalf("green while in fault: %v, want invalid_state", err)
+	}
+	rep, err = commit(6, `{"mode":"flash","boot":20000,"groups":{"2":{"state":"flash","since":20000},"4":{"state":"flash","since":20000}}}`)
+	if err != nil || rep["fault"] != nil {
+		t.Fatalf("a new boot: %v, twin %v; want the fault cleared", err, rep)
 	}
 }

@@ -33,7 +33,7 @@ func TestCatalogueDocument(t *testing.T) {
 	}
 }
 
-var testSignalParams = json.RawMessage(`{"groups":["2","4","6","8"],"conflicts":[["2","4"],["6","8"]],"min_green_ms":5000,"min_yellow_ms":4000,"red_clearance_ms":1000,` +
+var testSignalParams = json.RawMessage(`{"groups":["2","4","6","8"],"compatible":[["2","6"],["2","8"],["4","6"],["4","8"]],"min_green_ms":5000,"min_yellow_ms":4000,"red_clearance_ms":1000,` +
 	`"plans":{"am":[["2","6"],["4","8"]],"bad":[["2","4"]],"stranger":[["2","9"]]},"max_hold_s":60}`)
 
 // TestPrepare walks every command of every kind: its good form yields exactly

@@ -82,9 +82,11 @@ func SafePlan(p kinds.TrafficSignalParams, phases [][]string) error {
 				return unsafe("payload.plan", "phase %d: group %q is not one of this intersection's %v", i+1, g, p.Groups)
 			}
 		}
-		for _, c := range p.Conflicts {
-			if slices.Contains(ph, c[0]) && slices.Contains(ph, c[1]) {
-				return unsafe("payload.plan", "phase %d shows conflicting groups %s and %s green at once", i+1, c[0], c[1])
+		for _, a := range ph {
+			for _, b := range ph {
+				if a < b && p.Conflict(a, b) {
+					return unsafe("payload.plan", "phase %d shows conflicting groups %s and %s green at once", i+1, a, b)
+				}
 			}
 		}
 	}

@@ -25,7 +25,9 @@ type Profile interface {
 	ValidateParams(params json.RawMessage) error
 	// ValidateReported checks the reported state after a merge (next)
 	// against the state before it (prev). Errors are *signing.Rejection
-	// with ReasonInvalidState and Field naming the JSON path.
+	// with ReasonInvalidState and Field naming the JSON path. A profile
+	// may also record in next what it derives and the twin must show
+	// (a traffic signal's fault, mmu.go); it never changes prev.
 	ValidateReported(params json.RawMessage, prev, next map[string]any) error
 }
 

@@ -66,7 +66,7 @@ func TestReportedIDLength(t *testing.T) {
 }
 
 func TestTrafficSignalParamsReadStrictly(t *testing.T) {
-	dup := `{"groups":["1","2"],"conflicts":[],"min_yellow_ms":3000,"min_yellow_ms":9000,"red_clearance_ms":1000}`
+	dup := `{"groups":["1","2"],"compatible":[],"min_yellow_ms":3000,"min_yellow_ms":9000,"red_clearance_ms":1000}`
 	if _, err := ParseTrafficSignalParams([]byte(dup)); err == nil || !strings.Contains(err.Error(), "duplicate member name") {
 		t.Fatalf("duplicate min_yellow_ms: %v", err)
 	}

@@ -67,13 +67,16 @@ func Intercept(d *runtime.Device, payload []byte) (Captured, error) {
 	return Captured{Topic: t, Message: msg}, err
 }
 
-// ConflictingGreens is what a faulty or compromised traffic controller, with
-// its real key, might report: every group green at once. The broker must
-// refuse it as invalid_state (SPEC §4 step 10).
+// ConflictingGreens is what a compromised traffic controller, with its real
+// key, might report: every group green at once while claiming to be in
+// flash, a state no controller can be in. The broker must refuse it as
+// invalid_state (SPEC §4 step 10). (The same greens in normal mode are what
+// a failed load switch shows: accepted and recorded as a fault, see
+// docs/traffic-signals.md.)
 func ConflictingGreens(d *runtime.Device, sinceMS int64) (Attack, error) {
 	t := stateTopic(d.Zone, d.ID)
 	g := func() map[string]any { return map[string]any{"state": "green", "since": sinceMS} }
-	payload, err := json.Marshal(map[string]any{"groups": map[string]any{"2": g(), "4": g(), "6": g(), "8": g()}})
+	payload, err := json.Marshal(map[string]any{"mode": "flash", "groups": map[string]any{"2": g(), "4": g(), "6": g(), "8": g()}})
 	if err != nil {
 		return Attack{}, err
 	}

@@ -150,7 +150,7 @@ func TestDeviceChecksCommands(t *testing.T) {
 func TestSafetyUsesTheCatalogue(t *testing.T) {
 	f := newFixture(t)
 	f.op = f.operator(t, f.opKey, f.verifier.scopeAll(), f.now.Add(-time.Hour), f.endorsementExpires)
-	params := json.RawMessage(`{"groups":["2","4","6","8"],"conflicts":[["2","4"],["6","8"]],"min_green_ms":5000,"min_yellow_ms":4000,"red_clearance_ms":1000,` +
+	params := json.RawMessage(`{"groups":["2","4","6","8"],"compatible":[["2","6"],["2","8"],["4","6"],["4","8"]],"min_green_ms":5000,"min_yellow_ms":4000,"red_clearance_ms":1000,` +
 		`"plans":{"am":[["2","6"],["4","8"]],"bad":[["2","4"]]},"max_hold_s":60}`)
 	v := &Verifier{Zone: "z1", Device: "ts-1", Kind: "traffic-signal", Params: params, Authorities: f.verifier.Authorities, Boot: f.verifier.Boot}
 	red := func() map[string]any { return map[string]any{"state": "red", "since": 1000.0} }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/signet-city/signet/devices/catalog"
+	"github.com/signet-city/signet/devices/kinds"
 	"github.com/signet-city/signet/devices/topic"
 )
 
@@ -42,6 +43,9 @@ func New(kind string, params json.RawMessage, seed uint64) (Model, error) {
 	rng := rand.New(rand.NewPCG(seed, seed^0x5eed))
 	switch kind {
 	case "traffic-signal":
+		if p, err := kinds.ParseTrafficSignalParams(params); err == nil && len(p.Rings) > 0 {
+			return NewController(params) // a dual-ring plan
+		}
 		return NewTrafficSignal(params)
 	case "loop-detector":
 		return &LoopDetector{rng: rng, lanes: 2}, nil

@@ -12,11 +12,9 @@ import (
 	"github.com/signet-city/signet/signing"
 )
 
-// DefaultSignalPlan is a four-group intersection (NEMA phases 2 and 6 north-
-// south, 4 and 8 east-west) in the params format of devices/kinds, with two
-// plans an operator may switch to and holds of up to two minutes.
-var DefaultSignalPlan = json.RawMessage(`{"groups":["2","4","6","8"],"conflicts":[["2","4"],["2","8"],["6","4"],["6","8"]],"min_green_ms":5000,"min_yellow_ms":4000,"red_clearance_ms":1000,` +
-	`"plans":{"weekday-am":[["2","6"],["4","8"]],"split":[["2"],["6"],["4","8"]]},"max_hold_s":120}`)
+// DefaultSignalPlan is the plan simulated intersections are flashed with:
+// the NEMA eight-phase dual-ring plan (NEMAPlan).
+var DefaultSignalPlan = NEMAPlan
 
 // Stages of the controller besides the signal states of devices/kinds.
 const stageFlash = "flash"
@@ -137,12 +135,7 @@ func refuse(format string, a ...any) error {
 }
 
 func (ts *TrafficSignal) conflictsAny(g string, with []string) bool {
-	for _, c := range ts.plan.Conflicts {
-		if (c[0] == g && slices.Contains(with, c[1])) || (c[1] == g && slices.Contains(with, c[0])) {
-			return true
-		}
-	}
-	return false
+	return slices.ContainsFunc(with, func(o string) bool { return ts.plan.Conflict(g, o) })
 }
 
 // Step advances the controller and publishes a merge patch of the groups that
@@ -249,12 +242,16 @@ func (ts *TrafficSignal) Step(now time.Time) []Publication {
 		}
 		out = append(out, Publication{Class: topic.State, Payload: mustJSON(patch), QoS: 1})
 	}
-	left := int64(0)
-	if ts.stage != stageFlash {
-		left = ts.since.Add(time.Duration(ts.stageMS()) * time.Millisecond).Sub(now).Milliseconds()
+	// SPaT in the format the broker checks (devices/kinds CheckSPaT): every
+	// head's colour, and no change before now.
+	nowMS := float64(now.UnixMilli())
+	spatGroups := map[string]any{}
+	for g, v := range ts.groups {
+		since, _ := v["since"].(float64)
+		state, _ := v["state"].(string)
+		spatGroups[g] = map[string]any{"event": spatEvent(state), "min_end": max(nowMS, since)}
 	}
-	spat := map[string]any{"phase": ts.phase, "stage": ts.stage, "time_to_change_ms": left,
-		"min_yellow_ms": ts.plan.MinYellowMS, "red_clearance_ms": ts.plan.RedClearanceMS, "green_ms": ts.greenMS}
+	spat := map[string]any{"at": nowMS, "groups": spatGroups}
 	return append(out, Publication{Class: topic.Tele, Name: "spat", Payload: mustJSON(spat)})
 }
 

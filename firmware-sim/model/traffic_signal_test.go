@@ -2,6 +2,7 @@ package model
 
 import (
 	"encoding/json"
+	"fmt"
 	"math/rand/v2"
 	"testing"
 	"time"
@@ -18,17 +19,22 @@ import (
 // no skipped minimum yellow, ever.
 func TestTrafficSignalNeverConflicts(t *testing.T) {
 	profile, _ := kinds.Lookup("traffic-signal")
-	m, err := NewTrafficSignal(DefaultSignalPlan)
+	m, err := NewTrafficSignal(fourGroupPlan)
 	if err != nil {
 		t.Fatal(err)
 	}
 	doc := twin.New("tl-1", "z1", "traffic-signal")
+	var now time.Time // the simulated clock, which the monitor judges at
 	validate := func(prev, next map[string]any) error {
-		return profile.ValidateReported(DefaultSignalPlan, prev, next)
+		if f, err := kinds.MonitorTrafficSignal(now, fourGroupPlan, prev, next); f != nil || err != nil {
+			return fmt.Errorf("fault %v, err %w", f, err)
+		}
+		return nil
 	}
 	rng := rand.New(rand.NewPCG(7, 7))
 	start := time.Date(2026, 11, 24, 6, 0, 0, 0, time.UTC)
-	now, greens := start, 0
+	now = start
+	greens := 0
 	for now.Sub(start) < 10_000*time.Second {
 		now = now.Add(time.Duration(200+rng.IntN(3000)) * time.Millisecond)
 		for _, p := range m.Step(now) {
@@ -55,13 +61,18 @@ func TestTrafficSignalNeverConflicts(t *testing.T) {
 
 // TestValidatorCatchesABrokenController makes sure the property above can fail.
 func TestValidatorCatchesABrokenController(t *testing.T) {
-	profile, _ := kinds.Lookup("traffic-signal")
 	prev := map[string]any{"groups": map[string]any{"2": map[string]any{"state": "green", "since": 1000.0}, "4": map[string]any{"state": "red", "since": 1000.0}}}
 	next := map[string]any{"groups": map[string]any{"2": map[string]any{"state": "red", "since": 9000.0}, "4": map[string]any{"state": "red", "since": 1000.0}}}
-	if profile.ValidateReported(DefaultSignalPlan, prev, next) == nil {
-		t.Fatal("green -> red without yellow accepted")
+	if f, _ := kinds.MonitorTrafficSignal(time.Now(), fourGroupPlan, prev, next); f == nil {
+		t.Fatal("green -> red without yellow not a fault")
 	}
 }
+
+// fourGroupPlan is a plan without rings, which NewTrafficSignal times as
+// greedy phases, with two plans an operator may switch to and holds of
+// up to two minutes.
+var fourGroupPlan = json.RawMessage(`{"groups":["2","4","6","8"],"compatible":[["2","6"],["4","8"]],"min_green_ms":5000,"min_yellow_ms":4000,"red_clearance_ms":1000,` +
+	`"plans":{"weekday-am":[["2","6"],["4","8"]],"split":[["2"],["6"],["4","8"]]},"max_hold_s":120}`)
 
 // TestTrafficSignalCommandsStaySafe runs the controller for 10,000 simulated
 // seconds with every catalogue command thrown at it at random moments, and
@@ -69,14 +80,19 @@ func TestValidatorCatchesABrokenController(t *testing.T) {
 // make it show conflicting greens or skip a yellow or a red clearance.
 func TestTrafficSignalCommandsStaySafe(t *testing.T) {
 	profile, _ := kinds.Lookup("traffic-signal")
-	m, err := NewTrafficSignal(DefaultSignalPlan)
+	m, err := NewTrafficSignal(fourGroupPlan)
 	if err != nil {
 		t.Fatal(err)
 	}
 	doc := twin.New("tl-1", "z1", "traffic-signal")
+	var now time.Time // the simulated clock, which the monitor judges at
 	validate := func(prev, next map[string]any) error {
-		return profile.ValidateReported(DefaultSignalPlan, prev, next)
+		if f, err := kinds.MonitorTrafficSignal(now, fourGroupPlan, prev, next); f != nil || err != nil {
+			return fmt.Errorf("fault %v, err %w", f, err)
+		}
+		return nil
 	}
+	rules := twin.Rules{Validate: validate, Patch: func(patch map[string]any) error { return kinds.ValidatePatch(profile, patch) }}
 	commands := []struct {
 		name string
 		args catalog.Args
@@ -91,7 +107,7 @@ func TestTrafficSignalCommandsStaySafe(t *testing.T) {
 	rng := rand.New(rand.NewPCG(9, 9))
 	start := time.Date(2026, 11, 24, 6, 0, 0, 0, time.UTC)
 	seen := map[string]bool{}
-	for now := start; now.Sub(start) < 10_000*time.Second; {
+	for now = start; now.Sub(start) < 10_000*time.Second; {
 		now = now.Add(time.Duration(200+rng.IntN(3000)) * time.Millisecond)
 		if rng.IntN(20) == 0 {
 			c := commands[rng.IntN(len(commands))]
@@ -101,7 +117,7 @@ func TestTrafficSignalCommandsStaySafe(t *testing.T) {
 			if p.Class != topic.State {
 				continue
 			}
-			if err := doc.ApplyReported(p.Payload, twin.FieldMeta{}, validate); err != nil {
+			if err := doc.ApplyReportedWith(p.Payload, twin.FieldMeta{}, rules); err != nil {
 				t.Fatalf("at %s: %v (patch %s)", now.Sub(start), err, p.Payload)
 			}
 		}
@@ -118,7 +134,7 @@ func TestTrafficSignalCommandsStaySafe(t *testing.T) {
 // for the end of the yellow; resume starts with all red for the red
 // clearance before the first phase goes green.
 func TestTrafficSignalFlashAtASafePoint(t *testing.T) {
-	m, err := NewTrafficSignal(DefaultSignalPlan)
+	m, err := NewTrafficSignal(fourGroupPlan)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -27,7 +27,7 @@ import (
 // fastSignal is an intersection whose cycle is short enough for a test
 // (the yellow cannot be shorter than 3 s, MUTCD §4D.26), with a good plan,
 // a plan that shows conflicting greens, and holds of up to 10 s.
-var fastSignal = json.RawMessage(`{"groups":["2","4","6","8"],"conflicts":[["2","4"],["2","8"],["6","4"],["6","8"]],"min_green_ms":1000,"min_yellow_ms":3000,"red_clearance_ms":500,` +
+var fastSignal = json.RawMessage(`{"groups":["2","4","6","8"],"compatible":[["2","6"],["4","8"]],"min_green_ms":1000,"min_yellow_ms":3000,"red_clearance_ms":500,` +
 	`"plans":{"fast":[["2","6"],["4","8"]],"bad":[["2","4"],["6","8"]]},"max_hold_s":10}`)
 
 // fleetKit is one device of every kind (and a second streetlight) enrolled in

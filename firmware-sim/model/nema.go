@@ -128,15 +128,11 @@ func (c *Controller) Boot() time.Time { return c.boot }
 func (c *Controller) Command(name string, a catalog.Args) error {
 	switch name {
 	case "set-plan":
-		phases, ok := c.plan.Plans[a.String("plan")]
-		if !ok {
-			return refuse("plan %q is not in this controller's params", a.String("plan"))
-		}
-		// Checked already, but a controller never trusts a plan it would run.
-		if err := catalog.SafePlan(c.plan, phases); err != nil {
+		name, err := plannedPlan(c.plan, a)
+		if err != nil {
 			return err
 		}
-		c.planName = a.String("plan")
+		c.planName = name
 	case "flash":
 		c.EnterFlash()
 	case "resume":

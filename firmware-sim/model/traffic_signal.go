@@ -86,15 +86,11 @@ func (ts *TrafficSignal) SetGreen(d time.Duration) {
 func (ts *TrafficSignal) Command(name string, a catalog.Args) error {
 	switch name {
 	case "set-plan":
-		phases, ok := ts.plan.Plans[a.String("plan")]
-		if !ok {
-			return refuse("plan %q is not in this controller's params", a.String("plan"))
-		}
-		// Checked already, but a controller never trusts a plan it would run.
-		if err := catalog.SafePlan(ts.plan, phases); err != nil {
+		name, err := plannedPlan(ts.plan, a)
+		if err != nil {
 			return err
 		}
-		ts.pendingPlan = a.String("plan")
+		ts.pendingPlan = name
 	case "flash":
 		ts.pendingFlash, ts.pendingStart = ts.mode != "flash", false
 	case "resume":
@@ -266,4 +262,19 @@ func (ts *TrafficSignal) stageMS() int64 {
 		return ts.plan.MinYellowMS
 	}
 	return ts.plan.RedClearanceMS
+}
+
+// plannedPlan is the plan a set-plan command names, if the controller's
+// params define it and it is safe: checked at the broker already, but a
+// controller never trusts a plan it would run. Both controllers use it.
+func plannedPlan(p kinds.TrafficSignalParams, a catalog.Args) (string, error) {
+	name := a.String("plan")
+	phases, ok := p.Plans[name]
+	if !ok {
+		return "", refuse("plan %q is not in this controller's params", name)
+	}
+	if err := catalog.SafePlan(p, phases); err != nil {
+		return "", err
+	}
+	return name, nil
 }

@@ -104,67 +104,6 @@ func TestOpenReadOnlyOfNewStore(t *testing.T) {
 	}
 }
 
-func TestWriteCompareAndSet(t *testing.T) {
-	ctx := context.Background()
-	s := open(t, filepath.Join(t.TempDir(), "s.db"))
-	k1, k2, k3 := newKey(t), newKey(t), newKey(t)
-	d := devices.Device{ID: "sl-1", Zone: "z1", Kind: "streetlight", Keys: []devices.Key{k1}}
-	if err := s.Write(ctx, devices.Batch{Devices: []devices.Device{d}}); err != nil {
-		t.Fatal(err)
-	}
-	got, err := s.Device(ctx, "sl-1")
-	if err != nil || got.Revision != 1 {
-		t.Fatalf("Device = rev %d, %v; want rev 1", got.Revision, err)
-	}
-
-	steps := []struct {
-		name    string
-		batch   devices.Batch
-		wantErr error
-		wantDup bool
-	}{
-		{"create again", devices.Batch{Devices: []devices.Device{d}}, devices.ErrConflict, false},
-		{"stale revision", devices.Batch{Devices: []devices.Device{{ID: "sl-1", Zone: "z1", Kind: "streetlight", Keys: []devices.Key{k1}, Revision: 7}}}, devices.ErrConflict, false},
-		{"kid of another device", devices.Batch{Devices: []devices.Device{{ID: "sl-2", Zone: "z1", Kind: "streetlight", Keys: []devices.Key{k1}}}}, nil, true},
-		{"kid twice in one batch", devices.Batch{
-			Devices:   []devices.Device{{ID: "sl-3", Zone: "z1", Kind: "streetlight", Keys: []devices.Key{k2}}},
-			Operators: []devices.Operator{{ID: "op-1", Keys: []devices.Key{k2}}},
-		}, nil, true},
-	}
-	for _, st := range steps {
-		err := s.Write(ctx, st.batch)
-		var dup *devices.DuplicateKIDError
-		switch {
-		case st.wantDup && !errors.As(err, &dup):
-			t.Errorf("%s: err = %v, want *DuplicateKIDError", st.name, err)
-		case st.wantErr != nil && !errors.Is(err, st.wantErr):
-			t.Errorf("%s: err = %v, want %v", st.name, err, st.wantErr)
-		}
-	}
-	// The failed batches wrote nothing.
-	if _, err := s.Device(ctx, "sl-3"); !errors.Is(err, devices.ErrNotFound) {
-		t.Errorf("sl-3 after failed batch: err = %v, want ErrNotFound", err)
-	}
-	if _, err := s.KeyOwner(ctx, k2.KID); !errors.Is(err, devices.ErrNotFound) {
-		t.Errorf("kid of failed batch indexed: err = %v", err)
-	}
-
-	// Replacing the keys releases the old kid for others and claims the new.
-	got.Keys = []devices.Key{k3}
-	if err := s.Write(ctx, devices.Batch{Devices: []devices.Device{got}}); err != nil {
-		t.Fatal(err)
-	}
-	if o, err := s.KeyOwner(ctx, k3.KID); err != nil || o != (devices.Owner{Role: devices.RoleDevice, ID: "sl-1"}) {
-		t.Errorf("KeyOwner(k3) = %v, %v", o, err)
-	}
-	if _, err := s.KeyOwner(ctx, k1.KID); !errors.Is(err, devices.ErrNotFound) {
-		t.Errorf("KeyOwner(k1) after replacement: err = %v, want ErrNotFound", err)
-	}
-	if err := s.Write(ctx, devices.Batch{Operators: []devices.Operator{{ID: "op-1", Keys: []devices.Key{k1}}}}); err != nil {
-		t.Errorf("released kid not reusable: %v", err)
-	}
-}
-
 func TestCommitAndLoad(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "s.db")

@@ -19,19 +19,7 @@ import (
 // cannot do: nothing on the command line writes twins.
 func TestTwinWatchFollowsTheFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "w.db")
-	priv, err := signing.GenerateKey(signing.AlgEd25519)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pub := priv.Public()
-	key := devices.Key{KID: signing.KeyID(pub), Alg: pub.Alg(), Public: pub.Bytes(), Status: devices.StatusActive}
-	s, err := boltstore.Open(path, boltstore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := devices.NewRegistry(s, time.Now).Enroll(context.Background(), devices.Device{ID: "sl-1", Zone: "z1", Kind: "streetlight", Keys: []devices.Key{key}}); err != nil {
-		t.Fatal(err)
-	}
+	s, key := storeWithStreetlight(t, path)
 	s.Close()
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -58,7 +46,7 @@ func TestTwinWatchFollowsTheFile(t *testing.T) {
 	}
 
 	// A broker-like writer opens the store, which locks the watcher out.
-	s, err = boltstore.Open(path, boltstore.Options{})
+	s, err := boltstore.Open(path, boltstore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,4 +72,25 @@ func TestTwinWatchFollowsTheFile(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatalf("watch ended with %v, want nil after cancel", err)
 	}
+}
+
+// storeWithStreetlight opens a new store at path with streetlight sl-1 of
+// zone z1 enrolled, and returns it open (the caller closes it) with sl-1's
+// key.
+func storeWithStreetlight(t *testing.T, path string) (*boltstore.Store, devices.Key) {
+	t.Helper()
+	priv, err := signing.GenerateKey(signing.AlgEd25519)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub := priv.Public()
+	key := devices.Key{KID: signing.KeyID(pub), Alg: pub.Alg(), Public: pub.Bytes(), Status: devices.StatusActive}
+	s, err := boltstore.Open(path, boltstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := devices.NewRegistry(s, time.Now).Enroll(context.Background(), devices.Device{ID: "sl-1", Zone: "z1", Kind: "streetlight", Keys: []devices.Key{key}}); err != nil {
+		t.Fatal(err)
+	}
+	return s, key
 }

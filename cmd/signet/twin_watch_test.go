@@ -8,10 +8,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/signet-city/signet/devices"
-	"github.com/signet-city/signet/devices/boltstore"
-	"github.com/signet-city/signet/signing"
 )
 
 // TestTwinWatchWaitsForALockedStore starts "twin watch" on a store that a
@@ -20,21 +16,9 @@ import (
 // cancelled. --once on the held store fails at once, saying to use --api.
 func TestTwinWatchWaitsForALockedStore(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "w.db")
-	priv, err := signing.GenerateKey(signing.AlgEd25519)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pub := priv.Public()
-	key := devices.Key{KID: signing.KeyID(pub), Alg: pub.Alg(), Public: pub.Bytes(), Status: devices.StatusActive}
-	holder, err := boltstore.Open(path, boltstore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := devices.NewRegistry(holder, time.Now).Enroll(context.Background(), devices.Device{ID: "sl-1", Zone: "z1", Kind: "streetlight", Keys: []devices.Key{key}}); err != nil {
-		t.Fatal(err)
-	}
+	holder, _ := storeWithStreetlight(t, path)
 
-	err = watchTwins(context.Background(), path, "", 10*time.Millisecond, true, io.Discard, io.Discard)
+	err := watchTwins(context.Background(), path, "", 10*time.Millisecond, true, io.Discard, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "held by a running broker") || !strings.Contains(err.Error(), "--api") {
 		t.Fatalf("--once on a held store: %v, want the held-by-a-broker error naming --api", err)
 	}

@@ -202,7 +202,7 @@ func (d *liveDash) serveStream(w http.ResponseWriter, r *http.Request, id Identi
 				return
 			}
 		case <-beat.C:
-			if write([]byte(": heartbeat " + strconv.FormatInt(time.Now().Unix(), 10) + "\n\n")) != nil {
+			if write([]byte(": heartbeat "+strconv.FormatInt(time.Now().Unix(), 10)+"\n\n")) != nil {
 				return
 			}
 		}

@@ -59,6 +59,9 @@ type connTracker struct {
 
 	mu   sync.Mutex
 	devs map[string]*deviceConns
+	// byClient is the device each tracked connection authenticated as:
+	// by OnDisconnect the access hook may have forgotten the identity.
+	byClient map[*mqtt.Client]string
 }
 
 // ID names the hook for mochi.
@@ -91,6 +94,7 @@ func (c *connTracker) OnSessionEstablished(cl *mqtt.Client, _ packets.Packet) {
 	c.mu.Lock()
 	d := c.entry(dev)
 	d.open[cl] = connInfo{since: c.now().UTC(), remote: cl.Net.Remote}
+	c.byClient[cl] = dev
 	st := d.state()
 	c.mu.Unlock()
 	c.changed(dev, zone, st)
@@ -100,20 +104,19 @@ func (c *connTracker) OnSessionEstablished(cl *mqtt.Client, _ packets.Packet) {
 // same client id connecting again) ends the old client after the new one
 // began, so the device stays connected.
 func (c *connTracker) OnDisconnect(cl *mqtt.Client, _ error, _ bool) {
-	dev, zone, ok := c.device(cl)
-	if !ok {
-		return
-	}
 	c.mu.Lock()
-	d := c.entry(dev)
-	if _, was := d.open[cl]; !was {
+	dev, ok := c.byClient[cl]
+	if !ok {
 		c.mu.Unlock()
 		return
 	}
+	delete(c.byClient, cl)
+	d := c.entry(dev)
 	delete(d.open, cl)
 	d.lastGone = c.now().UTC()
 	st := d.state()
 	c.mu.Unlock()
+	zone, _ := c.zoneOf(dev)
 	c.changed(dev, zone, st)
 }
 

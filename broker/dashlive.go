@@ -37,7 +37,7 @@ func newLiveDash(cfg DashboardConfig, edge *devices.Edge, who func(*mqtt.Client)
 	now := time.Now()
 	d := &liveDash{cfg: cfg, edge: edge, log: log, rates: newRateTally(cfg.RateSeconds, now), hub: newStreamHub(cfg), started: now}
 	d.conns = &connTracker{
-		who: who, zoneOf: d.zoneOf, now: time.Now, devs: map[string]*deviceConns{},
+		who: who, zoneOf: d.zoneOf, now: time.Now, devs: map[string]*deviceConns{}, byClient: map[*mqtt.Client]string{},
 		changed: d.connChanged, accepted: func(zone string) { d.rates.add(zone, true) },
 	}
 	return d, nil

@@ -324,10 +324,11 @@ function onStream(type, msg, mine) {
     body.insertBefore(eventRow(msg), body.firstChild);
     break;
   }
-  case "rate":
+  case "rate": // the chart alone: the tables stay as they are
     state.rates.push(msg);
     while (state.rates.length > state.rateSeconds) state.rates.shift();
-    break;
+    renderChart();
+    return;
   case "bye":
     setLive("reconnecting", false);
     break;
@@ -516,6 +517,16 @@ function secs(ms) {
   return s < 120 ? s + "s" : Math.floor(s / 60) + "m" + String(s % 60).padStart(2, "0");
 }
 
+function sinceText(since, now) { return "for " + secs(now - since); }
+function etaText(end, now) { return end > now ? "change in " + secs(end - now) : "changing"; }
+
+// tickSignals counts the signals' timers on in place between updates.
+function tickSignals() {
+  const now = Date.now();
+  for (const e of document.querySelectorAll("#signals .since")) e.textContent = sinceText(Number(e.dataset.since), now);
+  for (const e of document.querySelectorAll("#signals .eta")) e.textContent = etaText(Number(e.dataset.end), now);
+}
+
 function renderSignals(docs) {
   const box = $("signals");
   box.replaceChildren();
@@ -553,10 +564,18 @@ function renderSignals(docs) {
       head.appendChild(el("span", g, "group"));
       head.appendChild(el("span", String(h.state ?? "?"), "state"));
       const since = Number(h.since);
-      if (since > 0) head.appendChild(el("span", "for " + secs(now - since), "hint"));
+      if (since > 0) {
+        const e = el("span", sinceText(since, now), "hint since");
+        e.dataset.since = since;
+        head.appendChild(e);
+      }
       const sp = obj(spat[g]) || {};
       const end = Number(sp.likely ?? sp.min_end);
-      if (end > 0) head.appendChild(el("span", end > now ? "change in " + secs(end - now) : "changing", "eta"));
+      if (end > 0) {
+        const e = el("span", etaText(end, now), "eta");
+        e.dataset.end = end;
+        head.appendChild(e);
+      }
       if (h.ped !== undefined) head.appendChild(el("span", "ped " + h.ped, "hint"));
       heads.appendChild(head);
     }
@@ -621,6 +640,5 @@ function renderStatus(err) {
 document.addEventListener("DOMContentLoaded", () => {
   $("login").addEventListener("submit", signIn);
   $("events-older").addEventListener("click", older);
-  // The signal timers count on between updates.
-  setInterval(() => { if (auth && state.docs.size) renderSignals([...state.docs.values()].sort((a, b) => (a.device < b.device ? -1 : 1))); }, 1000);
+  setInterval(tickSignals, 1000);
 });

@@ -372,9 +372,7 @@ function clock(t) { return t ? new Date(t).toLocaleTimeString() : ""; }
 function connText(c) {
   c = obj(c) || {};
   if (c.connected) return "connected since " + clock(c.since) + (c.remote ? " from " + c.remote : "");
-  let s = "offline";
-  if (c.disconnected_at) s += " since " + clock(c.disconnected_at);
-  return s;
+  return c.disconnected_at ? "offline since " + clock(c.disconnected_at) : "not connected";
 }
 
 function seenText(c) {

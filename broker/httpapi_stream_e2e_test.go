@@ -380,3 +380,33 @@ func TestDeviceConnectionStateInAPI(t *testing.T) {
 	dev.Disconnect(100)
 	waitFor("disconnected", func(s broker.ConnState) bool { return !s.Connected && s.LastGone != nil && s.LastSeen != nil })
 }
+
+// TestStreamOutlivesTheWriteTimeoutAndEndsAtShutdown: with the HTTP
+// server's write and read timeouts at one second, a stream goes on
+// delivering its per-second counts well past them (each write has its own
+// deadline), while an ordinary request still answers; at shutdown the
+// broker tells the stream and ends it, so Shutdown does not wait for it.
+func TestStreamOutlivesTheWriteTimeoutAndEndsAtShutdown(t *testing.T) {
+	c := startCity(t, func(cfg *broker.Config) {
+		cfg.HTTP = "127.0.0.1:0"
+		noLoginBackoff(cfg)
+		cfg.AccessLimits.HTTPWriteTimeout, cfg.AccessLimits.HTTPReadTimeout = time.Second, time.Second
+	})
+	_, _, s := openStream(t, c, "admin")
+	s.until(t, "hello", func(ev sse) bool { return ev.event == "hello" })
+	// The broker's ticker sends one count a second at most, so four of
+	// them mean the stream has lived past the one-second timeouts.
+	for range 4 {
+		s.until(t, "a per-second count", func(ev sse) bool { return ev.event == "rate" })
+	}
+	if code, body := apiGet(t, c, "admin", "/api/v1/status"); code != http.StatusOK {
+		t.Fatalf("status meanwhile: %d %s", code, body)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := c.srv.Shutdown(ctx); err != nil {
+		t.Fatalf("shutdown with a stream open: %v", err)
+	}
+	s.until(t, "the shutdown notice", func(ev sse) bool { return ev.event == "bye" && strings.Contains(ev.data, "shutdown") })
+	<-s.ended
+}

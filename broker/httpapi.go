@@ -101,7 +101,10 @@ func (s *Server) httpHandler() http.Handler {
 		s.writeWithConnection(w, d, d.ID)
 	}))
 	mux.HandleFunc("GET /api/v1/events", auth.wrap(s.serveEvents))
-	mux.HandleFunc("GET /api/v1/stream", auth.wrap(s.dash.serveStream))
+	mux.HandleFunc("GET /api/v1/stream", auth.wrap(func(w http.ResponseWriter, r *http.Request, id Identity) {
+		users := s.access.users.load()
+		s.dash.serveStream(w, r, id, func() bool { return s.access.users.load() == users })
+	}))
 	mux.HandleFunc("GET /api/v1/status", auth.wrap(s.serveStatus))
 	return mux
 }

@@ -60,6 +60,9 @@ type errStreamLimit struct{ msg string }
 
 func (e errStreamLimit) Error() string { return e.msg }
 
+// errCredentialsChanged ends a stream whose user table was replaced.
+var errCredentialsChanged = errors.New("the users were reloaded")
+
 // errHubClosed: the broker is shutting down.
 var errHubClosed = errors.New("the broker is shutting down")
 
@@ -143,7 +146,12 @@ func (h *streamHub) close() {
 // per-second counts; security events for auditors and admins), and a comment
 // line every heartbeat. The first event, "hello", carries the
 // kept per-second counts for the chart.
-func (d *liveDash) serveStream(w http.ResponseWriter, r *http.Request, id Identity) {
+//
+// The caller's credentials were checked when the stream opened; valid
+// says whether they still stand (false once the users were reloaded, which
+// may have removed the user, its token or its zones). The stream then ends
+// with a notice, and the reader's reconnect is checked afresh.
+func (d *liveDash) serveStream(w http.ResponseWriter, r *http.Request, id Identity, valid func() bool) {
 	st, err := d.hub.join(id)
 	var limit errStreamLimit
 	switch {
@@ -162,6 +170,9 @@ func (d *liveDash) serveStream(w http.ResponseWriter, r *http.Request, id Identi
 	// instead, so a reader that stops reading is dropped after WriteTimeout.
 	_ = rc.SetReadDeadline(time.Time{})
 	write := func(b []byte) error {
+		if !valid() {
+			return errCredentialsChanged
+		}
 		if err := rc.SetWriteDeadline(time.Now().Add(d.cfg.WriteTimeout)); err != nil {
 			return err
 		}
@@ -198,13 +209,17 @@ func (d *liveDash) serveStream(w http.ResponseWriter, r *http.Request, id Identi
 			}
 			return
 		case m := <-st.ch:
-			if write(m.encode()) != nil {
-				return
-			}
+			err = write(m.encode())
 		case <-beat.C:
-			if write([]byte(": heartbeat "+strconv.FormatInt(time.Now().Unix(), 10)+"\n\n")) != nil {
-				return
-			}
+			err = write([]byte(": heartbeat " + strconv.FormatInt(time.Now().Unix(), 10) + "\n\n"))
+		}
+		if errors.Is(err, errCredentialsChanged) {
+			valid = func() bool { return true } // the notice itself may go out
+			_ = write(streamMsg{"bye", []byte(`{"reason":"credentials_changed"}`)}.encode())
+			return
+		}
+		if err != nil {
+			return
 		}
 	}
 }

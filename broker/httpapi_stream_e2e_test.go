@@ -95,7 +95,19 @@ func (s *sseStream) until(t *testing.T, what string, match func(sse) bool) []sse
 			if match(ev) {
 				return seen
 			}
-		case <-s.ended:
+		case <-s.ended: // what was read before the end still counts
+			for {
+				select {
+				case ev := <-s.events:
+					seen = append(seen, ev)
+					if match(ev) {
+						return seen
+					}
+					continue
+				default:
+				}
+				break
+			}
 			t.Fatalf("stream ended before %s", what)
 		case <-deadline:
 			t.Fatalf("no %s on the stream", what)
@@ -409,4 +421,40 @@ func TestStreamOutlivesTheWriteTimeoutAndEndsAtShutdown(t *testing.T) {
 	}
 	s.until(t, "the shutdown notice", func(ev sse) bool { return ev.event == "bye" && strings.Contains(ev.data, "shutdown") })
 	<-s.ended
+}
+
+// TestStreamEndsWhenUsersReload: a stream's credentials were checked when
+// it opened, so a reload that removes its user ends it with a notice, and
+// the user's reconnect is refused with 401; an admin, still configured,
+// opens a stream again at once.
+func TestStreamEndsWhenUsersReload(t *testing.T) {
+	var cfg broker.Config
+	c := startCity(t, func(c *broker.Config) {
+		c.HTTP = "127.0.0.1:0"
+		noLoginBackoff(c)
+		cfg = *c
+	})
+	_, _, viewer := openStream(t, c, "viewer-z1")
+	_, _, admin := openStream(t, c, "admin")
+	viewer.until(t, "hello", func(ev sse) bool { return ev.event == "hello" })
+	admin.until(t, "hello", func(ev sse) bool { return ev.event == "hello" })
+	var kept []broker.User
+	for _, u := range cfg.Users {
+		if u.Name != "viewer-z1" {
+			kept = append(kept, u)
+		}
+	}
+	cfg.Users = kept
+	if err := c.srv.Reload(cfg); err != nil {
+		t.Fatal(err)
+	}
+	// The next write (a count, at the latest) finds the users changed.
+	viewer.until(t, "the notice", func(ev sse) bool { return ev.event == "bye" && strings.Contains(ev.data, "credentials_changed") })
+	<-viewer.ended
+	if code, body, _ := openStream(t, c, "viewer-z1"); code != http.StatusUnauthorized {
+		t.Fatalf("a removed user's new stream: %d %q, want 401", code, body)
+	}
+	admin.until(t, "the admin's notice", func(ev sse) bool { return ev.event == "bye" })
+	_, _, again := openStream(t, c, "admin")
+	again.until(t, "hello", func(ev sse) bool { return ev.event == "hello" })
 }

@@ -8,6 +8,7 @@ import (
 
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/signet-city/signet/devices"
 	"github.com/signet-city/signet/devices/topic"
@@ -29,7 +30,9 @@ type liveDash struct {
 // feeds the streams (MQTT 5 §3.8.2.1.2: any id of ours, unique here).
 const eventsSubscriptionID = 5006
 
-func newLiveDash(cfg DashboardConfig, edge *devices.Edge, who func(*mqtt.Client) (Identity, bool), log *slog.Logger) (*liveDash, error) {
+// newLiveDash checks cfg and assembles the parts; who is the access hook's
+// identity of a client. The streams' gauges register with reg.
+func newLiveDash(cfg DashboardConfig, edge *devices.Edge, who func(*mqtt.Client) (Identity, bool), reg prometheus.Registerer, log *slog.Logger) (*liveDash, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -40,6 +43,12 @@ func newLiveDash(cfg DashboardConfig, edge *devices.Edge, who func(*mqtt.Client)
 		who: who, zoneOf: d.zoneOf, now: time.Now, devs: map[string]*deviceConns{}, byClient: map[*mqtt.Client]string{},
 		changed: d.connChanged, accepted: func(zone string) { d.rates.add(zone, true) },
 	}
+	reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "signet_dashboard_streams", Help: "Live streams (GET /api/v1/stream) open."},
+			func() float64 { return float64(d.hub.open()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "signet_dashboard_streams_dropped_total", Help: "Live streams dropped because their reader fell behind."},
+			func() float64 { return float64(d.hub.dropped.Load()) }),
+	)
 	return d, nil
 }
 

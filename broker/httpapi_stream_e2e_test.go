@@ -293,6 +293,9 @@ func TestStreamDropsSlowReader(t *testing.T) {
 	if st := status(t, c); *st.StreamsDropped != 1 {
 		t.Fatalf("streams dropped %d, want only the slow one", *st.StreamsDropped)
 	}
+	if code, body := apiGet(t, c, "admin", "/metrics"); code != http.StatusOK || !strings.Contains(body, "signet_dashboard_streams_dropped_total 1\n") {
+		t.Fatalf("metrics: %d, want signet_dashboard_streams_dropped_total 1", code)
+	}
 }
 
 // TestStreamShowsOnlyTheViewersZones: a z1 viewer's stream carries z1's

@@ -104,7 +104,7 @@ func NewWithStore(ctx context.Context, cfg Config, store devices.Store, log *slo
 	}
 	s := &Server{cfg: cfg, log: log, store: store, edge: edge, metrics: prometheus.NewRegistry(), twins: make(chan struct{})}
 	s.events = NewEventsWith(auditLog, log, 1024, 4096, cfg.AuditLimits)
-	if s.dash, err = newLiveDash(cfg.Dashboard, edge, func(cl *mqtt.Client) (Identity, bool) { return s.access.Identity(cl) }, log); err != nil {
+	if s.dash, err = newLiveDash(cfg.Dashboard, edge, func(cl *mqtt.Client) (Identity, bool) { return s.access.Identity(cl) }, s.metrics, log); err != nil {
 		return nil, errors.Join(fmt.Errorf("config: %w", err), s.closeState(ctx))
 	}
 	s.mqtt = mqtt.New(packetOptions(MochiOptions(cfg.MaxPendingWrites, log.With("component", "mochi")), cfg))

@@ -62,6 +62,9 @@ type connTracker struct {
 	// byClient is the device each tracked connection authenticated as:
 	// by OnDisconnect the access hook may have forgotten the identity.
 	byClient map[*mqtt.Client]string
+	// seen holds the devices with an accepted message since the last
+	// takeSeen, for the streams' once-a-second "seen" update.
+	seen map[string]time.Time
 }
 
 // ID names the hook for mochi.
@@ -137,9 +140,23 @@ func (c *connTracker) OnPublished(cl *mqtt.Client, pk packets.Packet) {
 	if zone, ok := c.zoneOf(t.Device); !ok || zone != t.Zone {
 		return
 	}
+	now := c.now().UTC()
 	c.mu.Lock()
-	c.entry(t.Device).lastSeen = c.now().UTC()
+	c.entry(t.Device).lastSeen = now
+	c.seen[t.Device] = now
 	c.mu.Unlock()
+}
+
+// takeSeen returns the devices seen since the last call, and forgets them.
+func (c *connTracker) takeSeen() map[string]time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.seen) == 0 {
+		return nil
+	}
+	s := c.seen
+	c.seen = map[string]time.Time{}
+	return s
 }
 
 // State returns what is known of a device's connection.

@@ -240,8 +240,9 @@ const trafficSignalPlan = `{"groups":["2","4"],"compatible":[],"min_green_ms":50
 // the broker live. Sixty security events are in the audit log before
 // sign-in; the table shows the newest page and "Older events" brings the
 // oldest. The store shows as bbolt and ready. A device connecting shows as
-// connected, its signed messages raise the chart's accepted count, and its
-// disconnect shows as offline, all without reloading. A traffic signal
+// connected, its signed messages raise the chart's accepted count and set
+// its last seen time, and its disconnect shows as offline, all without
+// reloading. A traffic signal
 // that reports conflicting greens shows its heads in those colours, the
 // fault on its card, and in the fault list.
 func TestDashboardLiveInChromium(t *testing.T) {
@@ -304,6 +305,7 @@ func TestDashboardLiveInChromium(t *testing.T) {
 	}
 	waitJS(t, ctx, "the chart's accepted count", fmt.Sprintf(`Number(document.getElementById("chart-accepted").textContent) >= %d`, before+3))
 	waitJS(t, ctx, "sl-2's last state", `document.querySelector('#zones tr[data-device="sl-2"]').textContent.includes("level=30")`)
+	waitJS(t, ctx, "sl-2's last seen time", `document.querySelector('#zones tr[data-device="sl-2"] td.seen').textContent !== "never"`)
 	sl2.Disconnect(100)
 	do(t, ctx, "sl-2 offline again", chromedp.WaitVisible(chromedp.CSS(`#zones tr[data-device="sl-2"][data-connected="false"]`)))
 

@@ -40,7 +40,7 @@ func newLiveDash(cfg DashboardConfig, edge *devices.Edge, who func(*mqtt.Client)
 	now := time.Now()
 	d := &liveDash{cfg: cfg, edge: edge, log: log, rates: newRateTally(cfg.RateSeconds, now), hub: newStreamHub(cfg), started: now}
 	d.conns = &connTracker{
-		who: who, zoneOf: d.zoneOf, now: time.Now, devs: map[string]*deviceConns{}, byClient: map[*mqtt.Client]string{},
+		who: who, zoneOf: d.zoneOf, now: time.Now, devs: map[string]*deviceConns{}, byClient: map[*mqtt.Client]string{}, seen: map[string]time.Time{},
 		changed: d.connChanged, accepted: func(zone string) { d.rates.add(zone, true) },
 	}
 	reg.MustRegister(
@@ -90,6 +90,32 @@ func (d *liveDash) connChanged(device, zone string, st ConnState) {
 	})
 }
 
+// sendSeen streams, once a second, when the devices with accepted
+// messages were last seen: each stream gets the devices whose twins it may
+// read.
+func (d *liveDash) sendSeen(seen map[string]time.Time) {
+	if len(seen) == 0 {
+		return
+	}
+	zones := make(map[string]string, len(seen))
+	for dev := range seen {
+		zones[dev], _ = d.zoneOf(dev)
+	}
+	d.hub.send(func(id Identity) (streamMsg, bool) {
+		mine := map[string]time.Time{}
+		for dev, t := range seen {
+			if mayReadTwin(id, zones[dev], dev) {
+				mine[dev] = t
+			}
+		}
+		if len(mine) == 0 {
+			return streamMsg{}, false
+		}
+		b, err := json.Marshal(mine)
+		return streamMsg{"seen", b}, err == nil
+	})
+}
+
 // run feeds the streams until ctx ends: twin changes from the edge,
 // security events from $security/events, and every second the counts.
 func (d *liveDash) run(ctx context.Context, srv *mqtt.Server) {
@@ -132,6 +158,7 @@ func (d *liveDash) run(ctx context.Context, srv *mqtt.Server) {
 				b, err := json.Marshal(sec.point(d.zoneVisible(id)))
 				return streamMsg{"rate", b}, err == nil
 			})
+			d.sendSeen(d.conns.takeSeen())
 		}
 	}
 }

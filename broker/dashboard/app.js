@@ -329,6 +329,15 @@ function onStream(type, msg, mine) {
     while (state.rates.length > state.rateSeconds) state.rates.shift();
     renderChart();
     return;
+  case "seen": // device -> when the broker last accepted a message from it
+    for (const [dev, t] of Object.entries(obj(msg) || {})) {
+      const d = state.docs.get(dev);
+      if (!d) continue;
+      d.connection = Object.assign({}, obj(d.connection) || {}, { last_seen: t });
+      const cell = document.querySelector('#zones tr[data-device="' + CSS.escape(dev) + '"] td.seen');
+      if (cell) cell.textContent = seenText(d.connection);
+    }
+    return; // in place: the tables stay as they are
   case "bye":
     setLive("reconnecting", false);
     break;

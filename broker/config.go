@@ -90,6 +90,8 @@ type Config struct {
 	NATS NATSConfig `yaml:"nats"`
 	// MetricsToken, when set, is the SHA-256 of the bearer token /metrics requires (config_metrics.go).
 	MetricsToken MetricsTokenSHA256 `yaml:"metrics_token_sha256"`
+	// Dashboard bounds the live stream, the rate history and event paging (config_dashboard.go).
+	Dashboard DashboardConfig `yaml:"dashboard"`
 }
 
 // TLSConfig configures the TLS listener.

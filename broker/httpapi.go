@@ -28,6 +28,9 @@ import (
 //	GET /api/v1/devices[/{id}]   registered devices (public keys only)
 //	POST /api/v1/devices         enrol one device (admin, JSON only; httpapi_enroll.go)
 //	GET /api/v1/events?n=100     recent security events (auditor, admin)
+//	GET /api/v1/events?limit=N&before=CURSOR  older ones, from the audit log (httpapi_events.go)
+//	GET /api/v1/stream           live server-sent events (httpapi_stream.go)
+//	GET /api/v1/status           version, uptime, store, counts (httpapi_status.go)
 //	revocation, rotation, operators, export, backup (admin; httpapi_admin.go)
 //
 // The API takes HTTP basic auth against the configured users, or a bearer
@@ -54,13 +57,13 @@ func (s *Server) httpHandler() http.Handler {
 	mux.Handle("GET /metrics", metricsAuth(s.cfg.MetricsToken, promhttp.HandlerFor(s.metrics, promhttp.HandlerOpts{})))
 	auth := &basicAuth{users: s.access.users, ok: map[[32]byte]cachedLogin{}, events: s.events, now: time.Now, logins: s.logins}
 	mux.HandleFunc("GET /api/v1/twins", auth.wrap(func(w http.ResponseWriter, r *http.Request, id Identity) {
-		out := []*twin.Document{}
+		var docs []*twin.Document
 		for _, d := range s.edge.Twins("") {
 			if mayReadTwin(id, d.Zone, d.Device) {
-				out = append(out, d)
+				docs = append(docs, d)
 			}
 		}
-		writeJSON(w, out)
+		writeWithConnectionsOf(s, w, docs, func(d *twin.Document) string { return d.Device })
 	}))
 	mux.HandleFunc("GET /api/v1/twins/{device}", auth.wrap(func(w http.ResponseWriter, r *http.Request, id Identity) {
 		d, ok := s.edge.Twin(r.PathValue("device"))
@@ -68,7 +71,7 @@ func (s *Server) httpHandler() http.Handler {
 			http.Error(w, "no such device in your zones", http.StatusNotFound)
 			return
 		}
-		writeJSON(w, d)
+		s.writeWithConnection(w, d, d.Device)
 	}))
 	reg := devices.NewRegistry(s.store, nil)
 	mux.HandleFunc("GET /api/v1/devices", auth.wrap(func(w http.ResponseWriter, r *http.Request, id Identity) {
@@ -77,13 +80,13 @@ func (s *Server) httpHandler() http.Handler {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return
 		}
-		out := []devices.Device{}
+		var out []devices.Device
 		for _, d := range all {
 			if mayReadTwin(id, d.Zone, d.ID) {
 				out = append(out, d)
 			}
 		}
-		writeJSON(w, out)
+		writeWithConnectionsOf(s, w, out, func(d devices.Device) string { return d.ID })
 	}))
 	en := &deviceEnroller{s: s, reg: reg}
 	mux.HandleFunc("POST /api/v1/devices", requireJSON(auth.wrap(en.serve)))
@@ -95,16 +98,14 @@ func (s *Server) httpHandler() http.Handler {
 			http.Error(w, "no such device in your zones", http.StatusNotFound)
 			return
 		}
-		writeJSON(w, d)
+		s.writeWithConnection(w, d, d.ID)
 	}))
-	mux.HandleFunc("GET /api/v1/events", auth.wrap(func(w http.ResponseWriter, r *http.Request, id Identity) {
-		if id.Role != RoleAuditor && id.Role != RoleAdmin {
-			http.Error(w, "security events are for auditors", http.StatusForbidden)
-			return
-		}
-		n, _ := strconv.Atoi(r.URL.Query().Get("n"))
-		writeJSON(w, s.events.Recent(n))
+	mux.HandleFunc("GET /api/v1/events", auth.wrap(s.serveEvents))
+	mux.HandleFunc("GET /api/v1/stream", auth.wrap(func(w http.ResponseWriter, r *http.Request, id Identity) {
+		users := s.access.users.load()
+		s.dash.serveStream(w, r, id, func() bool { return s.access.users.load() == users })
 	}))
+	mux.HandleFunc("GET /api/v1/status", auth.wrap(s.serveStatus))
 	return mux
 }
 

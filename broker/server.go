@@ -45,6 +45,7 @@ type Server struct {
 	twins   chan struct{} // closed when the twin publisher and the registry watch end
 	ready   atomic.Bool   // serving, and not shutting down (/readyz)
 	reloads reloadState   // what Reload swaps (reload.go)
+	dash    *liveDash     // connection state, rates and live streams (dashlive.go)
 
 	shutdownOnce sync.Once
 	shutdownErr  error
@@ -103,6 +104,9 @@ func NewWithStore(ctx context.Context, cfg Config, store devices.Store, log *slo
 	}
 	s := &Server{cfg: cfg, log: log, store: store, edge: edge, metrics: prometheus.NewRegistry(), twins: make(chan struct{})}
 	s.events = NewEventsWith(auditLog, log, 1024, 4096, cfg.AuditLimits)
+	if s.dash, err = newLiveDash(cfg.Dashboard, edge, func(cl *mqtt.Client) (Identity, bool) { return s.access.Identity(cl) }, s.metrics, log); err != nil {
+		return nil, errors.Join(fmt.Errorf("config: %w", err), s.closeState(ctx))
+	}
 	s.mqtt = mqtt.New(packetOptions(MochiOptions(cfg.MaxPendingWrites, log.With("component", "mochi")), cfg))
 	s.gate = NewConnGate(cfg.Connections.connectTimeout(), cfg.Connections.maxConnecting(), log)
 	registerGateMetrics(s.metrics, s.gate)
@@ -134,7 +138,7 @@ func NewWithStore(ctx context.Context, cfg Config, store devices.Store, log *slo
 	}
 	s.hook = NewVerifyHook(VerifyConfig{
 		Edge: edge, Verifier: s.verify, Identity: s.access,
-		Limits: NewRateLimits(cfg.RatePerClient, cfg.RateBurst, cfg.Clients.RateTableSize, cfg.Clients.rateIdle()), Events: s.events,
+		Limits: NewRateLimits(cfg.RatePerClient, cfg.RateBurst, cfg.Clients.RateTableSize, cfg.Clients.rateIdle()), Events: rejectionTap{s.events, s.dash.rates, s.dash.zoneOf},
 		Metrics: NewVerifyMetrics(s.metrics).Seed(edge.Twins("")), Commands: NewCommandPolicy(edge, params),
 		MaxSize: cfg.MaxMessageBytes, Inject: s.mqtt.InjectPacket, Logger: log,
 		MaxTopicBytes: cfg.Payload.topicLimit(),
@@ -142,7 +146,7 @@ func NewWithStore(ctx context.Context, cfg Config, store devices.Store, log *slo
 	retained := NewRetainedQuota(s.access, cfg.Clients, log)
 	retained.RegisterMetrics(s.metrics)
 	// packet first (see PacketHook), the retained quota last (see RetainedQuota).
-	for _, h := range []mqtt.Hook{packet, s.gate, s.access, s.hook, retained} {
+	for _, h := range []mqtt.Hook{packet, s.gate, s.access, s.hook, s.dash.conns, retained} {
 		if err := s.mqtt.AddHook(h, nil); err != nil {
 			return nil, errors.Join(err, s.closeState(ctx))
 		}
@@ -174,6 +178,7 @@ func NewWithStore(ctx context.Context, cfg Config, store devices.Store, log *slo
 			return nil, errors.Join(fmt.Errorf("http listener %s: %w", cfg.HTTP, err), s.mqtt.Close(), s.closeState(ctx))
 		}
 		s.httpSrv = s.newHTTPServer()
+		s.httpSrv.RegisterOnShutdown(s.dash.hub.close) // streams end, so Shutdown need not wait for them
 	}
 	return s, nil
 }
@@ -190,6 +195,7 @@ func (s *Server) Start() error {
 		defer close(s.twins)
 		var wg sync.WaitGroup
 		wg.Go(func() { s.watchRegistry(ctx) }) // ends with ctx, before the edge closes
+		wg.Go(func() { s.dash.run(ctx, s.mqtt) })
 		PublishTwins(ctx, s.edge, publish, s.log)
 		wg.Wait()
 	}()

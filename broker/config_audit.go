@@ -81,13 +81,10 @@ func (a *AuditLimits) UnmarshalYAML(n *yaml.Node) error {
 	if n.Kind != yaml.MappingNode {
 		return errors.New("audit_limits: want a mapping such as {burst: 20, window: 10s}")
 	}
-	known := map[string]bool{"max_field_bytes": true, "burst": true, "window": true, "max_sources": true, "rotate_mib": true, "files_kept": true}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		if k := n.Content[i].Value; !known[k] {
-			return fmt.Errorf("line %d: audit_limits: field %s not found (known: max_field_bytes, burst, window, max_sources, rotate_mib, files_kept)", n.Content[i].Line, k)
-		}
-	}
 	type plain AuditLimits
+	if err := checkKnownKeys[plain](n, "audit_limits"); err != nil {
+		return err
+	}
 	var p plain
 	if err := n.Decode(&p); err != nil {
 		var te *yaml.TypeError

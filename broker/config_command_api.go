@@ -35,6 +35,9 @@ type CommandAPIConfig struct {
 // config file is one error naming the key.
 func (c *CommandAPIConfig) UnmarshalYAML(n *yaml.Node) error {
 	type plain CommandAPIConfig // without this method
+	if err := checkKnownKeys[plain](n, "command_api"); err != nil {
+		return err
+	}
 	var p plain
 	if err := n.Decode(&p); err != nil {
 		return fmt.Errorf("command_api: %w", err)

@@ -2,8 +2,6 @@ package broker
 
 import (
 	"fmt"
-	"reflect"
-	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -51,19 +49,8 @@ type DashboardConfig struct {
 // config file is one error naming the key.
 func (c *DashboardConfig) UnmarshalYAML(n *yaml.Node) error {
 	type plain DashboardConfig // without this method
-	// A decoder's KnownFields does not reach into a custom unmarshaler,
-	// so an unknown key (a typo that would silently keep a default) is
-	// refused here.
-	if n.Kind == yaml.MappingNode {
-		known := map[string]bool{}
-		for _, f := range reflect.VisibleFields(reflect.TypeFor[plain]()) {
-			known[strings.Split(f.Tag.Get("yaml"), ",")[0]] = true
-		}
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			if k := n.Content[i]; !known[k.Value] {
-				return fmt.Errorf("line %d: dashboard.%s: field %s not found in the dashboard section", k.Line, k.Value, k.Value)
-			}
-		}
+	if err := checkKnownKeys[plain](n, "dashboard"); err != nil {
+		return err
 	}
 	var p plain
 	if err := n.Decode(&p); err != nil {

@@ -38,18 +38,10 @@ const (
 // UnmarshalYAML reads the section and refuses a value out of bounds,
 // naming the key.
 func (c *NATSConfig) UnmarshalYAML(n *yaml.Node) error {
-	// A node's Decode does not inherit the file's KnownFields: check the
-	// keys here, so that a typo is an error as everywhere else.
-	if n.Kind == yaml.MappingNode {
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			switch k := n.Content[i]; k.Value {
-			case "creds", "ca", "replicas", "timeout", "outage":
-			default:
-				return fmt.Errorf("line %d: nats: field %s not found (creds, ca, replicas, timeout, outage)", k.Line, k.Value)
-			}
-		}
-	}
 	type plain NATSConfig // without this method, so Decode does not recurse
+	if err := checkKnownKeys[plain](n, "nats"); err != nil {
+		return err
+	}
 	var v plain
 	if err := n.Decode(&v); err != nil {
 		return err

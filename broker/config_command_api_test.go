@@ -25,7 +25,7 @@ func TestCommandAPIConfig(t *testing.T) {
 		"command_api:\n  ack_timeout: 2m\n":   "command_api.ack_timeout: 2m0s must be between 0",
 		"command_api:\n  max_waits: -1\n":     "command_api.max_waits: -1 must not be negative",
 		"command_api:\n  ack_timeout: soon\n": "line 2: cannot unmarshal !!str `soon` into time.Duration",
-		"command_api:\n  ack_timout: 5s\n":   "line 2: command_api: field ack_timout not found (known: ack_timeout, max_waits)",
+		"command_api:\n  ack_timout: 5s\n":    "line 2: command_api: field ack_timout not found (known: ack_timeout, max_waits)",
 	} {
 		path := filepath.Join(t.TempDir(), "c.yaml")
 		if err := os.WriteFile(path, []byte(body), 0o600); err != nil {

@@ -47,6 +47,10 @@ func (rl *reloadState) tlsListenerConfig(c *tls.Config) *tls.Config {
 	}}
 }
 
+// RunningConfig returns the configuration the broker runs with now, for a
+// caller that changes a few settings and hands the result to Reload.
+func (s *Server) RunningConfig() Config { return *s.running() }
+
 // Reloadable are the configuration keys Reload changes on a running broker
 // (a key names its whole section when it ends in "."). Every other key
 // needs a restart: mochi, the listeners, the store and the audit log read

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -208,5 +209,20 @@ func TestReloadRefusesRestartKeys(t *testing.T) {
 	publish(t, dev, "city/z1/sl-1/state", 1, msg)
 	if m := city.next(t); !bytes.Equal(m.Payload(), msg) {
 		t.Fatal("the signed message after the reloads did not arrive unchanged")
+	}
+}
+
+// TestReloadableKeysDocumented: every key a reload changes is in the
+// operations guide's list, so operators are told what SIGHUP does.
+func TestReloadableKeysDocumented(t *testing.T) {
+	doc, err := os.ReadFile("../docs/operations.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range broker.Reloadable {
+		k = strings.TrimSuffix(k, ".")
+		if !strings.Contains(string(doc), "`"+k) {
+			t.Errorf("docs/operations.md does not name the reloadable key %s", k)
+		}
 	}
 }

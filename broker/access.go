@@ -72,7 +72,7 @@ type AccessHook struct {
 	logins         *PasswordGuard // user passwords (passwordguard.go)
 
 	sessions   *sessionTable // client id -> identity, for each session's lifetime
-	maxIDBytes int           // longest client id accepted
+	maxIDBytes *liveInt      // longest client id accepted; a reload swaps it
 	maxExpiry  uint32        // longest session expiry interval, seconds
 
 	mu   sync.Mutex
@@ -99,7 +99,7 @@ func NewAccessHook(edge *devices.Edge, users []User, allowAnonymous bool, events
 func (h *AccessHook) LimitClients(c ClientsConfig) {
 	c = c.resolved()
 	h.sessions = newSessionTable(c.MaxSessions, c.MaxSessionsPerIdentity)
-	h.maxIDBytes, h.maxExpiry = c.MaxClientIDBytes, uint32(c.MaxSessionExpirySeconds)
+	h.maxIDBytes, h.maxExpiry = newLiveInt(c.MaxClientIDBytes), uint32(c.MaxSessionExpirySeconds)
 }
 
 // ID names the hook.
@@ -338,8 +338,8 @@ func (h *AccessHook) record(cl *mqtt.Client, reason string, err error) {
 		user = user[:64]
 	}
 	client := cl.ID
-	if len(client) > h.maxIDBytes {
-		client = client[:h.maxIDBytes]
+	if maxID := h.maxIDBytes.get(); len(client) > maxID {
+		client = client[:maxID]
 	}
 	h.events.Record(audit.Event{Time: h.now().UTC(), Kind: "auth_failed", Client: client, User: user, Remote: cl.Net.Remote, Reason: reason, Detail: err.Error()})
 }

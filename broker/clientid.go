@@ -14,10 +14,11 @@ import (
 // Identifier rejected). mochi sends no CONNACK when OnConnect fails, so the
 // hook writes it.
 func (h *AccessHook) OnConnect(cl *mqtt.Client, _ packets.Packet) error {
-	if len(cl.ID) <= h.maxIDBytes {
+	maxID := h.maxIDBytes.get()
+	if len(cl.ID) <= maxID {
 		return nil
 	}
-	h.record(cl, "client_id_invalid", fmt.Errorf("client id of %d bytes is longer than clients.max_client_id_bytes (%d)", len(cl.ID), h.maxIDBytes))
+	h.record(cl, "client_id_invalid", fmt.Errorf("client id of %d bytes is longer than clients.max_client_id_bytes (%d)", len(cl.ID), maxID))
 	code := packets.ErrClientIdentifierNotValid
 	if cl.Properties.ProtocolVersion < 5 {
 		code = packets.Err3ClientIdentifierNotValid

@@ -30,11 +30,11 @@ import (
 // timer, OnSessionEstablish (authenticated) frees the place.
 type ConnGate struct {
 	mqtt.HookBase
-	timeout time.Duration
-	max     int
-	log     *slog.Logger
+	log *slog.Logger
 
 	mu      sync.Mutex
+	timeout time.Duration             // read and changed (SetLimits) under mu
+	max     int                       // read and changed (SetLimits) under mu
 	pending map[net.Conn]*pendingConn // keyed by the conn mochi keeps in Client.Net.Conn
 
 	refused atomic.Int64 // closed for being over max
@@ -97,7 +97,7 @@ func (g *ConnGate) establish(id string, c net.Conn, next listeners.EstablishFn) 
 	if !g.admit(c) {
 		// Not an error for mochi to log: under a flood it would log one
 		// line per refused socket.
-		g.log.Debug("connection refused: too many connections waiting for CONNECT", "remote", c.RemoteAddr(), "max_connecting", g.max)
+		g.log.Debug("connection refused: too many connections waiting for CONNECT", "remote", c.RemoteAddr())
 		return nil
 	}
 	defer g.leave(c)
@@ -114,13 +114,14 @@ func (g *ConnGate) admit(c net.Conn) bool {
 		return false
 	}
 	p := &pendingConn{}
-	p.timer = time.AfterFunc(g.timeout, func() {
+	timeout := g.timeout
+	p.timer = time.AfterFunc(timeout, func() {
 		g.mu.Lock()
 		late := g.pending[c] == p && p.timer != nil
 		g.mu.Unlock()
 		if late {
 			g.expired.Add(1)
-			g.log.Debug("connection closed: no CONNECT in time", "remote", c.RemoteAddr(), "connect_timeout", g.timeout)
+			g.log.Debug("connection closed: no CONNECT in time", "remote", c.RemoteAddr(), "connect_timeout", timeout)
 			_ = c.Close() // mochi's read of CONNECT fails, and the session ends
 		}
 	})

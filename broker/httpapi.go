@@ -54,7 +54,7 @@ func (s *Server) httpHandler() http.Handler {
 	})
 	mux.Handle("GET /dashboard/", dashboardHandler())
 	mux.Handle("GET /dashboard", http.RedirectHandler("/dashboard/", http.StatusMovedPermanently))
-	mux.Handle("GET /metrics", metricsAuth(s.cfg.MetricsToken, promhttp.HandlerFor(s.metrics, promhttp.HandlerOpts{})))
+	mux.Handle("GET /metrics", metricsAuth(func() MetricsTokenSHA256 { return s.running().MetricsToken }, promhttp.HandlerFor(s.metrics, promhttp.HandlerOpts{})))
 	auth := &basicAuth{users: s.access.users, ok: map[[32]byte]cachedLogin{}, events: s.events, now: time.Now, logins: s.logins}
 	mux.HandleFunc("GET /api/v1/twins", auth.wrap(func(w http.ResponseWriter, r *http.Request, id Identity) {
 		var docs []*twin.Document

@@ -10,6 +10,7 @@ import (
 	"mime"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
@@ -41,11 +42,9 @@ const ackSubscriptionID = 5005
 // reason; 404 no such device in the caller's zones; 415 not JSON; 429 over
 // the rate; 503 too many waiting; 504 no ack in time.
 type commandAPI struct {
-	s       *Server
-	reg     *devices.Registry
-	timeout time.Duration
-	slots   chan struct{} // one per request waiting for an ack
-	maxBody int64
+	s     *Server
+	reg   *devices.Registry
+	waits atomic.Int64 // requests waiting for an ack now
 
 	subOnce sync.Once
 	subErr  error
@@ -79,16 +78,17 @@ type commandRequest struct {
 }
 
 func newCommandAPI(s *Server, reg *devices.Registry) *commandAPI {
-	maxEnv := s.cfg.MaxMessageBytes
-	if maxEnv <= 0 {
-		maxEnv = signing.DefaultMaxSize
-	}
-	return &commandAPI{
-		s: s, reg: reg, timeout: s.cfg.CommandAPI.ackTimeout(),
-		slots:   make(chan struct{}, s.cfg.CommandAPI.maxWaits()),
-		maxBody: int64(base64.StdEncoding.EncodedLen(maxEnv)) + 1024, // the envelope in base64, and the rest
-		waiting: map[string]map[*ackWaiter]struct{}{},
-	}
+	return &commandAPI{s: s, reg: reg, waiting: map[string]map[*ackWaiter]struct{}{}}
+}
+
+// limits are the ack timeout, the most requests that may wait at once and
+// the largest body, read from the running configuration on each request so
+// that a reload changes them.
+func (c *commandAPI) limits() (timeout time.Duration, maxWaits int, maxBody int64) {
+	cfg := c.s.running()
+	// The envelope in base64, and the rest of the request.
+	maxBody = int64(base64.StdEncoding.EncodedLen(envelopeLimit(cfg.MaxMessageBytes))) + 1024
+	return cfg.CommandAPI.ackTimeout(), cfg.CommandAPI.maxWaits(), maxBody
 }
 
 func (c *commandAPI) serve(w http.ResponseWriter, r *http.Request, id Identity) {
@@ -100,7 +100,8 @@ func (c *commandAPI) serve(w http.ResponseWriter, r *http.Request, id Identity) 
 		jsonError(w, http.StatusUnsupportedMediaType, "", "the body must be JSON (Content-Type: application/json)")
 		return
 	}
-	req, err := c.decode(w, r)
+	timeout, maxWaits, maxBody := c.limits()
+	req, err := c.decode(w, r, maxBody)
 	if err != nil {
 		jsonError(w, http.StatusBadRequest, "", err.Error())
 		return
@@ -120,14 +121,13 @@ func (c *commandAPI) serve(w http.ResponseWriter, r *http.Request, id Identity) 
 		jsonError(w, http.StatusBadRequest, "", "envelope: not standard base64 of a COSE_Sign1 message")
 		return
 	}
-	select {
-	case c.slots <- struct{}{}:
-		defer func() { <-c.slots }()
-	default:
+	if c.waits.Add(1) > int64(maxWaits) {
+		c.waits.Add(-1)
 		w.Header().Set("Retry-After", "1")
-		jsonError(w, http.StatusServiceUnavailable, "", fmt.Sprintf("%d commands are already waiting for acks (command_api.max_waits)", cap(c.slots)))
+		jsonError(w, http.StatusServiceUnavailable, "", fmt.Sprintf("%d commands are already waiting for acks (command_api.max_waits)", maxWaits))
 		return
 	}
+	defer c.waits.Add(-1)
 	if err := c.subscribe(); err != nil {
 		jsonError(w, http.StatusInternalServerError, "", "subscribing to acks: "+err.Error())
 		return
@@ -144,7 +144,7 @@ func (c *commandAPI) serve(w http.ResponseWriter, r *http.Request, id Identity) 
 		jsonError(w, http.StatusInternalServerError, "", "publishing the command: "+err.Error())
 		return
 	}
-	timer := time.NewTimer(c.timeout)
+	timer := time.NewTimer(timeout)
 	defer timer.Stop()
 	select {
 	case a := <-wt.got:
@@ -154,18 +154,18 @@ func (c *commandAPI) serve(w http.ResponseWriter, r *http.Request, id Identity) 
 			AckEnvelope string    `json:"ack_envelope"`
 		}{t, a, base64.StdEncoding.EncodeToString(a.envelope)})
 	case <-timer.C:
-		jsonError(w, http.StatusGatewayTimeout, "", fmt.Sprintf("the broker took the command, but device %s sent no ack within %s", dev.ID, c.timeout))
+		jsonError(w, http.StatusGatewayTimeout, "", fmt.Sprintf("the broker took the command, but device %s sent no ack within %s", dev.ID, timeout))
 	case <-r.Context().Done():
 	}
 }
 
 // decode reads the body: one JSON object of known fields, within the limit.
-func (c *commandAPI) decode(w http.ResponseWriter, r *http.Request) (commandRequest, error) {
+func (c *commandAPI) decode(w http.ResponseWriter, r *http.Request, maxBody int64) (commandRequest, error) {
 	var req commandRequest
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, c.maxBody))
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
 	var tooBig *http.MaxBytesError
 	if errors.As(err, &tooBig) {
-		return req, fmt.Errorf("body: larger than %d bytes", c.maxBody)
+		return req, fmt.Errorf("body: larger than %d bytes", maxBody)
 	}
 	if err != nil {
 		return req, fmt.Errorf("body: %v", err)

@@ -15,7 +15,7 @@ import (
 func (s *Server) newHTTPServer() *http.Server {
 	l := s.cfg.AccessLimits.withDefaults()
 	return &http.Server{
-		Handler:           refuseCrossOrigin(limitBodies(l.HTTPMaxBodyBytes, s.httpHandler())),
+		Handler:           refuseCrossOrigin(limitBodies(func() int64 { return s.running().AccessLimits.withDefaults().HTTPMaxBodyBytes }, s.httpHandler())),
 		ReadHeaderTimeout: l.HTTPReadHeaderTimeout,
 		ReadTimeout:       l.HTTPReadTimeout,
 		WriteTimeout:      l.HTTPWriteTimeout,
@@ -25,11 +25,12 @@ func (s *Server) newHTTPServer() *http.Server {
 	}
 }
 
-// limitBodies caps every request body at max bytes; a handler reading past
-// it gets an error (and the connection is closed after the answer).
-func limitBodies(max int64, h http.Handler) http.Handler {
+// limitBodies caps every request body at max() bytes, read per request so
+// that a reload changes it; a handler reading past it gets an error (and
+// the connection is closed after the answer).
+func limitBodies(max func() int64, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		r.Body = http.MaxBytesReader(w, r.Body, max)
+		r.Body = http.MaxBytesReader(w, r.Body, max())
 		h.ServeHTTP(w, r)
 	})
 }

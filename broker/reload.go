@@ -16,11 +16,23 @@ import (
 )
 
 // reloadState is what Reload swaps on a running broker, beside the users
-// (userTable) and the rate limits (RateLimits.SetRate).
+// (userTable), the rate limits (RateLimits.SetRate) and the limits each
+// hook holds (reload_limits.go).
 type reloadState struct {
-	mu  sync.Mutex                 // one reload at a time
-	cfg *Config                    // the configuration running now (nil: Server.cfg)
-	tls atomic.Pointer[tls.Config] // the TLS listener's settings, handed to each handshake
+	mu       sync.Mutex                 // one reload at a time
+	cfg      atomic.Pointer[Config]     // the configuration running now (nil: Server.cfg)
+	tls      atomic.Pointer[tls.Config] // the TLS listener's settings, handed to each handshake
+	retained *RetainedQuota             // the retained-message quota hook
+}
+
+// running is the configuration the broker runs with now: the one it
+// started with, or the last one Reload applied. Settings read per request
+// (the HTTP API's) read it here.
+func (s *Server) running() *Config {
+	if c := s.reloads.cfg.Load(); c != nil {
+		return c
+	}
+	return &s.cfg
 }
 
 // tlsListenerConfig returns the config the TLS listener is made with: it
@@ -35,36 +47,62 @@ func (rl *reloadState) tlsListenerConfig(c *tls.Config) *tls.Config {
 	}}
 }
 
-// Reloadable are the settings Reload changes on a running broker; every
-// other setting needs a restart.
-var Reloadable = []string{"users", "rate_per_client", "rate_burst", "tls.cert", "tls.key", "tls.client_ca"}
+// RunningConfig returns the configuration the broker runs with now, for a
+// caller that changes a few settings and hands the result to Reload.
+func (s *Server) RunningConfig() Config { return *s.running() }
+
+// Reloadable are the configuration keys Reload changes on a running broker
+// (a key names its whole section when it ends in "."). Every other key
+// needs a restart: mochi, the listeners, the store and the audit log read
+// theirs once at start.
+var Reloadable = []string{
+	"users", "rate_per_client", "rate_burst", "tls.cert", "tls.key", "tls.client_ca",
+	"max_message_bytes", "max_topic_bytes",
+	"clients.max_client_id_bytes", "clients.max_sessions", "clients.max_sessions_per_identity",
+	"clients.retained_per_client", "clients.retained_bytes_per_client", "clients.retained_total_bytes",
+	"connections.connect_timeout", "connections.max_connecting",
+	"access_limits.http_max_body_bytes", "command_api.",
+	"audit_limits.burst", "audit_limits.window", "audit_limits.max_sources",
+	"log.level", "metrics_token_sha256",
+}
+
+// ignoredOnReload are keys that only decide how the broker starts; a
+// reload neither applies nor refuses a change to them.
+var ignoredOnReload = []string{"create"}
 
 // Reload applies cfg to the running broker (signet serve does on SIGHUP):
-// users with their passwords, tokens, roles, zones and certificate pins,
-// the rate limits, and the TLS certificate, key and client CA (read again
-// from their files even when their paths did not change, for a renewed
-// certificate). Connected MQTT sessions of a user who was removed or
-// changed are closed, so they log in again under the new rules; HTTP
-// logins are checked again on their next request.
+// every setting named in Reloadable. Users are swapped whole: connected
+// MQTT sessions of a user who was removed or changed are closed, so they
+// log in again under the new rules; HTTP logins are checked again on their
+// next request. The TLS certificate, key and client CA are read again from
+// their files even when their paths did not change, for a renewed
+// certificate, and serve the next handshake. The limits apply to the next
+// message, connection or request; what is under way keeps the limit it
+// started with, and what a lowered quota finds over it (sessions, retained
+// messages) stays, while new ones are refused.
 //
 // A config that does not validate, that changes a setting only a restart
-// can (listen addresses, store, durability, ...: the error names them), or
-// whose TLS files do not load is refused whole: the broker keeps running
-// on its old configuration, and the refusal is logged and recorded as a
-// security event (config_reload_refused), as a success is (config_reloaded).
+// can (the error names the keys), or whose TLS files do not load is refused
+// whole: the broker keeps running on its old configuration, and the
+// refusal is logged and recorded as a security event
+// (config_reload_refused), as a success is (config_reloaded, with the keys
+// that changed).
 func (s *Server) Reload(cfg Config) error {
 	s.reloads.mu.Lock()
 	defer s.reloads.mu.Unlock()
-	old := s.cfg
-	if s.reloads.cfg != nil {
-		old = *s.reloads.cfg
-	}
+	old := *s.running()
 	var tlsConf *tls.Config
 	err := cfg.Validate()
+	if err == nil {
+		err = cfg.AuditLimits.validate()
+	}
 	if err == nil {
 		if keys := needRestart(old, cfg); len(keys) > 0 {
 			err = fmt.Errorf("%s: changing %s needs a restart", strings.Join(keys, ", "), map[bool]string{true: "it", false: "them"}[len(keys) == 1])
 		}
+	}
+	if err == nil {
+		err = s.fitsPackets(cfg)
 	}
 	if err == nil && s.tls != nil {
 		tlsConf, err = cfg.TLS.load()
@@ -73,9 +111,17 @@ func (s *Server) Reload(cfg Config) error {
 		return s.RefuseReload(err)
 	}
 
+	keys := changedKeys(old, cfg)
 	changed := changedUsers(old.Users, cfg.Users)
 	s.access.users.set(cfg.Users)
 	s.hook.limits.SetRate(cfg.RatePerClient, cfg.RateBurst)
+	s.hook.SetPayloadLimits(cfg.MaxMessageBytes, cfg.Payload.MaxTopicBytes)
+	s.access.setClientLimits(cfg.Clients)
+	if s.reloads.retained != nil {
+		s.reloads.retained.SetLimits(cfg.Clients)
+	}
+	s.gate.SetLimits(cfg.Connections.connectTimeout(), cfg.Connections.maxConnecting())
+	s.events.setAggregation(cfg.AuditLimits)
 	if tlsConf != nil {
 		s.reloads.tls.Store(tlsConf)
 	}
@@ -83,13 +129,29 @@ func (s *Server) Reload(cfg Config) error {
 	for _, name := range changed {
 		closed += s.closeUser(name)
 	}
-	s.reloads.cfg = &cfg
-	detail := fmt.Sprintf("%d users (%d changed or removed, %d session(s) closed), rate %v/s burst %d", len(cfg.Users), len(changed), closed, cfg.RatePerClient, cfg.RateBurst)
+	s.reloads.cfg.Store(&cfg) // the HTTP API's limits and the metrics token, from the next request
+	changedList := "none"
+	if len(keys) > 0 {
+		changedList = strings.Join(keys, ", ")
+	}
+	detail := fmt.Sprintf("changed: %s; %d users (%d changed or removed, %d session(s) closed)", changedList, len(cfg.Users), len(changed), closed)
 	if tlsConf != nil {
 		detail += ", TLS certificate " + cfg.TLS.Cert + " reloaded"
 	}
-	s.log.Info("configuration reloaded", "detail", detail)
+	s.log.Info("configuration reloaded", "changed", keys, "detail", detail)
 	s.recordReload("config_reloaded", detail)
+	return nil
+}
+
+// fitsPackets refuses an envelope limit larger than the packets mochi
+// reads: its Maximum Packet Size (MQTT 5 §3.2.2.3.6) is fixed at start, so
+// a larger envelope could never arrive.
+func (s *Server) fitsPackets(cfg Config) error {
+	running := s.cfg.Connections.packetLimit(s.cfg.MaxMessageBytes)
+	if need := cfg.Connections.packetLimit(cfg.MaxMessageBytes); need > running {
+		return fmt.Errorf("max_message_bytes: %d needs packets of %d bytes, but the broker reads at most %d (connections.max_packet_bytes, fixed at start): raising it that far needs a restart",
+			envelopeLimit(cfg.MaxMessageBytes), need, running)
+	}
 	return nil
 }
 
@@ -111,13 +173,37 @@ func (s *Server) recordReload(reason, detail string) {
 // needRestart names, by their configuration keys, the settings that differ
 // between old and cfg and that Reload cannot change.
 func needRestart(old, cfg Config) []string {
-	// Compare with the reloadable settings made equal.
-	cfg.Users, cfg.RatePerClient, cfg.RateBurst = old.Users, old.RatePerClient, old.RateBurst
-	cfg.TLS.Cert, cfg.TLS.Key, cfg.TLS.ClientCA = old.TLS.Cert, old.TLS.Key, old.TLS.ClientCA
-	cfg.Create = old.Create // only decides how the store is opened at start
 	var keys []string
-	diffKeys(reflect.ValueOf(old), reflect.ValueOf(cfg), "", &keys)
+	for _, k := range changedKeys(old, cfg) {
+		if !keyIn(k, Reloadable) {
+			keys = append(keys, k)
+		}
+	}
 	return keys
+}
+
+// changedKeys names the keys whose values differ between old and cfg,
+// leaving out those a reload ignores.
+func changedKeys(old, cfg Config) []string {
+	var all, keys []string
+	diffKeys(reflect.ValueOf(old), reflect.ValueOf(cfg), "", &all)
+	for _, k := range all {
+		if !keyIn(k, ignoredOnReload) {
+			keys = append(keys, k)
+		}
+	}
+	return keys
+}
+
+// keyIn reports whether key is one of list, or in a section of it (an
+// entry ending in ".").
+func keyIn(key string, list []string) bool {
+	for _, k := range list {
+		if key == k || (strings.HasSuffix(k, ".") && strings.HasPrefix(key, k)) {
+			return true
+		}
+	}
+	return false
 }
 
 // diffKeys appends the yaml key of every field that differs between a and

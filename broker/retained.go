@@ -30,15 +30,15 @@ import (
 // again).
 type RetainedQuota struct {
 	mqtt.HookBase
-	who                            IdentityLookup
-	perCount, perBytes, totalBytes int
-	log                            *slog.Logger
-	refused                        prometheus.Counter
+	who     IdentityLookup
+	log     *slog.Logger
+	refused prometheus.Counter
 
-	mu     sync.Mutex
-	topics map[string]retainedEntry // topic -> who retained what is there
-	usage  map[string]retainedUsage // identity key -> what it holds
-	total  int                      // bytes of all entries
+	mu                             sync.Mutex
+	perCount, perBytes, totalBytes int                      // under mu: a reload changes them (SetLimits)
+	topics                         map[string]retainedEntry // topic -> who retained what is there
+	usage                          map[string]retainedUsage // identity key -> what it holds
+	total                          int                      // bytes of all entries
 }
 
 // retainedEntry is one retained message's owner and size.

@@ -144,6 +144,7 @@ func NewWithStore(ctx context.Context, cfg Config, store devices.Store, log *slo
 		MaxTopicBytes: cfg.Payload.topicLimit(),
 	})
 	retained := NewRetainedQuota(s.access, cfg.Clients, log)
+	s.reloads.retained = retained
 	retained.RegisterMetrics(s.metrics)
 	// packet first (see PacketHook), the retained quota last (see RetainedQuota).
 	for _, h := range []mqtt.Hook{packet, s.gate, s.access, s.hook, s.dash.conns, retained} {

@@ -19,12 +19,11 @@ import (
 // mochi queue messages for it under the same read rules as when it was
 // connected (MQTT-3.1.2-5): the read ACL asks who the session is.
 type sessionTable struct {
-	maxTotal, maxPerIdentity int
-
-	mu          sync.Mutex
-	byID        map[string]*session       // client id -> its session
-	byClient    map[*mqtt.Client]Identity // connections whose session lives, connected or not
-	perIdentity map[string]int            // quota key -> sessions held
+	mu                       sync.Mutex
+	maxTotal, maxPerIdentity int                       // under mu: a reload changes them (setLimits)
+	byID                     map[string]*session       // client id -> its session
+	byClient                 map[*mqtt.Client]Identity // connections whose session lives, connected or not
+	perIdentity              map[string]int            // quota key -> sessions held
 }
 
 // session is one client id's session.

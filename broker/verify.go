@@ -43,8 +43,8 @@ type VerifyHook struct {
 	events   EventSink
 	metrics  *VerifyMetrics
 	commands *CommandPolicy
-	maxSize  int
-	maxTopic int
+	maxSize  *liveInt // envelope limit, max_message_bytes; a reload swaps it
+	maxTopic *liveInt // max_topic_bytes; a reload swaps it
 	log      *slog.Logger
 	now      func() time.Time
 	inject   func(*mqtt.Client, packets.Packet) error
@@ -87,9 +87,9 @@ func NewVerifyHook(c VerifyConfig) *VerifyHook {
 	if c.MaxTopicBytes <= 0 {
 		c.MaxTopicBytes = DefaultMaxTopicBytes
 	}
-	return &VerifyHook{maxTopic: c.MaxTopicBytes,
+	return &VerifyHook{maxTopic: newLiveInt(c.MaxTopicBytes),
 		edge: c.Edge, verifier: c.Verifier, who: c.Identity, limits: c.Limits,
-		events: c.Events, metrics: c.Metrics, commands: c.Commands, maxSize: c.MaxSize, log: c.Logger, now: time.Now,
+		events: c.Events, metrics: c.Metrics, commands: c.Commands, maxSize: newLiveInt(c.MaxSize), log: c.Logger, now: time.Now,
 		inject: c.Inject, token: rand.Text(), turns: newPipelines(maxTurnsPerClient), workers: newWorkers(workerIdle),
 	}
 }
@@ -255,8 +255,8 @@ func (h *VerifyHook) check(ctx context.Context, cl *mqtt.Client, from sender, pk
 		return signing.Reject(signing.ReasonRateLimited, "client", "client %q is over its message rate", cl.ID)
 	}
 	// 1. Topic length, shape and zone.
-	if len(pk.TopicName) > h.maxTopic {
-		return signing.Reject(signing.ReasonBadTopic, "topic", "%d bytes long, over the limit of %d", len(pk.TopicName), h.maxTopic)
+	if maxTopic := h.maxTopic.get(); len(pk.TopicName) > maxTopic {
+		return signing.Reject(signing.ReasonBadTopic, "topic", "%d bytes long, over the limit of %d", len(pk.TopicName), maxTopic)
 	}
 	t, err := topic.ParseCity(pk.TopicName)
 	if err != nil {
@@ -272,7 +272,7 @@ func (h *VerifyHook) check(ctx context.Context, cl *mqtt.Client, from sender, pk
 	}
 	// 3. Size limit and strict parse, and the header labels the topic's
 	// class allows.
-	env, err := signing.Parse(pk.Payload, h.maxSize)
+	env, err := signing.Parse(pk.Payload, h.maxSize.get())
 	if err != nil {
 		return err
 	}
@@ -375,7 +375,7 @@ func (h *VerifyHook) check(ctx context.Context, cl *mqtt.Client, from sender, pk
 // rate-limited message in its twin as before the rate came first; "" for a
 // topic too long to look at, mis-shaped, or naming no device of its zone.
 func (h *VerifyHook) deviceOf(name string) string {
-	if len(name) > h.maxTopic {
+	if len(name) > h.maxTopic.get() {
 		return ""
 	}
 	t, err := topic.ParseCity(name)

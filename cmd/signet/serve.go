@@ -16,7 +16,7 @@ import (
 )
 
 func newServeCmd() *cobra.Command {
-	var configPath, store, durability, mqttAddr, httpAddr, auditPath, logLevel, logFormat string
+	var configPath, checkConfig, store, durability, mqttAddr, httpAddr, auditPath, logLevel, logFormat string
 	var dev, allowAnon, create bool
 	var applyNATS func(*cobra.Command, *broker.Config) // set with the flags below
 	cmd := &cobra.Command{
@@ -40,15 +40,23 @@ start that fails (a port in use, a bad certificate) leaves no store or audit
 log behind that it created.
 
 SIGHUP reloads the --config file without a restart: users (passwords,
-tokens, roles, zones, certificate pins), rate_per_client and rate_burst, and
-the TLS certificate, key and client CA (read again from their files). A
-config that does not load or validate, or that changes anything else
-(listen addresses, store, durability, ...), is refused with the reason in
-the log and the audit log, and the broker keeps running as it was.`,
+tokens, roles, zones, certificate pins), rate limits, payload, session,
+retained and connection limits, the command API's and HTTP body limits,
+security event aggregation, log.level, metrics_token_sha256, and the TLS
+certificate, key and client CA (read again from their files); see
+docs/operations.md for the full list. A config that does not load or
+validate, or that changes a setting read only at start (listen addresses,
+store, durability, max_packet_bytes, ...), is refused with the keys in the
+log and the audit log, and the broker keeps running as it was.
+
+--check-config FILE validates FILE as serve and SIGHUP would (with the
+flags given on top), prints whether it is valid and exits 0 or 1 without
+starting anything: run it before sending SIGHUP.`,
 		Example: `  signet serve --config /etc/signet/signet.yaml
   signet serve --store signet.db --audit audit.jsonl --log-format json
   signet serve --store new.db --init
-  signet serve --dev`,
+  signet serve --dev
+  signet serve --check-config /etc/signet/signet.yaml && kill -HUP $(pidof signet)`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			// Before anything starts: a SIGHUP is never the end of the broker.
@@ -59,13 +67,17 @@ the log and the audit log, and the broker keeps running as it was.`,
 				store: store, durability: durability, mqtt: mqttAddr, http: httpAddr, audit: auditPath, allowAnon: allowAnon,
 				create: create, logLevel: logLevel, logFormat: logFormat,
 			}
+			if cmd.Flags().Changed("check-config") {
+				return checkServeConfig(cmd, checkConfig, flags, applyNATS)
+			}
 			cfg, cleanup, err := serveConfig(cmd, configPath, dev, flags)
 			defer cleanup()
 			if err != nil {
 				return err
 			}
 			applyNATS(cmd, &cfg)
-			handler, err := cfg.Log.Handler(cmd.ErrOrStderr())
+			level := new(slog.LevelVar) // a reload sets it (log.level)
+			handler, err := cfg.Log.HandlerLevel(cmd.ErrOrStderr(), level)
 			if err != nil {
 				return usagef("%v", err)
 			}
@@ -82,7 +94,7 @@ the log and the audit log, and the broker keeps running as it was.`,
 				case <-cmd.Context().Done():
 					running = false
 				case <-hup:
-					reload(cmd, srv, configPath, dev, flags)
+					reload(cmd, srv, level, configPath, dev, flags, applyNATS)
 				}
 			}
 			fmt.Fprintln(cmd.OutOrStdout(), "signet: shutting down: draining verification and commits")
@@ -93,6 +105,7 @@ the log and the audit log, and the broker keeps running as it was.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&configPath, "config", "", "YAML configuration file")
+	f.StringVar(&checkConfig, "check-config", "", "validate this configuration file as serve and SIGHUP would, then exit (0: valid, 1: not)")
 	f.BoolVar(&dev, "dev", false, "self-contained local broker on a temporary store")
 	f.StringVar(&store, "store", "", "bbolt store file (default signet.db), or nats://host:4222[,...] for JetStream shared by several brokers")
 	applyNATS = addNATSFlags(f)
@@ -109,9 +122,10 @@ the log and the audit log, and the broker keeps running as it was.`,
 
 // reload is serve's answer to SIGHUP: the --config file read again, with
 // the same flags on top, applied by Server.Reload, which keeps the running
-// configuration when it refuses the new one. One line on standard output
-// says what happened; the broker's log and audit log say it too.
-func reload(cmd *cobra.Command, srv *broker.Server, configPath string, dev bool, flags serveFlags) {
+// configuration when it refuses the new one, and its log.level set on the
+// log. One line on standard output says what happened; the broker's log
+// and audit log say it too.
+func reload(cmd *cobra.Command, srv *broker.Server, level *slog.LevelVar, configPath string, dev bool, flags serveFlags, applyNATS func(*cobra.Command, *broker.Config)) {
 	out := cmd.OutOrStdout()
 	if configPath == "" || dev {
 		err := srv.RefuseReload(fmt.Errorf("no --config file to reload (--dev or flags only)"))
@@ -120,6 +134,7 @@ func reload(cmd *cobra.Command, srv *broker.Server, configPath string, dev bool,
 	}
 	cfg, cleanup, err := serveConfig(cmd, configPath, false, flags)
 	cleanup()
+	applyNATS(cmd, &cfg) // as at start, so that the flags are no change
 	if err != nil {
 		err = srv.RefuseReload(err)
 	} else {
@@ -129,7 +144,32 @@ func reload(cmd *cobra.Command, srv *broker.Server, configPath string, dev bool,
 		fmt.Fprintf(out, "signet: SIGHUP: %v\n", err)
 		return
 	}
+	if l, err := cfg.Log.ParseLevel(); err == nil { // Reload validated it
+		level.Set(l)
+	}
 	fmt.Fprintf(out, "signet: SIGHUP: reloaded %s (%d users)\n", configPath, len(cfg.Users))
+}
+
+// checkServeConfig is serve --check-config: path is read and validated as
+// serve reads it at start and on SIGHUP (the flags on top, then
+// broker.CheckConfig), without opening the store or a listener. It prints
+// one line and fails with exit code 1 when the file is not valid, a bad
+// log level included, which serve itself reports as a usage error.
+func checkServeConfig(cmd *cobra.Command, path string, flags serveFlags, applyNATS func(*cobra.Command, *broker.Config)) error {
+	if path == "" {
+		return usagef("--check-config: name the configuration file to check")
+	}
+	cfg, cleanup, err := serveConfig(cmd, path, false, flags)
+	cleanup()
+	applyNATS(cmd, &cfg)
+	if err == nil {
+		err = broker.CheckConfig(cfg)
+	}
+	if err != nil {
+		return exitError{code: 1, err: fmt.Errorf("--check-config: %w", err)}
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "signet: config %s is valid (%d users)\n", path, len(cfg.Users))
+	return nil
 }
 
 // serveFlags are the values of serve's flags; only those the user set

@@ -247,7 +247,7 @@ func TestSignedStateUpdatesTwinAndReachesSubscribers(t *testing.T) {
 		t.Fatalf("$twin reported = %v", reported)
 	}
 	doc, ok := c.srv.Edge().Twin("sl-1")
-	if !ok || doc.Version != 1 || doc.Reported["level"] != 70.0 || doc.Meta["level"].KID != signing.FormatKeyID(c.devs["sl-1"].kid) {
+	if m, _ := doc.Meta.Reported.At("level"); !ok || doc.Version != 1 || doc.Reported["level"] != 70.0 || m.KID != signing.FormatKeyID(c.devs["sl-1"].kid) {
 		t.Fatalf("twin = %+v", doc)
 	}
 }

@@ -30,6 +30,7 @@ type Server struct {
 	store   devices.Store
 	edge    *devices.Edge
 	events  *Events
+	refused *TwinRejections // $twin/{zone}/{device}/rejected
 	mqtt    *mqtt.Server
 	tcp     *listeners.TCP
 	gate    *ConnGate
@@ -132,9 +133,10 @@ func NewWithStore(ctx context.Context, cfg Config, store devices.Store, log *slo
 		}
 		return d.Params, nil
 	}
+	s.refused = NewTwinRejections(s.events, edge, cfg.Payload.Twin.Topics.rejectedPerSecond(), log)
 	s.hook = NewVerifyHook(VerifyConfig{
 		Edge: edge, Verifier: s.verify, Identity: s.access,
-		Limits: NewRateLimits(cfg.RatePerClient, cfg.RateBurst, cfg.Clients.RateTableSize, cfg.Clients.rateIdle()), Events: s.events,
+		Limits: NewRateLimits(cfg.RatePerClient, cfg.RateBurst, cfg.Clients.RateTableSize, cfg.Clients.rateIdle()), Events: s.refused,
 		Metrics: NewVerifyMetrics(s.metrics).Seed(edge.Twins("")), Commands: NewCommandPolicy(edge, params),
 		MaxSize: cfg.MaxMessageBytes, Inject: s.mqtt.InjectPacket, Logger: log,
 		MaxTopicBytes: cfg.Payload.topicLimit(),
@@ -184,12 +186,14 @@ func (s *Server) Start() error {
 		return s.mqtt.Publish(t, payload, retain, qos)
 	}
 	s.events.SetPublisher(s.appendEvents(publish))
+	s.refused.SetPublisher(publish)
 	ctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
 	go func() {
 		defer close(s.twins)
 		var wg sync.WaitGroup
 		wg.Go(func() { s.watchRegistry(ctx) }) // ends with ctx, before the edge closes
+		wg.Go(func() { s.refused.Run(ctx) })
 		PublishTwins(ctx, s.edge, publish, s.log)
 		wg.Wait()
 	}()

@@ -133,7 +133,7 @@ func NewWithStore(ctx context.Context, cfg Config, store devices.Store, log *slo
 		}
 		return d.Params, nil
 	}
-	s.refused = NewTwinRejections(s.events, edge, cfg.Payload.Twin.Topics.rejectedPerSecond(), log)
+	s.refused = NewTwinRejections(s.events, EdgeZones(edge), cfg.Payload.Twin.Topics.rejectedPerSecond(), log)
 	s.hook = NewVerifyHook(VerifyConfig{
 		Edge: edge, Verifier: s.verify, Identity: s.access,
 		Limits: NewRateLimits(cfg.RatePerClient, cfg.RateBurst, cfg.Clients.RateTableSize, cfg.Clients.rateIdle()), Events: s.refused,

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -370,5 +372,53 @@ func twinNow(t *testing.T, c *city, device string, ok func(*twin.Document) bool)
 	t.Helper()
 	if d, found := c.srv.Edge().Twin(device); !found || !ok(d) {
 		t.Fatalf("twin of %s after its acknowledged message: %+v", device, d)
+	}
+}
+
+// TestCommandIfVersionOverHTTP: POST /api/v1/devices/{id}/commands answers
+// 409 stale_version for a command signed with a twin version the twin has
+// moved on from, and 400 when the body's if_version is not the signed one;
+// neither reaches the device. A console that reads the version and sends
+// at once, as an optimistic-locking client does (again on 409), gets its
+// command done by the simulated device, which takes if_version among the
+// catalogue's arguments.
+func TestCommandIfVersionOverHTTP(t *testing.T) {
+	c := startCommandAPICity(t)
+	tp, env := c.sign(t, c.alice, "sl-1", "set-level", `{"level":40}`)
+	if code, out := c.post(t, "alice-token", "sl-1", "application/json", envelopeBody(tp, env)); code != http.StatusOK {
+		t.Fatalf("honest command: %d %v", code, out)
+	}
+	<-c.verdicts
+	doc, _ := c.srv.Edge().Twin("sl-1")
+	old := doc.Version - 1 // it has moved on from there: the command and its ack
+	tp, env = c.sign(t, c.alice, "sl-1", "set-level", fmt.Sprintf(`{"level":41,"if_version":%d}`, old))
+	code, out := c.post(t, "alice-token", "sl-1", "application/json", envelopeBody(tp, env))
+	if code != http.StatusConflict || out["reason"] != string(signing.ReasonStaleVersion) || !strings.Contains(fmt.Sprint(out["error"]), "if_version") {
+		t.Fatalf("stale command: %d %v, want 409 stale_version", code, out)
+	}
+	_, env = c.sign(t, c.alice, "sl-1", "set-level", fmt.Sprintf(`{"level":42,"if_version":%d}`, doc.Version))
+	body := fmt.Sprintf(`{"name":"set-level","envelope":%q,"if_version":%d}`, env, doc.Version+1)
+	if code, out := c.post(t, "alice-token", "sl-1", "application/json", body); code != http.StatusBadRequest || !strings.Contains(fmt.Sprint(out["error"]), "signed command says") {
+		t.Fatalf("body and signature disagree: %d %v, want 400", code, out)
+	}
+	for try := 0; ; try++ {
+		doc, _ := c.srv.Edge().Twin("sl-1")
+		_, env := c.sign(t, c.alice, "sl-1", "set-level", fmt.Sprintf(`{"level":43,"if_version":%d}`, doc.Version))
+		code, out := c.post(t, "alice-token", "sl-1", "application/json", fmt.Sprintf(`{"name":"set-level","envelope":%q,"if_version":%d}`, env, doc.Version))
+		if code == http.StatusOK {
+			if ack, _ := out["ack"].(map[string]any); ack["status"] != "done" {
+				t.Fatalf("fresh command: %v", out)
+			}
+			break
+		}
+		if code != http.StatusConflict || try == 20 {
+			t.Fatalf("fresh command, try %d: %d %v", try, code, out)
+		}
+	}
+	if r := <-c.verdicts; r != "" {
+		t.Fatalf("the device refused the fresh command: %s", r)
+	}
+	if got := c.dev.Stats.CmdDone.Load() + c.dev.Stats.CmdRefused.Load(); got != 2 {
+		t.Fatalf("the device saw %d commands, want the 2 accepted ones", got)
 	}
 }

@@ -32,7 +32,7 @@ import (
 // next to nothing.
 type TwinRejections struct {
 	next    EventSink
-	edge    *devices.Edge
+	zoneOf  func(device string) (string, bool) // a registered device's zone
 	log     *slog.Logger
 	publish atomic.Pointer[Publisher] // nil until the server starts
 	queue   chan twinRejected         // to the publishing goroutine, off the verify path
@@ -74,14 +74,18 @@ const maxRejectedField = 256
 // second, so only devices refused within the last second hold one.
 const rejectedSources = 4096
 
-// NewTwinRejections wraps next (the security events) for the verify hook.
-func NewTwinRejections(next EventSink, edge *devices.Edge, perSecond int, log *slog.Logger) *TwinRejections {
+// NewTwinRejections wraps next (the security events) for the verify hook;
+// zoneOf names a registered device's zone (EdgeZones).
+func NewTwinRejections(next EventSink, zoneOf func(device string) (string, bool), perSecond int, log *slog.Logger) *TwinRejections {
 	if perSecond <= 0 {
 		perSecond = DefaultRejectedPerSecond
 	}
+	if log == nil {
+		log = slog.Default()
+	}
 	lim := AuditLimits{Burst: perSecond, Window: time.Second, MaxSources: rejectedSources}.withDefaults()
 	return &TwinRejections{
-		next: next, edge: edge, log: log, now: time.Now,
+		next: next, zoneOf: zoneOf, log: log, now: time.Now,
 		queue: make(chan twinRejected, rejectedQueue),
 		lim:   newLimiterBy(lim, func(ev audit.Event) string { return ev.Topic }),
 	}
@@ -132,11 +136,22 @@ func (r *TwinRejections) topicOf(ev audit.Event) (string, bool) {
 	if err != nil || c.Class == topic.Cmd || c.Device != ev.Device {
 		return "", false
 	}
-	doc, ok := r.edge.Twin(ev.Device)
-	if !ok || doc.Zone != c.Zone {
+	zone, ok := r.zoneOf(ev.Device)
+	if !ok || zone != c.Zone {
 		return "", false
 	}
-	return topic.Twin(doc.Zone, doc.Device, topic.TwinRejected), true
+	return topic.Twin(zone, ev.Device, topic.TwinRejected), true
+}
+
+// EdgeZones is the zoneOf of the devices an Edge knows.
+func EdgeZones(edge *devices.Edge) func(string) (string, bool) {
+	return func(device string) (string, bool) {
+		doc, ok := edge.Twin(device)
+		if !ok {
+			return "", false
+		}
+		return doc.Zone, true
+	}
 }
 
 // summaryMessages turns the limiter's aggregates into summaries on the
@@ -177,10 +192,7 @@ func (r *TwinRejections) Run(ctx context.Context) {
 		case m := <-r.queue:
 			r.send(m)
 		case <-tick.C:
-			r.mu.Lock()
-			aggs := r.lim.sweep(r.now(), false)
-			r.mu.Unlock()
-			for _, m := range summaryMessages(aggs) {
+			for _, m := range r.sweep() {
 				r.send(m)
 			}
 			if n := r.dropped.Swap(0); n > 0 {
@@ -188,6 +200,13 @@ func (r *TwinRejections) Run(ctx context.Context) {
 			}
 		}
 	}
+}
+
+// sweep returns the summaries of every device whose second is over.
+func (r *TwinRejections) sweep() []twinRejected {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return summaryMessages(r.lim.sweep(r.now(), false))
 }
 
 // send publishes one message.

@@ -48,7 +48,7 @@ type TwinRejections struct {
 type twinRejected struct {
 	topic string
 	Time  time.Time `json:"time"`
-	// Reason is the refusal's stable name (SPEC §4).
+	// Reason is the refusal's stable name (signing.Reason).
 	Reason string `json:"reason"`
 	// Field is what was wrong, e.g. "protected.piv" (if known).
 	Field string `json:"field,omitempty"`

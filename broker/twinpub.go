@@ -12,7 +12,7 @@ import (
 
 // PublishTwins publishes every durable twin change as retained JSON: the
 // whole document of that version on $twin/{zone}/{device}, and each part on
-// $twin/{zone}/{device}/{reported|desired|delta|meta} (SPEC §1, §7), each
+// $twin/{zone}/{device}/{reported|desired|delta|meta} (docs/twins.md), each
 // carrying the version it belongs to (twinMessage). It runs until ctx ends
 // or the edge closes, beside the verify path, never on it: a message's
 // PUBACK does not wait for twin publication. A change the watcher missed

@@ -2,16 +2,17 @@ package bench
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"time"
+
+	"github.com/signet-city/signet/devices/twin"
 )
 
 // twinCounter reads a device's twin over the HTTP API (GET
 // /api/v1/twins/{id}, as the admin) and returns the newest counter that set
-// one of its reported fields: every state message of the harness sets the
+// one of its reported leaves: every state message of the harness sets the
 // same fields, so the twin holds the newest accepted one's counter.
 func twinCounter(ctx context.Context, httpAddr, token, device string) (uint64, error) {
 	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
@@ -30,19 +31,12 @@ func twinCounter(ctx context.Context, httpAddr, token, device string) (uint64, e
 	if resp.StatusCode != http.StatusOK {
 		return 0, fmt.Errorf("twin %s: HTTP %d: %.200s", device, resp.StatusCode, body)
 	}
-	var doc struct {
-		Meta map[string]struct {
-			Ctr uint64 `json:"ctr"`
-		} `json:"meta"`
-	}
-	if err := json.Unmarshal(body, &doc); err != nil {
+	doc, err := twin.Parse(body)
+	if err != nil {
 		return 0, fmt.Errorf("twin %s: %w", device, err)
 	}
-	var top uint64
-	for _, m := range doc.Meta {
-		top = max(top, m.Ctr)
-	}
-	return top, nil
+	top, _ := doc.Meta.Reported.Newest()
+	return top.Ctr, nil
 }
 
 // lostAcked counts the acknowledged state updates that the twins no longer

@@ -71,5 +71,6 @@ func (p *CommandPolicy) Check(ctx context.Context, env *signing.Envelope, k *dev
 
 // commandChange is what a checked command does to its device's twin.
 func commandChange(c *cmdcheck.Command) *twin.CommandChange {
-	return &twin.CommandChange{Name: c.Name, Desired: c.Request.Desired, Expires: c.Expires, Cancels: c.Request.Cancels}
+	return &twin.CommandChange{Name: c.Name, Desired: c.Request.Desired, Expires: c.Expires, Cancels: c.Request.Cancels,
+		IfVersion: c.Request.IfVersion} // checked in the commit, atomically with the change
 }

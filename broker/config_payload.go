@@ -31,6 +31,8 @@ type TwinConfig struct {
 	// MaxPatchDepth bounds the JSON nesting of a state or command payload
 	// (0: strictjson.DefaultMaxDepth).
 	MaxPatchDepth int `yaml:"max_patch_depth"`
+	// Topics bounds the twin topics the broker publishes (config_twin.go).
+	Topics TwinTopicsConfig `yaml:",inline"`
 }
 
 // topicLimit is MaxTopicBytes with its default.
@@ -57,5 +59,5 @@ func (p PayloadConfig) validate() error {
 	case p.Twin.MaxPatchDepth < 0 || p.Twin.MaxPatchDepth > 1000:
 		return fmt.Errorf("twin.max_patch_depth: %d is outside 0..1000 (0: %d)", p.Twin.MaxPatchDepth, strictjson.DefaultMaxDepth)
 	}
-	return nil
+	return p.Twin.Topics.validate()
 }

@@ -65,18 +65,25 @@ type sourceWindow struct {
 // It is not safe for concurrent use (Events guards it).
 type limiter struct {
 	lim     AuditLimits
+	source  func(audit.Event) string // the source an event counts against
 	sources map[string]*sourceWindow
 	other   *sourceWindow
 }
 
 func newLimiter(lim AuditLimits) *limiter {
-	return &limiter{lim: lim, sources: map[string]*sourceWindow{}}
+	return newLimiterBy(lim, eventSource)
+}
+
+// newLimiterBy is a limiter whose events count against source(ev) (the
+// twin rejected topic counts by device, twin_rejected.go).
+func newLimiterBy(lim AuditLimits, source func(audit.Event) string) *limiter {
+	return &limiter{lim: lim, source: source, sources: map[string]*sourceWindow{}}
 }
 
 // admit reports whether ev is to be written, and returns the aggregates of
 // the source's window if ev closed it.
 func (l *limiter) admit(ev audit.Event, now time.Time) (bool, []audit.Event) {
-	key := eventSource(ev)
+	key := l.source(ev)
 	w := l.sources[key]
 	if w == nil {
 		if len(l.sources) < l.lim.MaxSources {

@@ -39,7 +39,8 @@ const ackSubscriptionID = 5005
 // Answers: 200 {"topic", "ack": {...}, "ack_envelope": base64} with the
 // device's ack, done or refused (the console may verify ack_envelope under
 // the device's key); 400 bad request; 403 refused by the broker, with the
-// reason; 404 no such device in the caller's zones; 415 not JSON; 429 over
+// reason (409 for stale_version: the twin moved on from the command's
+// if_version, which the body may repeat as "if_version"); 404 no such device in the caller's zones; 415 not JSON; 429 over
 // the rate; 503 too many waiting; 504 no ack in time.
 type commandAPI struct {
 	s     *Server
@@ -75,6 +76,9 @@ type commandRequest struct {
 	Topic    string `json:"topic"`
 	Name     string `json:"name"`
 	Envelope string `json:"envelope"`
+	// IfVersion, if given, must be the if_version signed in the command
+	// (twin_ifversion.go): the twin version it was decided on.
+	IfVersion *uint64 `json:"if_version"`
 }
 
 func newCommandAPI(s *Server, reg *devices.Registry) *commandAPI {
@@ -119,6 +123,10 @@ func (c *commandAPI) serve(w http.ResponseWriter, r *http.Request, id Identity) 
 	env, err := base64.StdEncoding.DecodeString(req.Envelope)
 	if err != nil || len(env) == 0 {
 		jsonError(w, http.StatusBadRequest, "", "envelope: not standard base64 of a COSE_Sign1 message")
+		return
+	}
+	if err := signedIfVersion(env, req.IfVersion); err != nil {
+		jsonError(w, http.StatusBadRequest, "", err.Error())
 		return
 	}
 	if c.waits.Add(1) > int64(maxWaits) {
@@ -214,6 +222,8 @@ func refusalStatus(r signing.Reason) int {
 		return http.StatusBadRequest
 	case signing.ReasonRateLimited:
 		return http.StatusTooManyRequests
+	case signing.ReasonStaleVersion:
+		return http.StatusConflict // RFC 9110 §15.5.10: the twin has moved on
 	}
 	return http.StatusForbidden
 }

@@ -188,7 +188,7 @@ func TestCommandOverHTTP(t *testing.T) {
 	}
 	<-c.verdicts
 	// The twin follows the command to the device's ack.
-	if doc, _ := c.srv.Edge().Twin("sl-1"); doc.Meta[twin.CommandMetaKey("set-level")].Status != twin.StatusDone {
+	if doc, _ := c.srv.Edge().Twin("sl-1"); doc.Meta.Commands["set-level"].Status != twin.StatusDone {
 		t.Fatalf("twin meta %v: set-level should be done", doc.Meta)
 	}
 }
@@ -284,7 +284,7 @@ func TestCommandOverHTTPMaxWaits(t *testing.T) {
 	// command pending.
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		if doc, ok := c.srv.Edge().Twin("sl-2"); ok && doc.Meta[twin.CommandMetaKey("set-level")].Status == twin.StatusPending {
+		if doc, ok := c.srv.Edge().Twin("sl-2"); ok && doc.Meta.Commands["set-level"].Status == twin.StatusPending {
 			break
 		}
 		if time.Now().After(deadline) {

@@ -78,6 +78,11 @@ func (id Identity) MayRead(t string) bool {
 	zone := parts[1]
 	switch id.Role {
 	case RoleDevice:
+		if parts[0] == topic.TwinRoot {
+			// Its own refusals, for devices without MQTT 5 reason codes;
+			// never its twin, which is the city's view of it.
+			return t == topic.Twin(zone, id.Device, topic.TwinRejected) && id.HasZone(zone)
+		}
 		c, err := topic.ParseCity(t)
 		return err == nil && c.Device == id.Device && c.Class == topic.Cmd
 	case RoleViewer, RoleOperator:
@@ -138,6 +143,8 @@ func (id Identity) CouldRead(filter string) bool {
 		levels = []level{zone, anyValue}
 	case id.Role == RoleDevice && lv[0] == topic.CityRoot:
 		levels = []level{zone, {func(d string) bool { return d == id.Device }, true}, cmd}
+	case id.Role == RoleDevice && lv[0] == topic.TwinRoot:
+		levels = []level{zone, {func(d string) bool { return d == id.Device }, true}, {func(p string) bool { return p == topic.TwinRejected }, true}}
 	case id.Role == RoleGateway && lv[0] == topic.CityRoot:
 		levels = []level{zone, anyValue, cmd}
 	default:

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -211,7 +212,7 @@ func TestTwinCannotGrowWithoutBound(t *testing.T) {
 		{"set an unknown field", st, d.sign(t, st, []byte(`{"colour":"red"}`)), 0x87, signing.ReasonInvalidState, "unknown field"},
 	})
 	after, _ := c.srv.Edge().Twin("sl-1")
-	if after.Version != before.Version || len(after.Meta) != len(before.Meta) || after.Reported["level"] != 40.0 {
+	if after.Version != before.Version || !reflect.DeepEqual(after.Meta, before.Meta) || after.Reported["level"] != 40.0 {
 		t.Fatalf("a refused patch changed the twin: version %d -> %d, meta %v", before.Version, after.Version, after.Meta)
 	}
 

@@ -30,6 +30,7 @@ type Server struct {
 	store   devices.Store
 	edge    *devices.Edge
 	events  *Events
+	refused *TwinRejections // $twin/{zone}/{device}/rejected
 	mqtt    *mqtt.Server
 	tcp     *listeners.TCP
 	gate    *ConnGate
@@ -136,9 +137,10 @@ func NewWithStore(ctx context.Context, cfg Config, store devices.Store, log *slo
 		}
 		return d.Params, nil
 	}
+	s.refused = NewTwinRejections(s.events, EdgeZones(edge), cfg.Payload.Twin.Topics.rejectedPerSecond(), log)
 	s.hook = NewVerifyHook(VerifyConfig{
 		Edge: edge, Verifier: s.verify, Identity: s.access,
-		Limits: NewRateLimits(cfg.RatePerClient, cfg.RateBurst, cfg.Clients.RateTableSize, cfg.Clients.rateIdle()), Events: rejectionTap{s.events, s.dash.rates, s.dash.zoneOf},
+		Limits: NewRateLimits(cfg.RatePerClient, cfg.RateBurst, cfg.Clients.RateTableSize, cfg.Clients.rateIdle()), Events: rejectionTap{s.refused, s.dash.rates, s.dash.zoneOf},
 		Metrics: NewVerifyMetrics(s.metrics).Seed(edge.Twins("")), Commands: NewCommandPolicy(edge, params),
 		MaxSize: cfg.MaxMessageBytes, Inject: s.mqtt.InjectPacket, Logger: log,
 		MaxTopicBytes: cfg.Payload.topicLimit(),
@@ -190,6 +192,7 @@ func (s *Server) Start() error {
 		return s.mqtt.Publish(t, payload, retain, qos)
 	}
 	s.events.SetPublisher(s.appendEvents(publish))
+	s.refused.SetPublisher(publish)
 	ctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
 	go func() {
@@ -197,6 +200,7 @@ func (s *Server) Start() error {
 		var wg sync.WaitGroup
 		wg.Go(func() { s.watchRegistry(ctx) }) // ends with ctx, before the edge closes
 		wg.Go(func() { s.dash.run(ctx, s.mqtt) })
+		wg.Go(func() { s.refused.Run(ctx) })
 		PublishTwins(ctx, s.edge, publish, s.log)
 		wg.Wait()
 	}()

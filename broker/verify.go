@@ -477,7 +477,7 @@ func (h *VerifyHook) reject(cl *mqtt.Client, pk packets.Packet, v *verdict, err 
 		if u := cl.Properties.Username; len(u) > 0 && !bytes.HasPrefix(u, []byte{0xd2}) {
 			ev.User = string(u)
 		}
-		h.events.Record(ev)
+		recordRefusal(h.events, ev, err) // twin_rejected.go
 	}
 }
 
@@ -504,6 +504,7 @@ func (h *VerifyHook) refusal(cl *mqtt.Client, pk packets.Packet, reason signing.
 		if reason == signing.ReasonMalformed || reason == signing.ReasonBadTopic {
 			ack.ReasonCode = packets.ErrPayloadFormatInvalid.Code
 		}
+		ack.Properties.ReasonString = refusalReasonString(reason) // twin_rejected.go
 	}
 	if err := cl.WritePacket(ack); err != nil {
 		h.log.Debug("writing refusal ack failed", "client", cl.ID, "err", err)

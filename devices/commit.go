@@ -251,7 +251,9 @@ func (e *Edge) apply(dev *edgeDevice, k *KeyRecord, u Update) (*twin.Document, e
 		}
 	case Desired:
 		if u.Command != nil {
-			next.ApplyCommand(*u.Command, meta)
+			if err := next.ApplyCommand(*u.Command, meta); err != nil {
+				return nil, err // stale_version: see twin.Document.CheckVersion
+			}
 		} else if len(u.Patch) > 0 {
 			if err := next.ApplyDesiredWith(u.Patch, meta, rules); err != nil {
 				return nil, err

@@ -3,6 +3,7 @@ package devices_test
 import (
 	"context"
 	"encoding/json"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -48,7 +49,7 @@ func TestCommitPayloadRules(t *testing.T) {
 		}
 	}
 	after, _ := f.edge.Twin("aq-1")
-	if after.Version != before.Version || len(after.Meta) != len(before.Meta) || len(after.Desired) != 0 {
+	if after.Version != before.Version || !reflect.DeepEqual(after.Meta, before.Meta) || len(after.Desired) != 0 {
 		t.Fatalf("a refused patch changed the twin: %+v", after)
 	}
 	if _, err := f.edge.Commit(ctx, state(2, `{"pm25":4,"status":"ok"}`)); err != nil {

@@ -82,7 +82,7 @@ func TestTrafficSignalStateThroughCommit(t *testing.T) {
 		if doc.Version != version {
 			t.Fatalf("%s: version %d, want %d", st.name, doc.Version, version)
 		}
-		if m := doc.Meta["groups"]; bytes.Contains(st.patch, []byte(`"groups"`)) && (m.Ctr != st.ctr || m.KID != signing.FormatKeyID(ts.KID)) {
+		if m, _ := doc.Meta.Reported["groups"].Newest(); bytes.Contains(st.patch, []byte(`"groups"`)) && (m.Ctr != st.ctr || m.KID != signing.FormatKeyID(ts.KID)) {
 			t.Fatalf("%s: meta of groups = %+v, want counter %d", st.name, m, st.ctr)
 		}
 		lastGood, _ = json.Marshal(doc.Reported["groups"])

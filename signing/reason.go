@@ -26,6 +26,9 @@ const (
 	ReasonExpired             Reason = "expired"
 	ReasonUnsafeCommand       Reason = "unsafe_command"
 	ReasonInvalidState        Reason = "invalid_state"
+	// ReasonStaleVersion refuses a command decided on a twin version
+	// (its if_version argument) that the twin has since moved on from.
+	ReasonStaleVersion Reason = "stale_version"
 )
 
 // Reasons lists every reason in SPEC §4 order.
@@ -33,7 +36,7 @@ var Reasons = []Reason{
 	ReasonBadTopic, ReasonZoneMismatch, ReasonRateLimited, ReasonMalformed,
 	ReasonUnknownKID, ReasonRevoked, ReasonImpersonation, ReasonAlgMismatch,
 	ReasonReplay, ReasonBadSignature, ReasonUnauthorizedCommand, ReasonExpired,
-	ReasonUnsafeCommand, ReasonInvalidState,
+	ReasonUnsafeCommand, ReasonInvalidState, ReasonStaleVersion,
 }
 
 // Rejection is an error that carries a Reason, the field it is about and,

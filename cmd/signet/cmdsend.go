@@ -73,6 +73,7 @@ type cmdSend struct {
 	device, zone, deviceKey, api                                          string
 	ttl, timeout, connectTimeout                                          time.Duration
 	dryRun                                                                bool
+	ifVersion                                                             uint64
 }
 
 func newCmdSendCmd() *cobra.Command {
@@ -99,6 +100,11 @@ the broker's HTTP API (GET /api/v1/devices/{id}, with the same --user and
 and optionally --cert/--key (a client certificate). --dry-run prints the topic
 and the envelope in base64 ("signet inspect" reads it) and sends nothing; it
 still uses up a counter.
+
+--if-version N signs the command with if_version N, the twin version it was
+decided on (the "version" of GET /api/v1/twins/{id} or $twin/{zone}/{id}): the
+broker refuses it with stale_version (exit 3) if the twin is at another
+version when the command would change it. Without it, no version is checked.
 
 Exit codes: 0 done; 1 usage or local error; 2 refused by the device (its
 reason); 3 refused by the broker (its MQTT 5 reason code); 4 no ack within
@@ -141,6 +147,7 @@ within --connect-timeout).`,
 	f.DurationVar(&o.timeout, "timeout", 10*time.Second, "how long to wait for the device's ack once the broker took the command")
 	f.DurationVar(&o.connectTimeout, "connect-timeout", 10*time.Second, "how long to wait for the broker to connect, subscribe and acknowledge the command")
 	f.BoolVar(&o.dryRun, "dry-run", false, "print the signed envelope (base64) and send nothing")
+	f.Uint64Var(&o.ifVersion, "if-version", 0, "the twin version the command was decided on: the broker refuses it (stale_version) if the twin has moved on")
 	return cmd
 }
 
@@ -165,6 +172,10 @@ func (o *cmdSend) run(cmd *cobra.Command, name string, payload []byte) error {
 	}
 	if err := topic.ValidID("command name", name); err != nil {
 		return usageError{err}
+	}
+	payload, err := withIfVersion(payload, o.ifVersion)
+	if err != nil {
+		return err
 	}
 	op, err := o.operator()
 	if err != nil {

@@ -23,11 +23,14 @@ func newTwinCmd() *cobra.Command {
 		Short: "Read device twins from the store",
 		Long: `Read twin documents from the store file (--db, default signet.db):
 reported state merged from verified messages, desired state set by verified
-commands, the delta between them, per-field provenance and security counters.
+commands, the delta between them, the provenance of every reported and
+desired value (meta.reported, meta.desired), each command's life
+(meta.commands) and security counters. A twin stored in the older flat meta
+shape is shown in the current one.
 
 These commands read the file. A running signet serve holds it locked; while
-it runs, read live twins from the broker instead ($twin/{zone}/{device}/...
-topics or GET /api/v1/twins).`,
+it runs, read live twins from the broker instead ($twin/{zone}/{device}, one
+whole document per version, or GET /api/v1/twins; see docs/twins.md).`,
 		Example: `  signet twin get ts-4
   signet twin watch --zone z1`,
 	}
@@ -86,7 +89,8 @@ a broker that ran and stopped). A running signet serve keeps the file locked,
 for readers too; watch then prints one "waiting for" line on standard error
 and keeps trying, less often the longer it waits (up to every 30 s), until
 the file is free or you press Ctrl-C; --once fails at once instead. For live
-twins while the broker runs, subscribe to $twin/# on the broker.`,
+twins while the broker runs, subscribe to $twin/{zone}/+ on the broker
+(one whole document per version).`,
 		Example: `  signet twin watch --zone z1 --interval 5s
   signet twin watch --once | jq .reported`,
 		Args: exactArgs(0),

@@ -42,6 +42,20 @@ type Request struct {
 	Desired map[string]any
 	// Cancels is, for cancel, the name of the command it withdraws.
 	Cancels string
+	// IfVersion is the twin version the operator decided the command on
+	// (argument if_version; 0: none given). The broker refuses the command
+	// as stale_version if the twin is at another version when it commits
+	// (twin.Document.CheckVersion); the device, which has no twin, ignores it.
+	IfVersion uint64
+}
+
+// IfVersion is the argument every command takes besides its own: the twin
+// version the command was decided on, for optimistic locking of desired
+// state (as HTTP's If-Match, RFC 9110 §13.1.1). It is signed with the
+// rest of the arguments, so no one between operator and broker can drop it.
+var IfVersion = Field{
+	Name: "if_version", Type: Number, Min: 1, Max: 1<<53 - 1, Integer: true,
+	Doc: "the twin version the command was decided on; refused as stale_version once the twin has moved on",
 }
 
 // Kind is the commands of one device kind.
@@ -115,7 +129,7 @@ func (k *Kind) Prepare(name string, payload []byte, s State) (*Request, error) {
 	if !ok {
 		return nil, signing.Reject(signing.ReasonUnsafeCommand, "topic", "%s takes no command %q (commands: %v)", k.Name, name, k.Names())
 	}
-	args, err := c.Args.Decode(payload)
+	args, err := append(slices.Clone(c.Args), IfVersion).Decode(payload)
 	if err != nil {
 		return nil, err
 	}
@@ -131,6 +145,7 @@ func (k *Kind) Prepare(name string, payload []byte, s State) (*Request, error) {
 	if c.Name == Cancel {
 		r.Cancels = args.String("command")
 	}
+	r.IfVersion = uint64(args.Number(IfVersion.Name))
 	return r, nil
 }
 

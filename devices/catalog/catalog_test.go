@@ -3,6 +3,7 @@ package catalog
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"flag"
 	"os"
 	"reflect"
@@ -138,4 +139,36 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// TestIfVersionArgument: every command of every kind takes if_version, a
+// whole number of 1..2^53-1, into Request.IfVersion, and leaves its desired
+// patch as without it; any other value is unsafe_command naming it.
+func TestIfVersionArgument(t *testing.T) {
+	k, _ := Lookup("streetlight")
+	r, err := k.Prepare("set-level", []byte(`{"level":40,"if_version":17}`), State{Kind: "streetlight"})
+	if err != nil || r.IfVersion != 17 || !reflect.DeepEqual(r.Desired, map[string]any{"level": 40.0, "mode": "manual"}) {
+		t.Fatalf("set-level with if_version: %+v %v", r, err)
+	}
+	if r, err := k.Prepare("set-level", []byte(`{"level":40}`), State{Kind: "streetlight"}); err != nil || r.IfVersion != 0 {
+		t.Fatalf("set-level without if_version: %+v %v", r, err)
+	}
+	for _, bad := range []string{`0`, `1.5`, `-3`, `"7"`, `9007199254740992`, `null`} {
+		_, err := k.Prepare("set-level", []byte(`{"level":40,"if_version":`+bad+`}`), State{Kind: "streetlight"})
+		var rej *signing.Rejection
+		if !errors.As(err, &rej) || rej.Reason != signing.ReasonUnsafeCommand || rej.Field != "payload.if_version" {
+			t.Errorf("if_version %s: %v, want unsafe_command at payload.if_version", bad, err)
+		}
+	}
+	for _, kind := range Kinds() {
+		for _, c := range kind.Commands {
+			if c.Name == Cancel {
+				continue
+			}
+			r, err := kind.Prepare(Cancel, []byte(`{"command":"`+c.Name+`","if_version":3}`), State{Kind: kind.Name})
+			if err != nil || r.IfVersion != 3 {
+				t.Errorf("%s cancel %s with if_version: %+v %v", kind.Name, c.Name, r, err)
+			}
+		}
+	}
 }

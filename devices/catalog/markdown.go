@@ -15,7 +15,8 @@ func Markdown() []byte {
 	b.WriteString("A command is published on `city/{zone}/{device}/cmd/{name}`. Its payload is a JSON object holding exactly the\n")
 	b.WriteString("arguments below (no other member, no member twice). The broker and the device both check the arguments and the\n")
 	b.WriteString("safety rule against the device's reported state; the desired twin fields are computed from the arguments, so a\n")
-	b.WriteString("command can set only the fields listed for it. See docs/commands.md for the whole command model.\n")
+	b.WriteString("command can set only the fields listed for it. See docs/commands.md for the whole command model.\n\n")
+	fmt.Fprintf(&b, "Every command also takes the optional argument `%s` (%s, %s): %s (docs/twins.md).\n", IfVersion.Name, IfVersion.Type, bounds(IfVersion), IfVersion.Doc)
 	for _, k := range Kinds() {
 		fmt.Fprintf(&b, "\n## %s\n", k.Name)
 		for _, c := range k.Commands {
@@ -46,6 +47,9 @@ func Markdown() []byte {
 func bounds(f Field) string {
 	switch f.Type {
 	case Number:
+		if f.Integer {
+			return fmt.Sprintf("%.0f..%.0f", f.Min, f.Max)
+		}
 		return fmt.Sprintf("%v..%v", f.Min, f.Max)
 	case String:
 		return fmt.Sprintf("1..%d bytes", f.MaxLen)

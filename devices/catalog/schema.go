@@ -2,6 +2,7 @@ package catalog
 
 import (
 	"fmt"
+	"math"
 	"strings"
 
 	"github.com/signet-city/signet/devices/strictjson"
@@ -25,6 +26,7 @@ type Field struct {
 	Type     FieldType
 	Required bool
 	Min, Max float64 // Number: inclusive bounds
+	Integer  bool    // Number: a whole number only
 	MaxLen   int     // String: at most this many bytes (and at least one)
 	Doc      string  // one line for the catalogue document
 }
@@ -88,6 +90,9 @@ func (f Field) check(v any) error {
 		}
 		if n < f.Min || n > f.Max {
 			return fmt.Errorf("%v is outside %v..%v", n, f.Min, f.Max)
+		}
+		if f.Integer && n != math.Trunc(n) {
+			return fmt.Errorf("%v is not a whole number", n)
 		}
 	case String:
 		s, ok := v.(string)

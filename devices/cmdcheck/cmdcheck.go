@@ -6,8 +6,12 @@
 // schema and safety rule against the device's reported state.
 //
 // What differs between the two ends stays with them: where authority keys
-// come from (the broker's registry, the device's flash image) and the replay
-// window for the operator's key (the broker's durable one, the device's own).
+// come from (the broker's registry, the device's flash image), the replay
+// window for the operator's key (the broker's durable one, the device's own)
+// and the twin version a command may name (Request.IfVersion): only the
+// broker holds the twin, so only its commit refuses a stale command
+// (twin.Document.CheckVersion), atomically with the change; the device
+// checks the argument's type and bounds with the rest and acts regardless.
 package cmdcheck
 
 import (

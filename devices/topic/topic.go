@@ -6,7 +6,9 @@
 //	city/{zone}/{device}/evt/{kind}      signed events
 //	city/{zone}/{device}/cmd/{name}      signed command
 //	city/{zone}/{device}/ack             signed command result
+//	$twin/{zone}/{device}                broker only: the whole document
 //	$twin/{zone}/{device}/{part}         broker only
+//	$twin/{zone}/{device}/rejected       broker only: the device's refusals
 //	$security/events                     broker only
 package topic
 
@@ -38,6 +40,11 @@ const (
 
 // Twin parts published under $twin/{zone}/{device}/ (SPEC §1, §7).
 var TwinParts = []string{"reported", "desired", "delta", "meta"}
+
+// TwinRejected is the last segment of $twin/{zone}/{device}/rejected, where
+// the broker tells a device (and its zone's readers) why it refused one of
+// its messages. It is not a part of the twin document.
+const TwinRejected = "rejected"
 
 // MaxIDLen is the longest zone, device or name segment (SPEC §1).
 const MaxIDLen = 64
@@ -109,7 +116,13 @@ func ValidID(what, s string) error {
 
 // Twin returns $twin/{zone}/{device}/{part}.
 func Twin(zone, device, part string) string {
-	return TwinRoot + "/" + zone + "/" + device + "/" + part
+	return TwinDocument(zone, device) + "/" + part
+}
+
+// TwinDocument returns $twin/{zone}/{device}, where the whole twin document
+// of one version is published.
+func TwinDocument(zone, device string) string {
+	return TwinRoot + "/" + zone + "/" + device
 }
 
 // IsReserved reports whether t is under one of Signet's roots (city/, $twin/,

@@ -8,10 +8,12 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/signet-city/signet/signing"
 )
 
 // A command's life in the twin: accepted by the broker, it sets desired (and
-// so delta) and is "pending" under meta["cmd/<name>"]; the device's signed
+// so delta) and is "pending" under meta.commands[<name>]; the device's signed
 // ack, correlated by the operator's kid and the command's counter, makes it
 // "done" or "refused"; a command that reaches its exp unanswered is
 // "expired"; cancel makes a pending one "cancelled". Every status but
@@ -26,13 +28,6 @@ const (
 	StatusExpired   = "expired"
 	StatusCancelled = "cancelled"
 )
-
-// commandMetaPrefix starts the meta key of a command's life. Twin fields
-// are plain names, so "cmd/" can never collide with one.
-const commandMetaPrefix = "cmd/"
-
-// CommandMetaKey is the meta key under which the latest command name lives.
-func CommandMetaKey(name string) string { return commandMetaPrefix + name }
 
 // CommandLife is the part of a meta entry that follows a command.
 type CommandLife struct {
@@ -52,6 +47,9 @@ type CommandChange struct {
 	Desired map[string]any // merge patch of desired, computed by devices/catalog
 	Expires time.Time
 	Cancels string // for cancel: the command whose pending fields it withdraws
+	// IfVersion, if not 0, is the twin version the command was decided
+	// on: it is refused as stale if the twin is at any other.
+	IfVersion uint64
 }
 
 // Ack is a device's answer to a command, the payload of city/{zone}/
@@ -65,23 +63,28 @@ type Ack struct {
 }
 
 // ApplyCommand records an accepted command (m names its operator key and
-// counter): its fields into desired, and its life as pending.
-func (d *Document) ApplyCommand(c CommandChange, m FieldMeta) {
-	meta := maps.Clone(d.Meta) // copy on write: see Clone
-	if meta == nil {
-		meta = map[string]FieldMeta{}
+// counter): its fields into desired, and its life as pending. A command
+// decided on another version than the twin's (c.IfVersion) is refused with
+// reason stale_version and changes nothing.
+func (d *Document) ApplyCommand(c CommandChange, m FieldMeta) error {
+	if err := d.CheckVersion(c.IfVersion); err != nil {
+		return err
+	}
+	commands := maps.Clone(d.Meta.Commands) // copy on write: see Clone
+	if commands == nil {
+		commands = map[string]FieldMeta{}
 	}
 	patch := c.Desired
 	if c.Cancels != "" {
 		patch = map[string]any{}
-		if t, ok := meta[CommandMetaKey(c.Cancels)]; ok && t.Status == StatusPending {
+		if t, ok := commands[c.Cancels]; ok && t.Status == StatusPending {
 			for _, f := range t.fields() {
 				if _, ok := c.Desired[f]; ok {
 					patch[f] = nil
 				}
 			}
 			t.Status, t.Fields = StatusCancelled, ""
-			meta[CommandMetaKey(c.Cancels)] = t
+			commands[c.Cancels] = t
 		}
 	}
 	var fields []string
@@ -89,28 +92,41 @@ func (d *Document) ApplyCommand(c CommandChange, m FieldMeta) {
 		if v != nil {
 			fields = append(fields, f)
 		}
-		fm := m
-		fm.Command = c.Name
-		meta[f] = fm
 	}
 	sort.Strings(fields)
 	// A field now belongs to this command, no longer to the one before.
-	for k, e := range meta {
-		if strings.HasPrefix(k, commandMetaPrefix) && e.Fields != "" {
+	for k, e := range commands {
+		if e.Fields != "" {
 			owned := e.fields()
 			if kept := slices.DeleteFunc(slices.Clone(owned), func(f string) bool { _, ok := patch[f]; return ok }); len(kept) != len(owned) {
 				e.Fields = strings.Join(kept, ",")
-				meta[k] = e
+				commands[k] = e
 			}
 		}
 	}
 	life := m
 	life.CommandLife = CommandLife{Command: c.Name, Status: StatusPending, Exp: c.Expires.Unix(), Fields: strings.Join(fields, ",")}
-	meta[CommandMetaKey(c.Name)] = life
-	d.Meta = meta
+	commands[c.Name] = life
+	fm := m
+	fm.Command = c.Name
+	d.Meta.Desired = d.Meta.Desired.stamp(patch, fm)
+	d.Meta.Commands = commands
 	d.Desired = MergePatch(d.Desired, patch).(map[string]any)
 	d.Version++
 	d.Delta = delta(d.Desired, d.Reported)
+	return nil
+}
+
+// CheckVersion is optimistic locking of desired state (as an If-Match):
+// a command decided on twin version want (0: on none in particular) may
+// change the twin only while the twin is still at want. Errors are
+// *signing.Rejection with ReasonStaleVersion.
+func (d *Document) CheckVersion(want uint64) error {
+	if want == 0 || want == d.Version {
+		return nil
+	}
+	return signing.Reject(signing.ReasonStaleVersion, "payload.if_version",
+		"the command was decided on twin version %d, but the twin is at version %d: read the twin again and decide anew", want, d.Version)
 }
 
 // ApplyAck records a device's ack (payload, accepted with meta m) against
@@ -125,8 +141,8 @@ func (d *Document) ApplyAck(payload []byte, m FieldMeta) bool {
 	if dec.Decode(&a) != nil || (a.Status != StatusDone && a.Status != StatusRefused) {
 		return false
 	}
-	key := CommandMetaKey(a.Command)
-	life, ok := d.Meta[key]
+	key := a.Command
+	life, ok := d.Meta.Commands[key]
 	if !ok || life.KID != a.KID || life.Ctr != a.Counter || (life.Status != StatusPending && life.Status != StatusExpired) {
 		return false
 	}
@@ -145,8 +161,8 @@ func (d *Document) ApplyAck(payload []byte, m FieldMeta) bool {
 // changed.
 func (d *Document) ExpireCommands(now time.Time) bool {
 	changed := false
-	for k, life := range d.Meta {
-		if strings.HasPrefix(k, commandMetaPrefix) && life.Status == StatusPending && life.Exp != 0 && !now.Before(time.Unix(life.Exp, 0)) {
+	for k, life := range d.Meta.Commands {
+		if life.Status == StatusPending && life.Exp != 0 && !now.Before(time.Unix(life.Exp, 0)) {
 			d.settle(k, life, StatusExpired)
 			changed = true
 		}
@@ -156,15 +172,16 @@ func (d *Document) ExpireCommands(now time.Time) bool {
 
 // settle ends a command's pending life with status, withdrawing the desired
 // fields it still owns.
-func (d *Document) settle(key string, life FieldMeta, status string) {
-	meta := maps.Clone(d.Meta) // copy on write: see Clone
+func (d *Document) settle(name string, life FieldMeta, status string) {
+	commands := maps.Clone(d.Meta.Commands) // copy on write: see Clone
 	desired := maps.Clone(d.Desired)
 	for _, f := range life.fields() {
 		delete(desired, f)
 	}
+	d.Meta.Desired = d.Meta.Desired.withdraw(life.fields())
 	life.Status, life.Fields = status, ""
-	meta[key] = life
-	d.Meta, d.Desired = meta, desired
+	commands[name] = life
+	d.Meta.Commands, d.Desired = commands, desired
 	d.Version++
 	d.Delta = delta(d.Desired, d.Reported)
 }

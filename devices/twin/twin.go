@@ -21,20 +21,20 @@ import (
 
 // Document is the twin of SPEC §7.
 type Document struct {
-	Device   string               `json:"device"`
-	Zone     string               `json:"zone"`
-	Kind     string               `json:"kind"`
-	Version  uint64               `json:"version"` // +1 on every accepted change
-	Reported map[string]any       `json:"reported"`
-	Desired  map[string]any       `json:"desired"`
-	Delta    map[string]any       `json:"delta"`
-	Meta     map[string]FieldMeta `json:"meta"`
-	Security Security             `json:"security"`
+	Device   string         `json:"device"`
+	Zone     string         `json:"zone"`
+	Kind     string         `json:"kind"`
+	Version  uint64         `json:"version"` // +1 on every accepted change
+	Reported map[string]any `json:"reported"`
+	Desired  map[string]any `json:"desired"`
+	Delta    map[string]any `json:"delta"`
+	Meta     Meta           `json:"meta"`
+	Security Security       `json:"security"`
 }
 
-// FieldMeta says which signed message last set a top-level field. Under a
-// command's key ("cmd/" + name, see command.go) it also follows that
-// command's life: the Command* members are set only there.
+// FieldMeta says which signed message last set a leaf of reported or
+// desired (a desired leaf also names its command, Command). In
+// Meta.Commands it also follows that command's life (see command.go).
 type FieldMeta struct {
 	TS  time.Time `json:"ts"`
 	KID string    `json:"kid"` // hex
@@ -54,16 +54,23 @@ func New(device, zone, kind string) *Document {
 	return &Document{
 		Device: device, Zone: zone, Kind: kind,
 		Reported: map[string]any{}, Desired: map[string]any{}, Delta: map[string]any{},
-		Meta: map[string]FieldMeta{}, Security: Security{Rejected: map[string]uint64{}},
+		Meta: newMeta(), Security: Security{Rejected: map[string]uint64{}},
 	}
 }
 
-// Parse decodes a stored twin.
+// Parse decodes a stored twin, of the current shape or of the one before
+// provenance was kept per leaf (migrate.go).
 func Parse(b []byte) (*Document, error) {
+	type plain Document // no UnmarshalJSON of its own
+	var stored struct {
+		*plain
+		Meta json.RawMessage `json:"meta"`
+	}
 	d := New("", "", "")
+	stored.plain = (*plain)(d)
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(d); err != nil {
+	if err := dec.Decode(&stored); err != nil {
 		return nil, fmt.Errorf("twin document: %w", err)
 	}
 	for _, m := range []*map[string]any{&d.Reported, &d.Desired, &d.Delta} {
@@ -71,9 +78,11 @@ func Parse(b []byte) (*Document, error) {
 			*m = map[string]any{}
 		}
 	}
-	if d.Meta == nil {
-		d.Meta = map[string]FieldMeta{}
+	meta, err := decodeMeta(stored.Meta, d.Reported, d.Desired)
+	if err != nil {
+		return nil, fmt.Errorf("twin document: %w", err)
 	}
+	d.Meta = meta
 	if d.Security.Rejected == nil {
 		d.Security.Rejected = map[string]uint64{}
 	}
@@ -88,7 +97,7 @@ func (d *Document) MarshalJSON() ([]byte, error) {
 
 // Clone returns a copy that shares d's maps. A Document's maps are never
 // modified once it exists: the Apply and Record methods replace a map they
-// change (MergePatch copies the changed path, touch and RecordRejection copy
+// change (MergePatch and Provenance.stamp copy the changed path, RecordRejection copies
 // before writing), so the copy and d stay independent. Cloning on every
 // accepted message is then cheap: telemetry changes only the counters.
 func (d *Document) Clone() *Document {
@@ -140,7 +149,8 @@ func (d *Document) ApplyReportedWith(patch []byte, m FieldMeta, r Rules) error {
 			return err
 		}
 	}
-	return d.commit(&next, p, m, r)
+	next.Meta.Reported = d.Meta.Reported.stamp(p, m)
+	return d.commit(&next, r)
 }
 
 // ApplyDesired merges a verified command's patch into desired under the
@@ -163,7 +173,8 @@ func (d *Document) ApplyDesiredWith(patch []byte, m FieldMeta, r Rules) error {
 			return err
 		}
 	}
-	return d.commit(&next, p, m, r)
+	next.Meta.Desired = d.Meta.Desired.stamp(p, m)
+	return d.commit(&next, r)
 }
 
 // decode parses and checks a patch.
@@ -186,11 +197,12 @@ func (r Rules) decode(patch []byte) (map[string]any, error) {
 	return p, nil
 }
 
-// commit finishes a change prepared in next (a shallow copy of d): it bumps
-// the version, records provenance, recomputes the delta and, if the result
-// fits r.MaxBytes, makes it d.
-func (d *Document) commit(next *Document, p map[string]any, m FieldMeta, r Rules) error {
-	next.touch(p, m)
+// commit finishes a change prepared in next (a shallow copy of d, its
+// provenance recorded): it bumps the version, recomputes the delta and, if
+// the result fits r.MaxBytes, makes it d.
+func (d *Document) commit(next *Document, r Rules) error {
+	next.Version++
+	next.Delta = delta(next.Desired, next.Reported)
 	limit := r.MaxBytes
 	if limit <= 0 {
 		limit = DefaultMaxBytes
@@ -220,21 +232,6 @@ func (d *Document) RecordRejection(reason signing.Reason) {
 	}
 	rejected[string(reason)]++
 	d.Security.Rejected = rejected
-}
-
-// touch bumps the version, records provenance of the patched top-level
-// fields and recomputes the delta.
-func (d *Document) touch(p map[string]any, m FieldMeta) {
-	d.Version++
-	meta := maps.Clone(d.Meta) // copy on write: see Clone
-	if meta == nil {
-		meta = map[string]FieldMeta{}
-	}
-	for k := range p {
-		meta[k] = m
-	}
-	d.Meta = meta
-	d.Delta = delta(d.Desired, d.Reported)
 }
 
 // delta returns the desired fields whose values reported does not match,

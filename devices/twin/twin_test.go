@@ -60,7 +60,10 @@ func TestApplyReportedDesiredDeltaMeta(t *testing.T) {
 	if err := d.ApplyDesired([]byte(`{"level":80,"on":true}`), m2); err != nil {
 		t.Fatal(err)
 	}
-	if d.Version != 2 || d.Meta["level"] != m2 || d.Meta["on"] != m2 {
+	if got, _ := d.Meta.Desired.At("level"); d.Version != 2 || got != m2 {
+		t.Fatalf("version %d meta %v", d.Version, d.Meta)
+	}
+	if got, _ := d.Meta.Reported.At("on"); got != m1 {
 		t.Fatalf("version %d meta %v", d.Version, d.Meta)
 	}
 	if !reflect.DeepEqual(d.Delta, map[string]any{"level": 80.0}) {

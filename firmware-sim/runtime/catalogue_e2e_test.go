@@ -289,7 +289,7 @@ func TestEveryCatalogueCommandActsAndIsAcked(t *testing.T) {
 		cmd, _ := catalog.Lookup(kindOf(s.device))
 		entry, _ := cmd.Command(s.name)
 		waitTwin(t, srv, changes, s.device, s.name+" done in meta", func(d *twin.Document) bool {
-			life := d.Meta[twin.CommandMetaKey(s.name)]
+			life := d.Meta.Commands[s.name]
 			for _, f := range entry.Sets {
 				if _, pending := d.Delta[f]; pending && s.name != catalog.Cancel {
 					return false
@@ -582,7 +582,7 @@ func TestTwinShowsRefusedExpiredAndCancelledCommands(t *testing.T) {
 	alice := connect(t, srv.MQTTAddr(), "alice-console", "alice", "pw")
 	status := func(name, want string, ctr uint64) func(*twin.Document) bool {
 		return func(d *twin.Document) bool {
-			life := d.Meta[twin.CommandMetaKey(name)]
+			life := d.Meta.Commands[name]
 			return life.Status == want && life.Ctr == ctr && len(d.Delta) == 0
 		}
 	}
@@ -593,14 +593,14 @@ func TestTwinShowsRefusedExpiredAndCancelledCommands(t *testing.T) {
 		t.Fatalf("sl-2 ack %+v, want refused replay", a)
 	}
 	waitTwin(t, srv, changes, "sl-2", "set-level refused", status("set-level", twin.StatusRefused, refused.ctr))
-	if doc, _ := srv.Edge().Twin("sl-2"); doc.Meta[twin.CommandMetaKey("set-level")].Reason != string(signing.ReasonReplay) || len(doc.Desired) != 0 {
-		t.Fatalf("sl-2 meta %+v desired %v", doc.Meta[twin.CommandMetaKey("set-level")], doc.Desired)
+	if doc, _ := srv.Edge().Twin("sl-2"); doc.Meta.Commands["set-level"].Reason != string(signing.ReasonReplay) || len(doc.Desired) != 0 {
+		t.Fatalf("sl-2 meta %+v desired %v", doc.Meta.Commands["set-level"], doc.Desired)
 	}
 
 	pending := sign(t, k.alice, "aq-1", "set-interval", `{"seconds":60}`, time.Now(), 30*time.Second)
 	publish(t, alice, pending.topic, pending.msg)
 	waitTwin(t, srv, changes, "aq-1", "set-interval pending", func(d *twin.Document) bool {
-		return d.Meta[twin.CommandMetaKey("set-interval")].Status == twin.StatusPending && d.Desired["interval_s"] == 60.0
+		return d.Meta.Commands["set-interval"].Status == twin.StatusPending && d.Desired["interval_s"] == 60.0
 	})
 	cancelIt := sign(t, k.alice, "aq-1", "cancel", `{"command":"set-interval"}`, time.Now(), 30*time.Second)
 	publish(t, alice, cancelIt.topic, cancelIt.msg)

@@ -172,9 +172,11 @@ func TestCommandThroughSignetBroker(t *testing.T) {
 	ackc := acks(t, watch, k.dev)
 	levels := make(chan float64, 64)
 	watch.Subscribe("$twin/z1/sl-1/reported", 1, func(_ paho.Client, m paho.Message) {
-		var r map[string]any
+		var r struct {
+			Reported map[string]any `json:"reported"`
+		}
 		if json.Unmarshal(m.Payload(), &r) == nil {
-			if l, ok := r["level"].(float64); ok {
+			if l, ok := r.Reported["level"].(float64); ok {
 				levels <- l
 			}
 		}

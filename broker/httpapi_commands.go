@@ -40,8 +40,9 @@ const ackSubscriptionID = 5005
 // device's ack, done or refused (the console may verify ack_envelope under
 // the device's key); 400 bad request; 403 refused by the broker, with the
 // reason (409 for stale_version: the twin moved on from the command's
-// if_version, which the body may repeat as "if_version"); 404 no such device in the caller's zones; 415 not JSON; 429 over
-// the rate; 503 too many waiting; 504 no ack in time.
+// if_version, which the body may repeat as "if_version"); 404 no such
+// device in the caller's zones; 415 not JSON; 429 over the rate; 503 too
+// many waiting; 504 no ack in time.
 type commandAPI struct {
 	s     *Server
 	reg   *devices.Registry

@@ -14,7 +14,10 @@ const (
 )
 
 // PollutantUnits is the unit of every pollutant an air-quality sensor
-// reports; a report of a pollutant must state its unit in "units".
+// reports. A report may state them in "units" (the simulated sensors
+// always do); a unit it states must be this one, and a report without
+// "units" is read in these units. Requiring them would refuse every
+// sensor enrolled before units were declared.
 var PollutantUnits = map[string]string{
 	"pm25": UnitMicrogramsM3,
 	"pm10": UnitMicrogramsM3,
@@ -58,22 +61,23 @@ func (airQualityKind) ValidateReported(_ json.RawMessage, _, next map[string]any
 // AirStream is the air-quality sensor's telemetry stream of readings.
 const AirStream = "air"
 
-// checkAir is a reading or a reported state: fields in range, every
-// pollutant with its unit, and PM2.5 no more than PM10 (PM10 is the mass
-// of particles up to 10 µm, PM2.5 included).
+// checkAir is a reading or a reported state: fields in range, units that
+// are stated for a pollutant the report carries, each the declared one,
+// and PM2.5 no more than PM10 (PM10 is the mass of particles up to 10 µm,
+// PM2.5 included).
 func checkAir(m map[string]any) error {
 	if err := airQualityFields.check("", m); err != nil {
 		return err
 	}
-	units, _ := m["units"].(map[string]any)
+	units, stated := m["units"].(map[string]any)
 	names := make([]string, 0, len(PollutantUnits))
 	for name := range PollutantUnits {
 		names = append(names, name)
 	}
 	slices.Sort(names)
 	for _, name := range names {
-		if _, ok := m[name]; ok && units[name] == nil {
-			return invalid("units."+name, "missing: %s is reported without its unit (%s)", name, PollutantUnits[name])
+		if _, ok := m[name]; ok && stated && units[name] == nil {
+			return invalid("units."+name, "missing: the report states units but not %s's (%s)", name, PollutantUnits[name])
 		}
 	}
 	pm25, has25 := m["pm25"].(float64)

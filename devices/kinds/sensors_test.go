@@ -87,7 +87,9 @@ func TestSensorTelemetryProbe(t *testing.T) {
 		{"2000 W at level 100", "streetlight", PowerStream, lit, `{"power_w":2000}`, true},
 		{"power before any state", "streetlight", PowerStream, nil, `{"power_w":36}`, false},
 		{"honest air", "air-quality", AirStream, nil, `{"pm25":12,"pm10":20,"units":{"pm25":"ug/m3","pm10":"ug/m3"}}`, false},
-		{"air without units", "air-quality", AirStream, nil, `{"pm25":12,"pm10":20}`, true},
+		{"air in the declared units", "air-quality", AirStream, nil, `{"pm25":12,"pm10":20}`, false},
+		{"air with a wrong unit", "air-quality", AirStream, nil, `{"pm25":12,"pm10":20,"units":{"pm25":"mg/m3","pm10":"ug/m3"}}`, true},
+		{"air with an unknown member", "air-quality", AirStream, nil, `{"pm25":12,"seq":1}`, true},
 		{"another stream", "air-quality", "diag", nil, `not json`, false},
 	}
 	for _, c := range cases {
@@ -134,5 +136,35 @@ func TestStreetlightParams(t *testing.T) {
 	p, err := ParseStreetlightParams(nil)
 	if err != nil || p.RatedW != DefaultRatedW || p.StandbyW != DefaultStandbyW || p.TolerancePct != DefaultTolerancePct {
 		t.Fatalf("defaults: %+v %v", p, err)
+	}
+}
+
+// TestCheckCommandModes: the mode rules of CheckCommand on their own
+// (the catalogue refuses an unknown plan first; this is the kind's rule).
+func TestCheckCommandModes(t *testing.T) {
+	ts, _ := Lookup("traffic-signal")
+	params := json.RawMessage(`{"groups":["2","4"],"compatible":[],"min_yellow_ms":4000,"plans":{"am":[["2"],["4"]]}}`)
+	fault := map[string]any{"mode": "flash", FaultField: map[string]any{"reason": "conflict"}}
+	for _, c := range []struct {
+		reported, desired map[string]any
+		ok                bool
+	}{
+		{fault, map[string]any{"mode": ModeNormal}, false},
+		{fault, map[string]any{"mode": ModeFlash}, true},
+		{map[string]any{}, map[string]any{"mode": ModeNormal}, true},
+		{map[string]any{}, map[string]any{"plan": "pm"}, false},
+		{map[string]any{}, map[string]any{"plan": "am"}, true},
+		{map[string]any{}, map[string]any{"plan": DefaultPlanName}, true},
+	} {
+		if err := CheckCommand(ts, params, c.reported, c.desired); (err == nil) != c.ok {
+			t.Errorf("%v on %v: %v, want ok=%v", c.desired, c.reported, err, c.ok)
+		}
+	}
+	// A reported plan the controller does not have is impossible.
+	if err := ts.ValidateReported(params, map[string]any{}, map[string]any{"plan": "pm"}); signing.ReasonOf(err) != signing.ReasonInvalidState {
+		t.Errorf("reported plan pm: %v", err)
+	}
+	if err := ts.ValidateReported(params, map[string]any{}, map[string]any{"plan": "am"}); err != nil {
+		t.Errorf("reported plan am: %v", err)
 	}
 }

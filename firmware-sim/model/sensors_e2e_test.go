@@ -21,8 +21,8 @@ import (
 // air-quality sensor against a real broker on loopback over real MQTT
 // clients: their honest states and readings are all accepted; a reading
 // signed by each device's own key that breaks its kind's rules (an
-// occupancy no traffic makes, 2000 W from a 100 W lamp, pollutants without
-// units) is refused with invalid_state while the honest device keeps being
+// occupancy no traffic makes, 2000 W from a 100 W lamp, PM2.5 above the PM10
+// that includes it) is refused with invalid_state while the honest device keeps being
 // accepted; and a loop that reports itself open puts the twin in fault and
 // raises a fault security event, without a refusal.
 func TestSensorsThroughARealBroker(t *testing.T) {
@@ -40,7 +40,7 @@ func TestSensorsThroughARealBroker(t *testing.T) {
 	lies := map[string]model.Publication{
 		"ld-1": {Class: topic.Tele, Name: kinds.TrafficStream, Payload: []byte(`{"interval_s":1,"lanes":{"1":{"count":1,"occupancy":1,"speed_kmh":50}}}`)},
 		"sl-1": {Class: topic.Tele, Name: kinds.PowerStream, Payload: []byte(`{"power_w":2000}`)},
-		"aq-1": {Class: topic.Tele, Name: kinds.AirStream, Payload: []byte(`{"pm25":12,"pm10":20}`)},
+		"aq-1": {Class: topic.Tele, Name: kinds.AirStream, Payload: []byte(`{"pm25":30,"pm10":20}`)},
 	}
 	clock := time.Date(2026, 12, 2, 17, 0, 0, 0, time.UTC) // rush hour, lamps lit
 	for i, d := range devs {

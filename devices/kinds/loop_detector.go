@@ -1,11 +1,14 @@
 package kinds
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"reflect"
 	"slices"
 	"time"
+
+	"github.com/signet-city/signet/devices/strictjson"
 )
 
 // Loop detector consistency (docs/device-kinds.md). For steady traffic
@@ -13,8 +16,9 @@ import (
 // space-mean speed (the fundamental relation of traffic flow; the
 // effective length is the vehicle's plus the loop's detection zone). A
 // lane report is refused (invalid_state) when its occupancy lies outside
-// what any vehicle length in EffLengthMin..EffLengthMax gives, with
-// OccupancyTolerance percentage points for rounding and uneven arrivals.
+// what any effective length in the params' range gives, with their
+// tolerance in percentage points for rounding and uneven arrivals. These
+// are the defaults.
 const (
 	EffLengthMinM      = 3.0  // a small car over a short loop
 	EffLengthMaxM      = 20.0 // an articulated bus or lorry over a 2 m loop
@@ -63,15 +67,56 @@ func (loopDetectorKind) Kind() string     { return "loop-detector" }
 func (loopDetectorKind) fieldSet() fields { return loopDetectorFields }
 
 func (loopDetectorKind) ValidateParams(params json.RawMessage) error {
-	return noParams("loop-detector", params)
+	_, err := ParseLoopDetectorParams(params)
+	return err
+}
+
+// LoopDetectorParams are a detector site's occupancy rule (all optional):
+//
+//	{"eff_length_min_m": 3, "eff_length_max_m": 20, "occupancy_tolerance": 5}
+//
+// A site with long loops or mostly lorries widens the range.
+type LoopDetectorParams struct {
+	EffLengthMinM      float64 `json:"eff_length_min_m,omitempty"`
+	EffLengthMaxM      float64 `json:"eff_length_max_m,omitempty"`
+	OccupancyTolerance float64 `json:"occupancy_tolerance,omitempty"`
+}
+
+// ParseLoopDetectorParams decodes params strictly (absent: the defaults)
+// and fills in the defaults.
+func ParseLoopDetectorParams(raw json.RawMessage) (LoopDetectorParams, error) {
+	var p LoopDetectorParams
+	if err := decodeParams("loop-detector", raw, &p); err != nil {
+		return p, err
+	}
+	if p.EffLengthMinM == 0 {
+		p.EffLengthMinM = EffLengthMinM
+	}
+	if p.EffLengthMaxM == 0 {
+		p.EffLengthMaxM = EffLengthMaxM
+	}
+	if p.OccupancyTolerance == 0 {
+		p.OccupancyTolerance = OccupancyTolerance
+	}
+	switch {
+	case p.EffLengthMinM < 1 || p.EffLengthMaxM > 40 || p.EffLengthMinM > p.EffLengthMaxM:
+		return p, fmt.Errorf("loop-detector params: eff_length_min_m %v and eff_length_max_m %v must be 1..40 m, min <= max", p.EffLengthMinM, p.EffLengthMaxM)
+	case p.OccupancyTolerance < 0 || p.OccupancyTolerance > 50:
+		return p, fmt.Errorf("loop-detector params: occupancy_tolerance %v is outside 0..50 percentage points", p.OccupancyTolerance)
+	}
+	return p, nil
 }
 
 // ValidateReported checks the fields, every lane whose record the report
 // changed against the interval, and records a fault while a lane's health
 // or the status is not ok.
-func (loopDetectorKind) ValidateReported(_ json.RawMessage, prev, next map[string]any) error {
+func (loopDetectorKind) ValidateReported(params json.RawMessage, prev, next map[string]any) error {
 	if err := loopDetectorFields.check("", next); err != nil {
 		return err
+	}
+	lp, err := ParseLoopDetectorParams(params)
+	if err != nil {
+		return invalid("params", "%v", err)
 	}
 	interval, _ := next["interval_s"].(float64)
 	lanes, _ := next["lanes"].(map[string]any)
@@ -80,7 +125,7 @@ func (loopDetectorKind) ValidateReported(_ json.RawMessage, prev, next map[strin
 		if reflect.DeepEqual(lanes[id], before[id]) && interval == prev["interval_s"] {
 			continue // judged when it was reported
 		}
-		if err := checkLane("lanes."+id, interval, lanes[id].(map[string]any)); err != nil {
+		if err := lp.checkLane("lanes."+id, interval, lanes[id].(map[string]any)); err != nil {
 			return err
 		}
 	}
@@ -99,7 +144,7 @@ func (loopDetectorKind) ValidateReported(_ json.RawMessage, prev, next map[strin
 
 // checkLane is one lane's record over interval seconds (0: unknown, and
 // only what needs no interval is checked).
-func checkLane(path string, interval float64, lane map[string]any) error {
+func (p LoopDetectorParams) checkLane(path string, interval float64, lane map[string]any) error {
 	count, hasCount := lane["count"].(float64)
 	occ, hasOcc := lane["occupancy"].(float64)
 	speed, hasSpeed := lane["speed_kmh"].(float64)
@@ -123,11 +168,11 @@ func checkLane(path string, interval float64, lane map[string]any) error {
 		return nil // a standing vehicle occupies a loop without being counted
 	}
 	v := speed / 3.6
-	lo := 100*flow*EffLengthMinM/v - OccupancyTolerance
-	hi := 100*flow*EffLengthMaxM/v + OccupancyTolerance
+	lo := 100*flow*p.EffLengthMinM/v - p.OccupancyTolerance
+	hi := 100*flow*p.EffLengthMaxM/v + p.OccupancyTolerance
 	if occ < lo || occ > hi {
-		return invalid(path+".occupancy", "%v%% does not fit %v vehicles in %v s at %v km/h (flow × %v..%v m / speed gives %.1f..%.1f%%)",
-			occ, count, interval, speed, EffLengthMinM, EffLengthMaxM, max(0, lo+OccupancyTolerance), min(100, hi-OccupancyTolerance))
+		return invalid(path+".occupancy", "%v%% does not fit %v vehicles in %v s at %v km/h (flow × %v..%v m / speed gives %.1f..%.1f%%, ±%v)",
+			occ, count, interval, speed, p.EffLengthMinM, p.EffLengthMaxM, max(0, lo+p.OccupancyTolerance), min(100, hi-p.OccupancyTolerance), p.OccupancyTolerance)
 	}
 	return nil
 }
@@ -142,9 +187,13 @@ var trafficFields = fields{
 
 // checkTraffic is a traffic reading: {"interval_s": s, "lanes": {...}},
 // both required, every lane consistent.
-func checkTraffic(m map[string]any) error {
+func checkTraffic(params json.RawMessage, m map[string]any) error {
 	if err := trafficFields.check("", m); err != nil {
 		return err
+	}
+	p, err := ParseLoopDetectorParams(params)
+	if err != nil {
+		return invalid("params", "%v", err)
 	}
 	interval, ok := m["interval_s"].(float64)
 	if !ok {
@@ -155,7 +204,7 @@ func checkTraffic(m map[string]any) error {
 		return invalid("lanes", "missing")
 	}
 	for _, id := range sortedKeys(lanes) {
-		if err := checkLane("lanes."+id, interval, lanes[id].(map[string]any)); err != nil {
+		if err := p.checkLane("lanes."+id, interval, lanes[id].(map[string]any)); err != nil {
 			return err
 		}
 	}
@@ -177,4 +226,22 @@ func noParams(kind string, params json.RawMessage) error {
 		return nil
 	}
 	return fmt.Errorf("kind %s takes no params", kind)
+}
+
+// decodeParams reads a kind's params strictly into v: one strict JSON
+// object (no duplicate names, nothing after it), no unknown members.
+// Absent params leave v as it is.
+func decodeParams(kind string, raw json.RawMessage, v any) error {
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil
+	}
+	if _, err := strictjson.DecodeObject(raw, 0); err != nil {
+		return fmt.Errorf("%s params: %w", kind, err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("%s params: %w", kind, err)
+	}
+	return nil
 }

@@ -168,3 +168,26 @@ func TestCheckCommandModes(t *testing.T) {
 		t.Errorf("reported plan am: %v", err)
 	}
 }
+
+// TestLoopDetectorParams: a site's params set the length range and the
+// tolerance the occupancy is judged with; bad params are refused.
+func TestLoopDetectorParams(t *testing.T) {
+	ld, _ := Lookup("loop-detector")
+	for _, bad := range []string{`{"eff_length_min_m":30,"eff_length_max_m":10}`, `{"occupancy_tolerance":80}`, `{"length":5}`} {
+		if ld.ValidateParams(json.RawMessage(bad)) == nil {
+			t.Errorf("params %s accepted", bad)
+		}
+	}
+	// 20 vehicles a minute at 50 km/h over 15 m each: 36 %.
+	long := `{"interval_s":60,"lanes":{"1":{"count":20,"occupancy":36,"speed_kmh":50}}}`
+	if err := ld.ValidateReported(nil, map[string]any{}, obj(t, long)); err != nil {
+		t.Fatalf("default params: %v", err)
+	}
+	cars := json.RawMessage(`{"eff_length_min_m":4,"eff_length_max_m":8,"occupancy_tolerance":2}`)
+	if err := ld.ValidateReported(cars, map[string]any{}, obj(t, long)); signing.ReasonOf(err) != signing.ReasonInvalidState {
+		t.Fatalf("a cars-only site took 15 m vehicles: %v", err)
+	}
+	if err := CheckTelemetry("loop-detector", cars, nil, TrafficStream, []byte(long)); signing.ReasonOf(err) != signing.ReasonInvalidState {
+		t.Fatalf("telemetry at a cars-only site: %v", err)
+	}
+}

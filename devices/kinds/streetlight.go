@@ -1,13 +1,10 @@
 package kinds
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"regexp"
 	"time"
-
-	"github.com/signet-city/signet/devices/strictjson"
 )
 
 // StreetlightParams is a luminaire's electrical rating, enrolled with it
@@ -36,15 +33,8 @@ const (
 // in the defaults.
 func ParseStreetlightParams(raw json.RawMessage) (StreetlightParams, error) {
 	p := StreetlightParams{}
-	if len(raw) > 0 && string(raw) != "null" {
-		if _, err := strictjson.DecodeObject(raw, 0); err != nil {
-			return p, fmt.Errorf("streetlight params: %w", err)
-		}
-		dec := json.NewDecoder(bytes.NewReader(raw))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&p); err != nil {
-			return p, fmt.Errorf("streetlight params: %w", err)
-		}
+	if err := decodeParams("streetlight", raw, &p); err != nil {
+		return p, err
 	}
 	if p.RatedW == 0 {
 		p.RatedW = DefaultRatedW

@@ -19,7 +19,7 @@ func CheckTelemetry(kind string, params json.RawMessage, reported map[string]any
 	case kind == trafficSignal{}.Kind() && stream == SPaTStream:
 		return CheckSPaT(reported, payload)
 	case kind == loopDetector.Kind() && stream == TrafficStream:
-		check = checkTraffic
+		check = func(m map[string]any) error { return checkTraffic(params, m) }
 	case kind == streetlight.Kind() && stream == PowerStream:
 		check = func(m map[string]any) error { return checkPowerReading(params, reported, m) }
 	case kind == airQuality.Kind() && stream == AirStream:

@@ -346,7 +346,7 @@ func (h *VerifyHook) check(ctx context.Context, cl *mqtt.Client, from sender, pk
 	if cur, ok := h.edge.Twin(t.Device); ok {
 		dev = cur
 	}
-	if err := checkSPaT(t, dev, env.Payload); err != nil {
+	if err := checkTelemetry(t, dev, h.edge.Params(t.Device), env.Payload); err != nil {
 		return err
 	}
 	commitStart := h.now()

@@ -18,7 +18,7 @@ import (
 // state through Edge.Commit (SPEC §4 steps 10 and 11): a valid phase
 // sequence is merged into the twin with version, meta and delta; reports no
 // controller could make (green in flash mode, red to yellow, red to dark, a
-// since in 2255) are refused with invalid_state, leave the twin as it was,
+// since in 2255, a plan it does not have) are refused with invalid_state, leave the twin as it was,
 // leave their counter unused, and are flagged in the twin's security
 // counters when the caller records them. After a restart the twin and its
 // counters are as they were.
@@ -56,7 +56,8 @@ func TestTrafficSignalStateThroughCommit(t *testing.T) {
 		{"full yellow, then red", 6, state("red", 13000, "red", 1000), "", ""},
 		{"4 red to dark in normal mode", 7, state("red", 13000, "dark", 13500), signing.ReasonInvalidState, "groups.4"},
 		{"4 green after red clearance", 8, state("red", 13000, "green", 14000), "", ""},
-		{"counter of a refused state is still free", 2, []byte(`{"plan":"weekday-am"}`), "", ""},
+		{"a plan the controller does not have", 9, []byte(`{"plan":"weekday-am"}`), signing.ReasonInvalidState, "plan"},
+		{"counter of a refused state is still free", 2, []byte(`{"plan":"fixed-time"}`), "", ""},
 	}
 	var lastGood []byte
 	version := uint64(0)
@@ -96,10 +97,10 @@ func TestTrafficSignalStateThroughCommit(t *testing.T) {
 	if !reflect.DeepEqual(doc.Delta, map[string]any{"plan": "weekday-pm"}) {
 		t.Fatalf("delta = %v, want plan only", doc.Delta)
 	}
-	wantRejected := map[string]uint64{string(signing.ReasonInvalidState): 4}
+	wantRejected := map[string]uint64{string(signing.ReasonInvalidState): 5}
 	// Accepted: five state messages and the operator's command.
 	if !reflect.DeepEqual(doc.Security.Rejected, wantRejected) || doc.Security.Accepted != 6 || doc.Security.LastCtr != 8 {
-		t.Fatalf("security = %+v, want 6 accepted, last counter 8, 4 invalid_state", doc.Security)
+		t.Fatalf("security = %+v, want 6 accepted, last counter 8, 5 invalid_state", doc.Security)
 	}
 
 	// Strict commits are durable; the rejection counters are written at close.

@@ -22,7 +22,6 @@ import (
 	"github.com/signet-city/signet/devices/catalog"
 	"github.com/signet-city/signet/devices/kinds"
 	"github.com/signet-city/signet/devices/topic"
-	"github.com/signet-city/signet/devices/twin"
 	"github.com/signet-city/signet/signing"
 )
 
@@ -110,19 +109,10 @@ func Check(in Input) (*Command, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Domain safety (SPEC §5): the reported state with the command's desired
-	// patch applied must be one the kind's profile accepts without recording
-	// a malfunction (a conflict monitor would trip on it).
-	// A mode change (flash, resume) is carried out by the controller's own
-	// sequence, so only a desired patch that names the heads themselves is
-	// judged as a state to be in now.
-	if _, heads := req.Desired["groups"]; !heads {
-	} else if profile, ok := kinds.Lookup(in.Device.Kind); ok {
-		next, _ := twin.MergePatch(in.Device.Reported, req.Desired).(map[string]any)
-		if next == nil {
-			next = map[string]any{}
-		}
-		if err := kinds.ValidateCommanded(profile, in.Device.Params, in.Device.Reported, next); err != nil {
+	// Domain safety: the kind's own rules for what the command
+	// asks (kinds.CheckCommand), on top of the catalogue's.
+	if profile, ok := kinds.Lookup(in.Device.Kind); ok {
+		if err := kinds.CheckCommand(profile, in.Device.Params, in.Device.Reported, req.Desired); err != nil {
 			return nil, &signing.Rejection{Reason: signing.ReasonUnsafeCommand, Field: "payload", Err: err}
 		}
 	}

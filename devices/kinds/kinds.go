@@ -9,7 +9,6 @@ package kinds
 
 import (
 	"encoding/json"
-	"fmt"
 	"slices"
 	"sort"
 
@@ -33,9 +32,9 @@ type Profile interface {
 
 var profiles = map[string]Profile{
 	trafficSignal{}.Kind(): trafficSignal{},
-	loopDetector.kind:      loopDetector,
-	streetlight.kind:       streetlight,
-	airQuality.kind:        airQuality,
+	loopDetector.Kind():    loopDetector,
+	streetlight.Kind():     streetlight,
+	airQuality.Kind():      airQuality,
 }
 
 // Lookup returns the profile of kind.
@@ -146,63 +145,3 @@ func (fs fields) names() []string {
 	sort.Strings(out)
 	return out
 }
-
-// simple is a kind whose state is a flat set of typed fields and which takes
-// no parameters.
-type simple struct {
-	kind   string
-	fields fields
-}
-
-func (s simple) Kind() string { return s.kind }
-
-func (s simple) ValidateParams(params json.RawMessage) error {
-	if len(params) == 0 || string(params) == "null" || string(params) == "{}" {
-		return nil
-	}
-	return fmt.Errorf("kind %s takes no params", s.kind)
-}
-
-func (s simple) ValidateReported(_ json.RawMessage, _, next map[string]any) error {
-	return s.fields.check("", next)
-}
-
-var loopDetector = simple{kind: "loop-detector", fields: fields{
-	"interval_s": {typ: "number", min: 1, max: 3600},
-	"lanes": {typ: "object", dynamic: true, sub: fields{
-		"count":     {typ: "number", min: 0, max: 10000},
-		"occupancy": {typ: "number", min: 0, max: 100}, // percent of the interval
-		"speed_kmh": {typ: "number", min: 0, max: 250},
-	}},
-	"status": {typ: "string", enum: []string{"ok", "fault"}},
-	// Asked for by the recalibrate command (devices/catalog); a desired
-	// value only, which the detector acknowledges with an event.
-	"calibration": {typ: "string", enum: []string{"requested"}},
-}}
-
-var streetlight = simple{kind: "streetlight", fields: fields{
-	"on":      {typ: "bool"},
-	"level":   {typ: "number", min: 0, max: 100}, // dim level, percent
-	"power_w": {typ: "number", min: 0, max: 2000},
-	"fault":   {typ: "string", enum: []string{"none", "lamp", "driver", "power"}},
-	"mode":    {typ: "string", enum: []string{"schedule", "manual", "off"}},
-	// The daily schedule, as set by the schedule command (devices/catalog):
-	// on and off are "HH:MM", level the percent while on.
-	"schedule": {typ: "object", sub: fields{
-		"on":    {typ: "string"},
-		"off":   {typ: "string"},
-		"level": {typ: "number", min: 0, max: 100},
-	}},
-}}
-
-var airQuality = simple{kind: "air-quality", fields: fields{
-	"pm25":     {typ: "number", min: 0, max: 1000}, // µg/m³
-	"pm10":     {typ: "number", min: 0, max: 2000},
-	"no2":      {typ: "number", min: 0, max: 2000},
-	"o3":       {typ: "number", min: 0, max: 1000},
-	"temp_c":   {typ: "number", min: -50, max: 70},
-	"humidity": {typ: "number", min: 0, max: 100},
-	"status":   {typ: "string", enum: []string{"ok", "warming-up", "fault"}},
-	// Seconds between readings, as set by the set-interval command.
-	"interval_s": {typ: "number", min: 1, max: 3600},
-}}

@@ -98,6 +98,9 @@ func MonitorTrafficSignal(now time.Time, params json.RawMessage, prev, next map[
 	if !reflect.DeepEqual(prev[FaultField], next[FaultField]) {
 		return nil, invalid(FaultField, "is set by the broker's conflict monitor rules, never by the device")
 	}
+	if plan, ok := next["plan"].(string); ok && next["plan"] != prev["plan"] && !p.HasPlan(plan) {
+		return nil, invalid("plan", "%q is not a plan this controller has (%v)", plan, p.PlanNames())
+	}
 	cur, before := groupsOf(next), groupsOf(prev)
 	for _, id := range sortedIDs(cur) {
 		if !slices.Contains(p.Groups, id) {

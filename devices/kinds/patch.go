@@ -81,6 +81,4 @@ func shortPath(p string) string {
 	return fmt.Sprintf("%s… (%d bytes)", strings.ToValidUTF8(p[:max], "?"), len(p))
 }
 
-func (s simple) fieldSet() fields { return s.fields }
-
 func (trafficSignal) fieldSet() fields { return trafficSignalFields }

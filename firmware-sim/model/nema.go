@@ -35,6 +35,11 @@ type Controller struct {
 	rings    []*ring
 	heads    map[string]head
 	planName string
+	// pending is a plan set-plan chose, each ring's sequence, taken up at
+	// the start of the next cycle (NEMA TS 2 plan changes happen at a
+	// coordination point; here, the crossing back to the first barrier).
+	pending     [][]string
+	pendingName string
 
 	reported map[string]any // what the controller has reported, merged
 	fault    *kinds.Fault
@@ -132,7 +137,11 @@ func (c *Controller) Command(name string, a catalog.Args) error {
 		if err != nil {
 			return err
 		}
-		c.planName = name
+		seqs, err := c.ringSequences(c.plan.Plans[name])
+		if err != nil {
+			return err
+		}
+		c.pending, c.pendingName = seqs, name
 	case "flash":
 		c.EnterFlash()
 	case "resume":
@@ -155,6 +164,8 @@ func (c *Controller) Command(name string, a catalog.Args) error {
 			c.pendingResume = false
 		case "hold-phase":
 			c.hold, c.holdFor = "", 0
+		case "set-plan":
+			c.pending = nil
 		}
 	default:
 		return refuse("a traffic signal takes no command %q", name)
@@ -194,3 +205,51 @@ func (c *Controller) sideOf(g string) int {
 }
 
 func ms(d int64) time.Duration { return time.Duration(d) * time.Millisecond }
+
+// ringSequences turns a plan's phases (the groups green together, in
+// order) into each ring's sequence: its groups in the order the phases
+// name them; a ring the plan gives no group rests (all red). No ring may
+// cross a barrier backwards (its sides in order), or the rings could not
+// meet at the barriers.
+func (c *Controller) ringSequences(phases [][]string) ([][]string, error) {
+	seqs := make([][]string, len(c.rings))
+	for _, ph := range phases {
+		for _, g := range ph {
+			for i, r := range c.plan.Rings {
+				if slices.Contains(r, g) && !slices.Contains(seqs[i], g) {
+					seqs[i] = append(seqs[i], g)
+				}
+			}
+		}
+	}
+	for i, seq := range seqs {
+		for j := 1; j < len(seq); j++ {
+			if c.sideOf(seq[j]) < c.sideOf(seq[j-1]) {
+				return nil, refuse("the plan runs ring %d's group %s after %s, back across the barrier", i+1, seq[j], seq[j-1])
+			}
+		}
+	}
+	return seqs, nil
+}
+
+// takePlan starts a pending plan: each ring from the first of its new
+// sequence, reported as "plan". Called with every ring at the barrier.
+func (c *Controller) takePlan(extra map[string]any) {
+	if c.pending == nil {
+		return
+	}
+	for i, r := range c.rings {
+		r.seq, r.at = c.pending[i], 0
+	}
+	c.planName, c.pending = c.pendingName, nil
+	extra["plan"] = c.planName
+}
+
+// RingSequences are the sequences the rings time now.
+func (c *Controller) RingSequences() [][]string {
+	out := make([][]string, len(c.rings))
+	for i, r := range c.rings {
+		out[i] = slices.Clone(r.seq)
+	}
+	return out
+}

@@ -56,6 +56,9 @@ func (c *Controller) nextChange() (time.Time, bool) {
 
 // ringChange is the next instant ring r changes a head.
 func (c *Controller) ringChange(r *ring) (time.Time, bool) {
+	if r.stage == ringWaiting {
+		return time.Time{}, false // at the barrier, or resting (no phase in the plan)
+	}
 	g := r.seq[r.at]
 	t := c.plan.Timing(g)
 	switch r.stage {
@@ -95,6 +98,7 @@ func (c *Controller) advance(out []Publication, at time.Time) []Publication {
 		}
 	case stageStartupRed:
 		c.stage, c.side = stageRun, 0
+		c.takePlan(extra)
 		for _, r := range c.rings {
 			r.at, r.stage = c.firstOnSide(r, 0, 0), ringWaiting
 		}
@@ -113,7 +117,11 @@ func (c *Controller) advance(out []Publication, at time.Time) []Publication {
 				c.set(g, kinds.Flash, at)
 			}
 		case c.allWaiting():
-			c.cross(at, (c.side+1)%len(c.plan.Barriers))
+			side := (c.side + 1) % len(c.plan.Barriers)
+			if side == 0 {
+				c.takePlan(extra) // a new cycle: a plan change takes effect
+			}
+			c.cross(at, side)
 		}
 	}
 	return c.report(out, at, extra)
@@ -156,6 +164,9 @@ func (c *Controller) step(r *ring, at time.Time) {
 func (c *Controller) cross(at time.Time, side int) {
 	c.side = side
 	for _, r := range c.rings {
+		if len(r.seq) == 0 {
+			continue // the plan gives this ring no phase: it rests
+		}
 		r.at = c.firstOnSide(r, r.at, side)
 		if c.sideOf(r.seq[r.at]) != side {
 			continue // this ring has no phase on that side: it rests

@@ -24,8 +24,11 @@ func (c *Controller) spat(now time.Time) map[string]any {
 	}
 	if c.stage == stageRun {
 		for _, r := range c.rings {
+			if r.stage == ringWaiting {
+				continue
+			}
 			g := r.seq[r.at]
-			if r.stage == ringWaiting || c.heads[g].state != r.stage {
+			if c.heads[g].state != r.stage {
 				continue
 			}
 			// The interval ends when the ring leaves this colour, which

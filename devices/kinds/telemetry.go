@@ -1,0 +1,39 @@
+package kinds
+
+import (
+	"encoding/json"
+
+	"github.com/signet-city/signet/devices/strictjson"
+)
+
+// CheckTelemetry checks a telemetry message of a device of kind on stream
+// against the device's params and the state its twin reports, as the
+// broker does before a subscriber sees it: a traffic signal's SPaT
+// (CheckSPaT), a loop detector's lane readings, a streetlight's power and
+// an air-quality sensor's readings. The streams a kind defines must be one
+// strict JSON object; other streams are not read here. Errors are
+// *signing.Rejection with ReasonInvalidState.
+func CheckTelemetry(kind string, params json.RawMessage, reported map[string]any, stream string, payload []byte) error {
+	var check func(map[string]any) error
+	switch {
+	case kind == trafficSignal{}.Kind() && stream == SPaTStream:
+		return CheckSPaT(reported, payload)
+	case kind == loopDetector.Kind() && stream == TrafficStream:
+		check = func(m map[string]any) error { return checkTraffic(params, m) }
+	case kind == streetlight.Kind() && stream == PowerStream:
+		check = func(m map[string]any) error { return checkPowerReading(params, reported, m) }
+	case kind == airQuality.Kind() && stream == AirStream:
+		check = checkAir
+	default:
+		return nil
+	}
+	m, err := strictjson.DecodeObject(payload, 0)
+	if err != nil {
+		return invalid("payload", "must be one strict JSON object: %v", err)
+	}
+	return check(m)
+}
+
+// SPaTStream is the telemetry stream on which traffic signals publish
+// signal phase and timing.
+const SPaTStream = "spat"

@@ -96,6 +96,19 @@ type request struct {
 	lead []*request
 }
 
+// requestPool recycles requests and their wake channels: two allocations
+// per signature otherwise. A request is recycled once its Verify returns,
+// when no leader holds it any more: a leader touches a request only until
+// it wakes its caller, and the wake it sent has been received.
+var requestPool = sync.Pool{New: func() any { return &request{wake: make(chan struct{}, 1)} }}
+
+// recycle clears r (dropping its references to the caller's bytes) and
+// returns it to the pool.
+func (r *request) recycle() {
+	*r = request{wake: r.wake}
+	requestPool.Put(r)
+}
+
 // edwardsKeyed is what an Ed25519 PublicKey offers the batch path.
 type edwardsKeyed interface{ EdwardsKey() *edbatch.PublicKey }
 
@@ -142,7 +155,9 @@ func (v *Verifier) Verify(ctx context.Context, key PublicKey, message, signature
 	case <-ctx.Done():
 		return false, ctx.Err()
 	}
-	r := &request{key: key, ek: ek.EdwardsKey(), msg: message, sig: signature, wake: make(chan struct{}, 1)}
+	r := requestPool.Get().(*request)
+	defer r.recycle()
+	r.key, r.ek, r.msg, r.sig = key, ek.EdwardsKey(), message, signature
 	v.mu.Lock()
 	if v.closed {
 		v.mu.Unlock()

@@ -17,6 +17,7 @@ import (
 	"github.com/signet-city/signet/devices"
 	"github.com/signet-city/signet/devices/cmdcheck"
 	"github.com/signet-city/signet/devices/topic"
+	"github.com/signet-city/signet/devices/twin"
 	"github.com/signet-city/signet/signing"
 )
 
@@ -232,17 +233,38 @@ type verdict struct {
 	reason                signing.Reason
 }
 
-// check runs SPEC §4 steps 1–11 in order. In a turn (order not nil), its
-// commit is queued after that of the turn before; order.staged is closed
-// once it is queued or it is known that there will be none, and never
-// before the turn before's.
+// check runs SPEC §4 steps 1–11: screen (1–9) and then, in the client's
+// order, commit (10–11). In a turn (order not nil), its commit is queued
+// after that of the turn before; order.staged is closed once it is queued
+// or it is known that there will be none, and never before the turn
+// before's. A device's message, checked on its reader, waits for at most
+// its signature's batch and, for a state change or a command, its durable
+// commit: telemetry and events whose lease is durable already wait for
+// nothing more than the signature.
 func (h *VerifyHook) check(ctx context.Context, cl *mqtt.Client, from sender, pk packets.Packet, v *verdict, order *turn) error {
-	staged := false
-	defer func() {
-		if !staged {
-			order.markStaged()
-		}
-	}()
+	s, err := h.screen(ctx, cl, from, pk, v)
+	if err != nil {
+		order.markStaged()
+		return err
+	}
+	order.afterPrevStaged()
+	return h.commit(ctx, cl, pk, v, s, order)
+}
+
+// screened is a message that passed SPEC §4 steps 1–9, with what its
+// commit needs.
+type screened struct {
+	t   topic.City
+	dev *twin.Document // the twin as screen saw it
+	env *signing.Envelope
+	cmd *cmdcheck.Command // a command's checked request; nil otherwise
+}
+
+// screen runs SPEC §4 steps 1–9: the checks that change no window and no
+// twin (the rate limit only charges its bucket), so that messages of one
+// client may be screened at once and in any order; commit then takes them
+// in order.
+func (h *VerifyHook) screen(ctx context.Context, cl *mqtt.Client, from sender, pk packets.Packet, v *verdict) (screened, error) {
 	// The cheap bounds first (SPEC §4 "cheapest first"): the client's rate
 	// is charged for every message under city/, well-formed or not, so a
 	// flood of bad topics is refused as rate_limited like any other flood
@@ -252,73 +274,78 @@ func (h *VerifyHook) check(ctx context.Context, cl *mqtt.Client, from sender, pk
 	// 2. Rate limit, per identity (all the client's connections).
 	if !h.limits.Allow(from.rateKey(cl)) {
 		v.device = h.deviceOf(pk.TopicName)
-		return signing.Reject(signing.ReasonRateLimited, "client", "client %q is over its message rate", cl.ID)
+		return screened{}, signing.Reject(signing.ReasonRateLimited, "client", "client %q is over its message rate", cl.ID)
 	}
 	// 1. Topic length, shape and zone.
 	if maxTopic := h.maxTopic.get(); len(pk.TopicName) > maxTopic {
-		return signing.Reject(signing.ReasonBadTopic, "topic", "%d bytes long, over the limit of %d", len(pk.TopicName), maxTopic)
+		return screened{}, signing.Reject(signing.ReasonBadTopic, "topic", "%d bytes long, over the limit of %d", len(pk.TopicName), maxTopic)
 	}
 	t, err := topic.ParseCity(pk.TopicName)
 	if err != nil {
-		return &signing.Rejection{Reason: signing.ReasonBadTopic, Field: "topic", Err: err}
+		return screened{}, &signing.Rejection{Reason: signing.ReasonBadTopic, Field: "topic", Err: err}
 	}
 	v.device = t.Device
 	dev, ok := h.edge.Twin(t.Device)
 	if !ok {
-		return signing.Reject(signing.ReasonZoneMismatch, "topic", "no device %q is registered", t.Device)
+		return screened{}, signing.Reject(signing.ReasonZoneMismatch, "topic", "no device %q is registered", t.Device)
 	}
 	if dev.Zone != t.Zone {
-		return signing.Reject(signing.ReasonZoneMismatch, "topic", "device %q is registered in zone %q, not %q", t.Device, dev.Zone, t.Zone)
+		return screened{}, signing.Reject(signing.ReasonZoneMismatch, "topic", "device %q is registered in zone %q, not %q", t.Device, dev.Zone, t.Zone)
 	}
 	// 3. Size limit and strict parse, and the header labels the topic's
 	// class allows.
-	env, err := signing.Parse(pk.Payload, h.maxSize.get())
+	// The envelope points into the packet, which mochi never reuses and
+	// nothing changes while the message is checked and delivered.
+	env, err := signing.ParseShared(pk.Payload, h.maxSize.get())
 	if err != nil {
-		return err
+		return screened{}, err
 	}
 	v.kid, v.counter = env.Header.KID, env.Header.Counter
 	if err := headerFitsClass(t.Class, env.Header); err != nil {
-		return err
+		return screened{}, err
 	}
 	// 4. Key id, revocation and expiry.
 	key, ok := h.edge.KeyByKID(env.Header.KID)
 	if !ok {
-		return signing.Reject(signing.ReasonUnknownKID, "protected.kid", "kid %s is not registered", signing.FormatKeyID(env.Header.KID))
+		return screened{}, signing.Reject(signing.ReasonUnknownKID, "protected.kid", "kid %s is not registered", signing.FormatKeyID(env.Header.KID))
 	}
 	if !key.Usable(h.now()) {
-		return signing.Reject(signing.ReasonRevoked, "protected.kid", "key %s is revoked or past its end of validity", signing.FormatKeyID(env.Header.KID))
+		return screened{}, signing.Reject(signing.ReasonRevoked, "protected.kid", "key %s is revoked or past its end of validity", signing.FormatKeyID(env.Header.KID))
 	}
 	// 5. The key belongs to the topic's device (a command: to an operator)
 	// and to the authenticated client.
 	if t.Class == topic.Cmd {
 		if err := h.mayCommand(cl, from, key); err != nil {
-			return err
+			return screened{}, err
 		}
 	} else {
 		if key.Role != devices.RoleDevice || key.Owner != t.Device {
-			return signing.Reject(signing.ReasonImpersonation, "protected.kid", "key %s belongs to %s %q, not device %q", signing.FormatKeyID(env.Header.KID), key.Role, key.Owner, t.Device)
+			return screened{}, signing.Reject(signing.ReasonImpersonation, "protected.kid", "key %s belongs to %s %q, not device %q", signing.FormatKeyID(env.Header.KID), key.Role, key.Owner, t.Device)
 		}
 		if err := h.mayPublishFor(cl, from, t); err != nil {
-			return err
+			return screened{}, err
 		}
 	}
 	// 6. Algorithm pin.
 	if env.Header.Alg != key.Alg {
-		return signing.Reject(signing.ReasonAlgMismatch, "protected.alg", "message says %s, key is registered for %s", env.Header.Alg, key.Alg)
+		return screened{}, signing.Reject(signing.ReasonAlgMismatch, "protected.alg", "message says %s, key is registered for %s", env.Header.Alg, key.Alg)
 	}
 	// 7. Replay pre-check (read-only).
 	if err := h.edge.PreCheck(env.Header.KID, env.Header.Counter); err != nil {
-		return err
+		return screened{}, err
 	}
 	// 8. Signature, on the fast path shared by all connections.
 	asked := h.now()
-	ok, err = h.verifier.Verify(ctx, key.Public, env.ToBeSigned(pk.TopicName), env.Signature)
+	tbs := tbsPool.Get().(*[]byte)
+	*tbs = signing.AppendToBeSigned((*tbs)[:0], env.Protected, pk.TopicName, env.Payload)
+	ok, err = h.verifier.Verify(ctx, key.Public, *tbs, env.Signature)
+	tbsPool.Put(tbs) // the verifier keeps no reference once Verify returns
 	h.metrics.observeSignature(h.now().Sub(asked))
 	if err != nil {
-		return err // overload or shutdown: refused, never accepted unverified
+		return screened{}, err // overload or shutdown: refused, never accepted unverified
 	}
 	if !ok {
-		return signing.Reject(signing.ReasonBadSignature, "signature", "")
+		return screened{}, signing.Reject(signing.ReasonBadSignature, "signature", "")
 	}
 	// 9. Commands: endorsement, scope, freshness, domain safety. A
 	// device message's own exp and iat, where it carries them, are
@@ -326,20 +353,34 @@ func (h *VerifyHook) check(ctx context.Context, cl *mqtt.Client, from sender, pk
 	var cmd *cmdcheck.Command
 	if t.Class == topic.Cmd {
 		if h.commands == nil {
-			return signing.Reject(signing.ReasonUnauthorizedCommand, "topic", "this broker has no command policy")
+			return screened{}, signing.Reject(signing.ReasonUnauthorizedCommand, "topic", "this broker has no command policy")
 		}
 		if cmd, err = h.commands.Check(ctx, env, key, t, dev); err != nil {
-			return err
+			return screened{}, err
 		}
 		if err := commandFields(cmd.Request.Desired, dev.Kind); err != nil {
-			return err
+			return screened{}, err
 		}
 	} else if err := deviceFresh(env.Header, h.now()); err != nil {
-		return err
+		return screened{}, err
 	}
-	// 10–11. Domain validation (state), window test-and-set, durable
-	// commit, in the client's order.
-	order.afterPrevStaged()
+	return screened{t: t, dev: dev, env: env, cmd: cmd}, nil
+}
+
+// commit runs SPEC §4 steps 10–11 on a screened message: domain
+// validation against the twin as the client's earlier messages left it,
+// the window test-and-set inside a durable lease, and the durable write.
+// Its caller owns the order: it calls commit for a client's messages one
+// at a time, in the client's order (order.markStaged lets the next turn's
+// commit start once this one is queued for the store).
+func (h *VerifyHook) commit(ctx context.Context, cl *mqtt.Client, pk packets.Packet, v *verdict, s screened, order *turn) error {
+	staged := false
+	defer func() {
+		if !staged {
+			order.markStaged()
+		}
+	}()
+	t, dev, env, cmd := s.t, s.dev, s.env, s.cmd
 	// The twin as the client's earlier messages left it: a traffic
 	// signal's SPaT must agree with its reported state, and a state that
 	// brings a new fault raises an event.
@@ -370,6 +411,11 @@ func (h *VerifyHook) check(ctx context.Context, cl *mqtt.Client, from sender, pk
 	}
 	return err
 }
+
+// tbsPool holds buffers for the bytes a message's signature covers
+// (RFC 9052 §4.4 Sig_structure), one allocation of about the message's
+// size saved per message.
+var tbsPool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
 
 // deviceOf is the registered device a topic names, for counting a
 // rate-limited message in its twin as before the rate came first; "" for a

@@ -232,7 +232,7 @@ func (e *Edge) apply(dev *edgeDevice, k *KeyRecord, u Update) (*twin.Document, e
 	if ts.IsZero() {
 		ts = e.opt.Now()
 	}
-	meta := twin.FieldMeta{TS: ts, KID: signing.FormatKeyID(k.KID), Ctr: u.Counter}
+	meta := twin.FieldMeta{TS: ts, KID: k.kidText, Ctr: u.Counter}
 	next := dev.twin.Clone()
 	// Only the fields of the device's profile may appear in a patch, and
 	// the twin stays within its size (SPEC §4 step 10).

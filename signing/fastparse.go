@@ -9,8 +9,43 @@ package signing
 // input); anything else, malformed input included, it leaves to the strict
 // path, which alone words the rejections.
 
-// parseFast decodes data if it is an envelope of the common shape.
+// parseFast decodes data if it is an envelope of the common shape, into
+// memory of its own.
 func parseFast(data []byte) (*Envelope, bool) {
+	env, ok := parseFastShared(data)
+	if !ok {
+		return nil, false
+	}
+	// One copy, as the strict path returns memory of its own.
+	protected, payload, sig, kid := env.Protected, env.Payload, env.Signature, env.Header.KID
+	buf := make([]byte, 0, len(protected)+len(payload)+len(sig)+len(kid))
+	buf = append(append(append(append(buf, protected...), payload...), sig...), kid...)
+	n1, n2, n3 := len(protected), len(protected)+len(payload), len(protected)+len(payload)+len(sig)
+	env.Header.KID = buf[n3:len(buf):len(buf)]
+	env.Protected, env.Payload, env.Signature = buf[:n1:n1], buf[n1:n2:n2], buf[n2:n3:n3]
+	return env, true
+}
+
+// ParseShared is Parse for a caller that leaves data unchanged for as long
+// as it uses the Envelope: an envelope of the usual shape then points into
+// data instead of into a copy of it (the broker's packets are never reused,
+// and the copy was one allocation of the message's size per message). Any
+// other envelope is decoded as by Parse, into memory of its own.
+func ParseShared(data []byte, maxSize int) (*Envelope, error) {
+	if maxSize <= 0 {
+		maxSize = DefaultMaxSize
+	}
+	if len(data) > maxSize {
+		return nil, rejectMalformed(DefectTooLarge, "envelope", "%d bytes exceeds the %d-byte limit", len(data), maxSize)
+	}
+	if env, ok := parseFastShared(data); ok {
+		return env, nil
+	}
+	return parseStrict(data)
+}
+
+// parseFastShared is parseFast with every field within data.
+func parseFastShared(data []byte) (*Envelope, bool) {
 	if len(data) < 2 || data[0] != 0xc0|tagSign1 || data[1] != 0x80|4 {
 		return nil, false
 	}
@@ -35,16 +70,12 @@ func parseFast(data []byte) (*Envelope, bool) {
 	if want := h.Alg.SignatureSize(); want > 0 && len(sig) != want {
 		return nil, false
 	}
-	// One copy, as the strict path returns memory of its own.
-	buf := make([]byte, 0, len(protected)+len(payload)+len(sig)+len(kid))
-	buf = append(append(append(append(buf, protected...), payload...), sig...), kid...)
-	n1, n2, n3 := len(protected), len(protected)+len(payload), len(protected)+len(payload)+len(sig)
-	h.KID = buf[n3:len(buf):len(buf)]
+	h.KID = kid[:len(kid):len(kid)]
 	return &Envelope{
 		Header:    h,
-		Protected: buf[:n1:n1],
-		Payload:   buf[n1:n2:n2],
-		Signature: buf[n2:n3:n3],
+		Protected: protected[:len(protected):len(protected)],
+		Payload:   payload[:len(payload):len(payload)],
+		Signature: sig[:len(sig):len(sig)],
 	}, true
 }
 

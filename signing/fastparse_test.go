@@ -21,7 +21,36 @@ func agree(t testing.TB, data []byte) (fast bool) {
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("fast and strict paths disagree on\n%x\nfast   %+v\nstrict %+v", data, got, want)
 	}
+	if shared, ok := parseFastShared(data); !ok || !reflect.DeepEqual(shared, want) {
+		t.Fatalf("the shared fast path disagrees on\n%x\nshared %+v\nstrict %+v", data, shared, want)
+	}
 	return true
+}
+
+// TestParseSharedPointsIntoData: ParseShared's envelope of the usual shape
+// is the caller's bytes (so they must not change while it is used), and
+// Parse's is a copy; both decode the same, and the size limit holds.
+func TestParseSharedPointsIntoData(t *testing.T) {
+	data := mustSign(t, mustKey(t, AlgEd25519), Header{Counter: 9}, []byte(`{"on":true}`), testTopic)
+	shared, err := ParseShared(data, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	owned, err := Parse(data, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(shared, owned) {
+		t.Fatalf("ParseShared %+v, Parse %+v", shared, owned)
+	}
+	i := bytes.Index(data, []byte(`{"on":true}`))
+	data[i+2] = 'X'
+	if shared.Payload[2] != 'X' || owned.Payload[2] != 'o' {
+		t.Errorf("after changing data: shared payload %q (want it changed), owned %q (want it kept)", shared.Payload, owned.Payload)
+	}
+	if _, err := ParseShared(data, len(data)-1); DefectOf(err) != DefectTooLarge {
+		t.Errorf("ParseShared over the size limit: %v, want %s", err, DefectTooLarge)
+	}
 }
 
 // TestFastParseAgrees: every algorithm, counter width, kid length and
@@ -70,6 +99,14 @@ func BenchmarkParse(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			if _, err := Parse(data, 0); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("shared", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := ParseShared(data, 0); err != nil {
 				b.Fatal(err)
 			}
 		}

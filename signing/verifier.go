@@ -59,7 +59,13 @@ type VerifierConfig struct {
 // request is never held back when the verifier is idle (a lone roadside
 // gateway is verified at once, alone), and batches grow exactly as fast as
 // requests arrive while earlier ones are verified: with load, never with a
-// timer. Every other request (other algorithms, quarantined keys) is
+// timer. A caller that would lead alone first yields the processor once
+// (runtime.Gosched): goroutines already runnable, typically other
+// connections' readers with a message just read, join its batch instead
+// of each leading a batch of one at a single verification's full cost
+// (in `signet bench broker --profile`, batches of one were over half of
+// the verification CPU); with nothing runnable the yield returns at once.
+// Every other request (other algorithms, quarantined keys) is
 // verified by its caller alone, at once.
 type Verifier struct {
 	cfg     VerifierConfig
@@ -88,6 +94,19 @@ type request struct {
 	// (lead set) the caller now leads the batch lead.
 	wake chan struct{}
 	lead []*request
+}
+
+// requestPool recycles requests and their wake channels: two allocations
+// per signature otherwise. A request is recycled once its Verify returns,
+// when no leader holds it any more: a leader touches a request only until
+// it wakes its caller, and the wake it sent has been received.
+var requestPool = sync.Pool{New: func() any { return &request{wake: make(chan struct{}, 1)} }}
+
+// recycle clears r (dropping its references to the caller's bytes) and
+// returns it to the pool.
+func (r *request) recycle() {
+	*r = request{wake: r.wake}
+	requestPool.Put(r)
 }
 
 // edwardsKeyed is what an Ed25519 PublicKey offers the batch path.
@@ -136,7 +155,9 @@ func (v *Verifier) Verify(ctx context.Context, key PublicKey, message, signature
 	case <-ctx.Done():
 		return false, ctx.Err()
 	}
-	r := &request{key: key, ek: ek.EdwardsKey(), msg: message, sig: signature, wake: make(chan struct{}, 1)}
+	r := requestPool.Get().(*request)
+	defer r.recycle()
+	r.key, r.ek, r.msg, r.sig = key, ek.EdwardsKey(), message, signature
 	v.mu.Lock()
 	if v.closed {
 		v.mu.Unlock()
@@ -146,7 +167,19 @@ func (v *Verifier) Verify(ctx context.Context, key PublicKey, message, signature
 	v.pending.Add(1)
 	v.open = append(v.open, r)
 	var batch []*request
-	if v.leading == 0 || v.leading < v.cfg.Workers && len(v.open) >= v.cfg.MinParallelBatch {
+	if v.leading == 0 && len(v.open) < v.cfg.MinParallelBatch {
+		// Alone: lead, but first let the goroutines that are ready to run
+		// (connections with a message read) join the batch.
+		v.leading++
+		v.mu.Unlock()
+		runtime.Gosched()
+		v.mu.Lock()
+		if len(v.open) > 0 {
+			batch = v.take()
+		} else {
+			v.leaveLead()
+		}
+	} else if v.leading < v.cfg.Workers && len(v.open) >= v.cfg.MinParallelBatch {
 		v.leading++
 		batch = v.take()
 	}
@@ -203,10 +236,7 @@ func (v *Verifier) run(self *request, batch []*request) (selfDecided bool) {
 	if len(v.open) > 0 && (v.leading == 1 || len(v.open) >= v.cfg.MinParallelBatch) {
 		next = v.take()
 	} else {
-		v.leading--
-		if v.leading == 0 {
-			v.idle.Broadcast()
-		}
+		v.leaveLead()
 	}
 	v.mu.Unlock()
 	if next != nil {
@@ -247,6 +277,14 @@ func (v *Verifier) decide(batch []*request) {
 			v.suspect(r.ek)
 		}
 		r.ok = verdicts[i]
+	}
+}
+
+// leaveLead gives a leader's slot back; v.mu is held.
+func (v *Verifier) leaveLead() {
+	v.leading--
+	if v.leading == 0 {
+		v.idle.Broadcast()
 	}
 }
 

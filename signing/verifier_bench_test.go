@@ -78,3 +78,57 @@ func BenchmarkVerifierCityStream(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkVerifierClosedLoop: 200 callers, each waiting for a round trip
+// through another goroutine (its connection's acknowledgement and the
+// device's next message) between its verifications, as a broker's readers
+// do. A caller that finds no batch being verified leads one; "singles/sig"
+// is the share of signatures that were verified alone, at a single
+// verification's full cost, because nobody else had joined yet.
+func BenchmarkVerifierClosedLoop(b *testing.B) {
+	const devices, callers = 200, 200
+	type item struct {
+		key      PublicKey
+		msg, sig []byte
+	}
+	items := make([]item, devices)
+	for i := range items {
+		k := mustKey(b, AlgEd25519)
+		msg := fmt.Appendf(nil, "city/z1/d-%04d/tele/x", i)
+		sig, _ := k.Sign(msg)
+		items[i] = item{k.Public(), msg, sig}
+	}
+	v := NewVerifier(VerifierConfig{})
+	defer v.Close()
+	var next atomic.Int64
+	total := int64(b.N)
+	var wg sync.WaitGroup
+	b.ResetTimer()
+	for c := range callers {
+		wg.Add(1)
+		ping, pong := make(chan struct{}), make(chan struct{})
+		go func() { // the other end of the connection
+			for range ping {
+				pong <- struct{}{}
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			defer close(ping)
+			it := items[c%devices]
+			for next.Add(1) <= total {
+				if _, err := v.Verify(context.Background(), it.key, it.msg, it.sig); err != nil {
+					b.Error(err)
+					return
+				}
+				ping <- struct{}{}
+				<-pong
+			}
+		}()
+	}
+	wg.Wait()
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N), "ns/sig")
+	s := v.Stats()
+	b.ReportMetric(float64(s.Signatures-s.Singles)/float64(max(s.Batches, 1)), "sigs/batch")
+	b.ReportMetric(float64(s.Singles)/float64(max(s.Signatures, 1)), "singles/sig")
+}

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime"
 	"runtime/pprof"
 	"strings"
 	"text/tabwriter"
@@ -429,7 +430,7 @@ $SIGNET_BENCH_PASSWORD_HASH, which saves hashing it in every child).`,
 // serveTargetStdin reads the driver's lines until stdin closes. Between
 // "profile start" and "profile stop" it profiles the CPU into file (if
 // named), writing a heap profile (allocations since the start of the
-// process) beside it at the stop (FILE.heap.pprof for FILE.pprof), and
+// process, up to date at the stop) beside it at the stop (FILE.heap.pprof for FILE.pprof), and
 // measures the broker's stages; it answers each "profile stop" with a
 // bench.StagesPrefix line on out.
 func serveTargetStdin(stdin io.Reader, out io.Writer, file string, stages *bench.StageWindow) error {
@@ -442,6 +443,9 @@ func serveTargetStdin(stdin io.Reader, out io.Writer, file string, stages *bench
 		pprof.StopCPUProfile()
 		err := pf.Close()
 		pf = nil
+		// The allocation profile is as of the last completed collection,
+		// and at gc_percent 1000 the last may be long before the stop.
+		runtime.GC()
 		hf, herr := os.Create(strings.TrimSuffix(file, ".pprof") + ".heap.pprof")
 		if herr == nil {
 			herr = errors.Join(pprof.Lookup("allocs").WriteTo(hf, 0), hf.Close())

@@ -27,6 +27,7 @@ import (
 type Batch struct {
 	entries []entry
 	h       hash.Hash // SHA-512 state reused for the challenges
+	digest  [64]byte  // the challenge's hash, here so that it does not escape per entry
 
 	// scratch reused across verifications
 	rnd     []byte
@@ -72,7 +73,7 @@ func (b *Batch) Add(pk *PublicKey, message, sig []byte) {
 	if b.h == nil {
 		b.h = sha512.New()
 	}
-	e.k = *challengeWith(b.h, sig[:32], pk.raw[:], message)
+	challengeInto(&e.k, b.h, &b.digest, sig[:32], pk.raw[:], message)
 	e.ra.setPoint(&e.r)
 	e.valid = true
 }

@@ -282,6 +282,9 @@ func (c *committer) writeLeases(reqs []*leaseRequest, changes []Change) error {
 // fail records a store failure: from now on every commit is refused,
 // because memory may be ahead of the disk (fail-stop).
 func (c *committer) fail(err error, n int) error {
+	if c.e.survivable(err) { // a shared store's answers (edge_adopt.go)
+		return err
+	}
 	failure := fmt.Errorf("%w: %w", ErrStoreFailed, err)
 	c.e.opt.Logger.Error("store write failed; refusing further commits", "err", err, "changes", n)
 	c.mu.Lock()

@@ -28,6 +28,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -131,6 +132,14 @@ type Store struct {
 	// or read, so that an extension from the bound it knows is one round
 	// trip (Update at that revision) rather than two.
 	revs sync.Map // hex kid -> leaseRev
+	// twinRevs is the KV revision of each twin as this store last wrote or
+	// loaded it (0: absent then): a stored twin at another revision was
+	// written by another broker since, and the edge must adopt it before
+	// its own change is written (twin_conflict.go).
+	twinRevs sync.Map // device id -> uint64
+	// downSince is when writes began to find NATS unreachable (UnixNano;
+	// 0: they reach it), for ride.
+	downSince atomic.Int64
 
 	closeOnce sync.Once
 }

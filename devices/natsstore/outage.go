@@ -20,8 +20,9 @@ import (
 // the same record.
 //
 // Once NATS has been unreachable for longer than the budget, every write
-// fails at once with devices.ErrUnavailable, without waiting, until one
-// succeeds again: the edge refuses what needs a write and goes on serving
+// fails with devices.ErrUnavailable after one attempt, without waiting,
+// while the connection is down (once it is up again, JetStream may need a
+// moment, which a write waits for within the budget), until one succeeds: the edge refuses what needs a write and goes on serving
 // the leases it holds, and recovers by itself when NATS returns.
 func (s *Store) ride(ctx context.Context, what string, op func() error) error {
 	start := time.Now()
@@ -35,7 +36,7 @@ func (s *Store) ride(ctx context.Context, what string, op func() error) error {
 			return err
 		}
 		s.downSince.CompareAndSwap(0, start.UnixNano())
-		if down := time.Since(time.Unix(0, s.downSince.Load())); time.Since(start) > s.outage || down > s.outage {
+		if down := time.Since(time.Unix(0, s.downSince.Load())); time.Since(start) > s.outage || (down > s.outage && s.nc.Status() != nats.CONNECTED) {
 			return fmt.Errorf("nats store: %s: NATS unreachable for %s: %w: %w", what, down.Round(time.Millisecond), devices.ErrUnavailable, err)
 		}
 		s.log.Warn("NATS unreachable; waiting for it", "op", what, "err", err)

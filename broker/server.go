@@ -45,6 +45,7 @@ type Server struct {
 	twins   chan struct{} // closed when the twin publisher and the registry watch end
 	ready   atomic.Bool   // serving, and not shutting down (/readyz)
 	reloads reloadState   // what Reload swaps (reload.go)
+	cluster *clusterRelay // one MQTT namespace with the brokers on a shared store, or nil (cluster_relay.go)
 
 	shutdownOnce sync.Once
 	shutdownErr  error
@@ -142,7 +143,11 @@ func NewWithStore(ctx context.Context, cfg Config, store devices.Store, log *slo
 	retained := NewRetainedQuota(s.access, cfg.Clients, log)
 	retained.RegisterMetrics(s.metrics)
 	// packet first (see PacketHook), the retained quota last (see RetainedQuota).
-	for _, h := range []mqtt.Hook{packet, s.gate, s.access, s.hook, retained} {
+	hooks := []mqtt.Hook{packet, s.gate, s.access, s.hook, retained}
+	if s.cluster = newClusterRelay(s); s.cluster != nil {
+		hooks = append(hooks, s.cluster)
+	}
+	for _, h := range hooks {
 		if err := s.mqtt.AddHook(h, nil); err != nil {
 			return nil, errors.Join(err, s.closeState(ctx))
 		}
@@ -195,6 +200,11 @@ func (s *Server) Start() error {
 	}()
 	if err := s.mqtt.Serve(); err != nil {
 		return fmt.Errorf("mqtt: %w", err)
+	}
+	if s.cluster != nil {
+		if err := s.cluster.start(s); err != nil {
+			return fmt.Errorf("cluster: %w", err)
+		}
 	}
 	if s.httpSrv != nil {
 		go func() {
@@ -270,6 +280,7 @@ func (s *Server) shutdown(ctx context.Context) error {
 	if s.httpSrv != nil {
 		errs = append(errs, s.httpSrv.Shutdown(ctx))
 	}
+	s.cluster.stopRelay()
 	errs = append(errs, s.mqtt.Close()) // closes listeners and clients; hooks return first
 	s.hook.Drain()
 	errs = append(errs, s.verify.Close())

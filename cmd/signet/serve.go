@@ -18,6 +18,7 @@ import (
 func newServeCmd() *cobra.Command {
 	var configPath, store, durability, mqttAddr, httpAddr, auditPath, logLevel, logFormat string
 	var dev, allowAnon, create bool
+	var clusterN int
 	var applyNATS func(*cobra.Command, *broker.Config) // set with the flags below
 	cmd := &cobra.Command{
 		Use:   "serve [--config signet.yaml] [flags]",
@@ -48,7 +49,8 @@ the log and the audit log, and the broker keeps running as it was.`,
 		Example: `  signet serve --config /etc/signet/signet.yaml
   signet serve --store signet.db --audit audit.jsonl --log-format json
   signet serve --store new.db --init
-  signet serve --dev`,
+  signet serve --dev
+  signet serve --dev --cluster 3`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			// Before anything starts: a SIGHUP is never the end of the broker.
@@ -72,6 +74,12 @@ the log and the audit log, and the broker keeps running as it was.`,
 			logger := slog.New(handler)
 			broker.ApplyGCPolicy(cfg.GCPercent, cfg.MemoryLimitMiB)
 			broker.ApplyProcsPolicy(cfg.GoMaxProcs)
+			if cmd.Flags().Changed("cluster") {
+				if !dev {
+					return usagef("--cluster needs --dev: a district's brokers run on NATS servers of their own (docs/deployment.md)")
+				}
+				return serveDevCluster(cmd, cfg, logger, clusterN) // serve_cluster.go
+			}
 			srv, err := startServer(cmd.Context(), cfg, logger)
 			if err != nil {
 				return err
@@ -94,6 +102,7 @@ the log and the audit log, and the broker keeps running as it was.`,
 	f := cmd.Flags()
 	f.StringVar(&configPath, "config", "", "YAML configuration file")
 	f.BoolVar(&dev, "dev", false, "self-contained local broker on a temporary store")
+	f.IntVar(&clusterN, "cluster", 0, "with --dev: N brokers on an embedded N-node JetStream cluster, one MQTT namespace")
 	f.StringVar(&store, "store", "", "bbolt store file (default signet.db), or nats://host:4222[,...] for JetStream shared by several brokers")
 	applyNATS = addNATSFlags(f)
 	f.StringVar(&durability, "durability", "", "strict (fsync before PUBACK, default) or relaxed")

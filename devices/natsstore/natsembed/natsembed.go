@@ -45,6 +45,8 @@ func Start(dir string, n int) (*Cluster, error) {
 		opts := &server.Options{
 			ServerName: fmt.Sprintf("n%d", i+1), Host: "127.0.0.1", Port: -1,
 			JetStream: true, StoreDir: filepath.Join(dir, fmt.Sprintf("n%d", i+1)), NoLog: true, NoSigs: true,
+			// The registry is one value: room for a benchmark's thousands of devices.
+			MaxPayload: 8 << 20,
 		}
 		if n > 1 {
 			opts.Cluster = server.ClusterOpts{Name: "signet-local", Host: "127.0.0.1", Port: ports[i]}

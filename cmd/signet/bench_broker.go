@@ -77,7 +77,7 @@ func (f *brokerFlags) options() (bench.BrokerOptions, error) {
 	for _, m := range strings.Split(f.modes, ",") {
 		m = strings.TrimSpace(m)
 		switch m {
-		case bench.ModePlain, bench.ModeNaive, bench.ModeRelaxed, bench.ModeStrict, bench.ModeMosquitto:
+		case bench.ModePlain, bench.ModeNaive, bench.ModeRelaxed, bench.ModeStrict, bench.ModeMosquitto, bench.ModeStrictNATS:
 			o.Modes = append(o.Modes, m)
 		default:
 			return o, usagef("--modes: %q is not plain, naive, relaxed, strict or mosquitto", m)

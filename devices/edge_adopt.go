@@ -115,6 +115,16 @@ func (e *Edge) adoptTwin(device string, stored []byte) error {
 	return nil
 }
 
+// twinsAside separates, from ExtendLeases's answer, twin conflicts that
+// came with a full set of lease results: the leases stand, and only those
+// twins were not written (Store.ExtendLeases).
+func twinsAside(results []error, n int, err error) (conflicts, rest error) {
+	if _, only := twinConflicts(err); err != nil && only && len(results) == n {
+		return err, nil
+	}
+	return nil, err
+}
+
 // maxRedo bounds how often one change is applied again to a twin that
 // other brokers keep changing.
 const maxRedo = 4

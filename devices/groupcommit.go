@@ -254,6 +254,7 @@ func (c *committer) writeLeases(reqs []*leaseRequest, changes []Change) error {
 		ext[i] = LeaseExtension{KID: r.kid, From: r.from, To: r.to}
 	}
 	results, err := c.store.ExtendLeases(context.Background(), ext, changes)
+	conflicts, err := twinsAside(results, len(reqs), err) // edge_adopt.go
 	if err == nil && len(results) != len(reqs) {
 		err = fmt.Errorf("store answered %d lease extensions, asked %d", len(results), len(reqs))
 	}
@@ -275,6 +276,9 @@ func (c *committer) writeLeases(reqs []*leaseRequest, changes []Change) error {
 			c.e.opt.Logger.Warn("lease taken by another writer; refusing its counters", "err", results[i])
 		}
 		r.settle(results[i])
+	}
+	if failure == nil && conflicts != nil {
+		failure = c.fail(conflicts, len(reqs))
 	}
 	return failure
 }

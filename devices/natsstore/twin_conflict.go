@@ -50,3 +50,25 @@ func (s *Store) learnTwins(devs []devices.Device, revs map[string]uint64) {
 		s.twinRevs.LoadOrStore(d.ID, revs[d.ID])
 	}
 }
+
+// splitConflicts splits a Commit error into its twin conflicts and the
+// rest (nil when it holds only conflicts).
+func splitConflicts(err error) (conflicts, other error) {
+	var cs, os []error
+	var walk func(error)
+	walk = func(e error) {
+		if j, ok := e.(interface{ Unwrap() []error }); ok {
+			for _, x := range j.Unwrap() {
+				walk(x)
+			}
+			return
+		}
+		if c, _ := splitConflict(e); c != nil {
+			cs = append(cs, c)
+		} else {
+			os = append(os, e)
+		}
+	}
+	walk(err)
+	return errors.Join(cs...), errors.Join(os...)
+}

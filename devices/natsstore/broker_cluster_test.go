@@ -26,7 +26,7 @@ import (
 // waitTimeout bounds every wait on a condition in these tests: generous,
 // because the machine running them may be loaded; the design target for a
 // registry change to reach every broker is well under a second.
-const waitTimeout = 10 * time.Second
+const waitTimeout = 30 * time.Second
 
 // leaseBlock is the brokers' lease_block in these tests; devices skip 2·B
 // on reconnect, as the simulated firmware does (docs/counters.md).

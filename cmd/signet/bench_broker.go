@@ -122,6 +122,7 @@ loopback port, with a fresh store per run:
              crypto/ed25519.Verify inline in OnPublish
   relaxed    the Signet broker, relaxed durability
   strict     the Signet broker, strict durability (fsync before PUBACK)
+  strict-nats  strict on an embedded 3-node JetStream cluster, replicas 3 (target_nats.go)
   mosquitto  Debian's mosquitto, when installed (skipped with a note if not)
 
 Each configuration gets a closed-loop run (every connection publishes as fast

@@ -178,6 +178,10 @@ func Open(ctx context.Context, opt Options) (*Store, error) {
 	}
 	opts := []nats.Option{
 		nats.Name(opt.name()), nats.MaxReconnects(-1), nats.Timeout(opt.timeout()),
+		// A broker's own relayed messages (relay.go) never come back to it:
+		// the server does not send them, rather than RelayIn dropping them.
+		// Streams, watches and replies come from the servers, not echoes.
+		nats.NoEcho(),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 			if err != nil { // nil: our own Close
 				opt.logger().Warn("nats disconnected; reconnecting", "err", err)

@@ -438,7 +438,7 @@ func (b *brokerBench) runConfig(ctx context.Context, c config, kind string, rate
 		}
 		defer restore()
 	}
-	signet := c.mode == ModeStrict || c.mode == ModeRelaxed
+	signet := c.mode == ModeStrict || c.mode == ModeRelaxed || c.mode == ModeStrictNATS
 	lo := LoadOptions{
 		Addr: p.Addr(), Corpus: corpus, QoS: o.QoS, Gateways: c.gateways, Rate: rate,
 		Duration: o.Duration, Warmup: o.Warmup, Inflight: o.Inflight, SampleZone: corpus.Devices[0].Zone,

@@ -50,6 +50,7 @@ func TestRunLoad(t *testing.T) {
 		{"plain open loop", ModePlain, 1, 0, 2000, anyLogin, 6},
 		{"strict devices", ModeStrict, 1, 0, 0, signetLogin, 6},
 		{"relaxed gateways", ModeRelaxed, 1, 4, 0, signetLogin, 4},
+		{"strict-nats devices", ModeStrictNATS, 1, 0, 0, signetLogin, 6},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

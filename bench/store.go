@@ -26,6 +26,10 @@ type StoreConfig struct {
 	Duration   time.Duration        // per run
 	Committers int                  // concurrent callers of Commit (0: 64)
 	Dir        string               // where the temporary stores go ("": os.TempDir)
+	// Open opens a fresh, empty store for one run in dir (nil: bbolt in
+	// dir), e.g. JetStream on an embedded cluster; closing the store ends
+	// what it started.
+	Open func(ctx context.Context, dir string) (devices.Store, error)
 }
 
 // StoreResult is one run of the store benchmark.
@@ -39,7 +43,10 @@ type StoreResult struct {
 	P50Millis     float64 `json:"p50_ms"`
 	P99Millis     float64 `json:"p99_ms"`
 	Transactions  uint64  `json:"transactions"` // store transactions (fsyncs)
-	MeanBatch     float64 `json:"mean_batch"`   // commits per transaction
+	// LeasesPerSec is the lease extensions the store took per second
+	// (docs/counters.md): one per key per lease_block counters.
+	LeasesPerSec float64 `json:"leases_per_sec"`
+	MeanBatch    float64 `json:"mean_batch"` // commits per transaction
 	// Late counts updates refused as replays because their counter fell
 	// out of the window while they waited: with more committers than
 	// devices, one committer can be overtaken by the window. They are not
@@ -78,7 +85,13 @@ func MeasureStore(ctx context.Context, cfg StoreConfig, done func(StoreResult)) 
 // countingStore counts store transactions, to report the mean batch size.
 type countingStore struct {
 	devices.Store
-	commits atomic.Uint64
+	commits, leases atomic.Uint64
+}
+
+// ExtendLeases counts the extensions and passes them on.
+func (s *countingStore) ExtendLeases(ctx context.Context, l []devices.LeaseExtension, c []devices.Change) ([]error, error) {
+	s.leases.Add(uint64(len(l)))
+	return s.Store.ExtendLeases(ctx, l, c)
 }
 
 // Commit counts one transaction and passes it on.
@@ -93,7 +106,13 @@ func measureStoreOnce(ctx context.Context, cfg StoreConfig, n int, mode devices.
 		return StoreResult{}, fmt.Errorf("store bench: %w", err)
 	}
 	defer os.RemoveAll(dir)
-	bs, err := boltstore.Open(filepath.Join(dir, "bench.db"), boltstore.Options{})
+	open := cfg.Open
+	if open == nil {
+		open = func(_ context.Context, dir string) (devices.Store, error) {
+			return boltstore.Open(filepath.Join(dir, "bench.db"), boltstore.Options{})
+		}
+	}
+	bs, err := open(ctx, dir)
 	if err != nil {
 		return StoreResult{}, err
 	}
@@ -165,6 +184,7 @@ func measureStoreOnce(ctx context.Context, cfg StoreConfig, n int, mode devices.
 		P50Millis:     millis(percentile(all, 0.50)),
 		P99Millis:     millis(percentile(all, 0.99)),
 		Transactions:  store.commits.Load(),
+		LeasesPerSec:  float64(store.leases.Load()) / elapsed.Seconds(),
 		Late:          late.Load(),
 	}
 	if r.Transactions > 0 {

@@ -39,7 +39,7 @@ const (
 )
 
 // TargetModes are the modes StartTarget serves.
-var TargetModes = []string{ModePlain, ModeNaive, ModeRelaxed, ModeStrict}
+var TargetModes = []string{ModePlain, ModeNaive, ModeRelaxed, ModeStrict, ModeStrictNATS}
 
 // The users a Signet target knows (with TargetOptions.Password): the
 // driver's subscriber logs in as the admin, gateway connections as the
@@ -86,7 +86,7 @@ func StartTarget(ctx context.Context, o TargetOptions) (*Target, error) {
 	switch o.Mode {
 	case ModePlain, ModeNaive:
 		return startMochi(o)
-	case ModeRelaxed, ModeStrict:
+	case ModeRelaxed, ModeStrict, ModeStrictNATS:
 		return startSignet(ctx, o)
 	}
 	return nil, fmt.Errorf("target mode %q: want one of %v", o.Mode, TargetModes)
@@ -129,28 +129,18 @@ func startSignet(ctx context.Context, o TargetOptions) (*Target, error) {
 		}
 		dir, cleanup = d, func() { os.RemoveAll(d) }
 	}
+	if o.Mode == ModeStrictNATS {
+		return startSignetNATS(ctx, o, dir, cleanup) // target_nats.go
+	}
 	path := filepath.Join(dir, "signet.db")
 	if err := enroll(ctx, path, o.Devices); err != nil {
 		cleanup()
 		return nil, err
 	}
-	hash := o.PasswordHash
-	if hash == "" {
-		var err error
-		if hash, err = broker.HashPassword(o.Password); err != nil {
-			cleanup()
-			return nil, err
-		}
-	}
-	cfg := broker.DefaultConfig()
-	cfg.Store, cfg.Durability, cfg.MQTT, cfg.HTTP = path, o.Mode, o.Addr, ""
-	// No per-client rate limit: a gateway connection carries many devices,
-	// and the benchmark asks what the broker can carry, not what the
-	// default limit allows.
-	cfg.RatePerClient, cfg.RateBurst = 0, 0
-	cfg.Users = []broker.User{
-		{Name: TargetAdminUser, Role: broker.RoleAdmin, PasswordHash: hash},
-		{Name: TargetGatewayUser, Role: broker.RoleGateway, Zones: []string{"*"}, PasswordHash: hash},
+	cfg, err := targetConfig(o, path)
+	if err != nil {
+		cleanup()
+		return nil, err
 	}
 	srv, err := broker.New(ctx, cfg, o.Logger)
 	if err != nil {
@@ -165,6 +155,28 @@ func startSignet(ctx context.Context, o TargetOptions) (*Target, error) {
 		defer cleanup()
 		return srv.Shutdown(ctx)
 	}}, nil
+}
+
+// targetConfig is the Signet broker's config under test, on store.
+func targetConfig(o TargetOptions, store string) (broker.Config, error) {
+	hash := o.PasswordHash
+	if hash == "" {
+		var err error
+		if hash, err = broker.HashPassword(o.Password); err != nil {
+			return broker.Config{}, err
+		}
+	}
+	cfg := broker.DefaultConfig()
+	cfg.Store, cfg.Durability, cfg.MQTT, cfg.HTTP = store, o.Mode, o.Addr, ""
+	// No per-client rate limit: a gateway connection carries many devices,
+	// and the benchmark asks what the broker can carry, not what the
+	// default limit allows.
+	cfg.RatePerClient, cfg.RateBurst = 0, 0
+	cfg.Users = []broker.User{
+		{Name: TargetAdminUser, Role: broker.RoleAdmin, PasswordHash: hash},
+		{Name: TargetGatewayUser, Role: broker.RoleGateway, Zones: []string{"*"}, PasswordHash: hash},
+	}
+	return cfg, nil
 }
 
 // enroll writes the devices into a new store at path, in one transaction.

@@ -88,6 +88,8 @@ type Config struct {
 	CommandAPI CommandAPIConfig `yaml:"command_api"`
 	// NATS is how a store of nats:// URLs is reached (config_nats.go).
 	NATS NATSConfig `yaml:"nats"`
+	// Cluster makes brokers sharing a nats:// store one MQTT namespace (config_cluster.go).
+	Cluster ClusterConfig `yaml:"cluster"`
 	// MetricsToken, when set, is the SHA-256 of the bearer token /metrics requires (config_metrics.go).
 	MetricsToken MetricsTokenSHA256 `yaml:"metrics_token_sha256"`
 	// Dashboard bounds the live stream, the rate history and event paging (config_dashboard.go).

@@ -47,6 +47,7 @@ type Server struct {
 	ready   atomic.Bool   // serving, and not shutting down (/readyz)
 	reloads reloadState   // what Reload swaps (reload.go)
 	dash    *liveDash     // connection state, rates and live streams (dashlive.go)
+	cluster *clusterRelay // one MQTT namespace with the brokers on a shared store, or nil (cluster_relay.go)
 
 	shutdownOnce sync.Once
 	shutdownErr  error
@@ -149,7 +150,11 @@ func NewWithStore(ctx context.Context, cfg Config, store devices.Store, log *slo
 	s.reloads.retained = retained
 	retained.RegisterMetrics(s.metrics)
 	// packet first (see PacketHook), the retained quota last (see RetainedQuota).
-	for _, h := range []mqtt.Hook{packet, s.gate, s.access, s.hook, s.dash.conns, retained} {
+	hooks := []mqtt.Hook{packet, s.gate, s.access, s.hook, s.dash.conns, retained}
+	if s.cluster = newClusterRelay(s); s.cluster != nil {
+		hooks = append(hooks, s.cluster)
+	}
+	for _, h := range hooks {
 		if err := s.mqtt.AddHook(h, nil); err != nil {
 			return nil, errors.Join(err, s.closeState(ctx))
 		}
@@ -206,6 +211,11 @@ func (s *Server) Start() error {
 	}()
 	if err := s.mqtt.Serve(); err != nil {
 		return fmt.Errorf("mqtt: %w", err)
+	}
+	if s.cluster != nil {
+		if err := s.cluster.start(s); err != nil {
+			return fmt.Errorf("cluster: %w", err)
+		}
 	}
 	if s.httpSrv != nil {
 		go func() {
@@ -281,6 +291,7 @@ func (s *Server) shutdown(ctx context.Context) error {
 	if s.httpSrv != nil {
 		errs = append(errs, s.httpSrv.Shutdown(ctx))
 	}
+	s.cluster.stopRelay()
 	errs = append(errs, s.mqtt.Close()) // closes listeners and clients; hooks return first
 	s.hook.Drain()
 	errs = append(errs, s.verify.Close())

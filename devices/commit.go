@@ -112,6 +112,7 @@ type Pending struct {
 	batch   *batch          // the store transaction that will write it; nil: nothing to write
 	backlog <-chan struct{} // Relaxed: the batch to wait for, if the store is behind
 	strict  bool
+	redo    *redo // to apply it again to a twin another broker changed (edge_adopt.go)
 }
 
 // Stage is the first half of Commit: every check and the change in memory,
@@ -161,6 +162,7 @@ func (e *Edge) Stage(u Update) (*Pending, error) {
 		// twin is encoded by the committer, once per batch and device:
 		// next is never modified again, so it can wait.
 		p.batch, p.backlog = e.com.enqueue(entry{dev: dev, doc: next})
+		p.redo = &redo{e: e, dev: dev, k: k, u: u}
 	} else {
 		// Only the security counters moved (telemetry, events): written
 		// within FlushInterval, and nothing to wait for.
@@ -193,7 +195,7 @@ func (p *Pending) Wait(ctx context.Context) (*twin.Document, error) {
 	select {
 	case <-p.batch.done:
 		if p.batch.err != nil {
-			return nil, p.batch.err
+			return p.redo.settle(ctx, p.next, p.batch.err)
 		}
 		return p.next, nil
 	case <-ctx.Done():

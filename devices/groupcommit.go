@@ -254,6 +254,7 @@ func (c *committer) writeLeases(reqs []*leaseRequest, changes []Change) error {
 		ext[i] = LeaseExtension{KID: r.kid, From: r.from, To: r.to}
 	}
 	results, err := c.store.ExtendLeases(context.Background(), ext, changes)
+	conflicts, err := twinsAside(results, len(reqs), err) // edge_adopt.go
 	if err == nil && len(results) != len(reqs) {
 		err = fmt.Errorf("store answered %d lease extensions, asked %d", len(results), len(reqs))
 	}
@@ -276,12 +277,18 @@ func (c *committer) writeLeases(reqs []*leaseRequest, changes []Change) error {
 		}
 		r.settle(results[i])
 	}
+	if failure == nil && conflicts != nil {
+		failure = c.fail(conflicts, len(reqs))
+	}
 	return failure
 }
 
 // fail records a store failure: from now on every commit is refused,
 // because memory may be ahead of the disk (fail-stop).
 func (c *committer) fail(err error, n int) error {
+	if c.e.survivable(err) { // a shared store's answers (edge_adopt.go)
+		return err
+	}
 	failure := fmt.Errorf("%w: %w", ErrStoreFailed, err)
 	c.e.opt.Logger.Error("store write failed; refusing further commits", "err", err, "changes", n)
 	c.mu.Lock()

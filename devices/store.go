@@ -46,7 +46,9 @@ type Store interface {
 	// change is durable when the call returns. The result holds one entry
 	// per extension: nil, or a *LeaseConflictError with the bound found
 	// instead, which the caller must honour. An error for the whole call
-	// means none of it may be counted on.
+	// means none of it may be counted on, except an error made only of
+	// *TwinConflictError beside a full result: the extensions stand, and
+	// only those twins were not written (edge_adopt.go).
 	ExtendLeases(ctx context.Context, leases []LeaseExtension, changes []Change) ([]error, error)
 	// Close releases the store.
 	Close() error

@@ -78,7 +78,7 @@ func (f *brokerFlags) options() (bench.BrokerOptions, error) {
 	for _, m := range strings.Split(f.modes, ",") {
 		m = strings.TrimSpace(m)
 		switch m {
-		case bench.ModePlain, bench.ModeNaive, bench.ModeRelaxed, bench.ModeStrict, bench.ModeMosquitto:
+		case bench.ModePlain, bench.ModeNaive, bench.ModeRelaxed, bench.ModeStrict, bench.ModeMosquitto, bench.ModeStrictNATS:
 			o.Modes = append(o.Modes, m)
 		default:
 			return o, usagef("--modes: %q is not plain, naive, relaxed, strict or mosquitto", m)
@@ -123,6 +123,7 @@ loopback port, with a fresh store per run:
              crypto/ed25519.Verify inline in OnPublish
   relaxed    the Signet broker, relaxed durability
   strict     the Signet broker, strict durability (fsync before PUBACK)
+  strict-nats  strict on an embedded 3-node JetStream cluster, replicas 3 (target_nats.go)
   mosquitto  Debian's mosquitto, when installed (skipped with a note if not)
 
 Each configuration gets a closed-loop run (every connection publishes as fast

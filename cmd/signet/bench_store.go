@@ -12,12 +12,12 @@ import (
 )
 
 func newBenchStoreCmd() *cobra.Command {
-	var deviceList, modeList string
+	var deviceList, modeList, storeKind string
 	var seconds float64
 	var committers int
 	var asJSON bool
 	cmd := &cobra.Command{
-		Use:   "store [--devices 1,100,10000] [--seconds N] [--modes strict,relaxed] [--json]",
+		Use:   "store [--store bbolt|nats-embedded] [--devices 1,100,10000] [--seconds N] [--modes strict,relaxed] [--json]",
 		Short: "Measure group commits: commits/s and p99 commit latency",
 		Long: `Measure the devices group committer on a fresh embedded store (bbolt, in the
 temporary directory) for each device count and durability mode: --committers
@@ -30,10 +30,17 @@ updates refused as replays because other committers of the same device moved
 its window past them (possible only with more committers than devices). Strict
 latency includes the fsync; relaxed returns before it, which risks the last
 few ms of accepted state on power loss. The numbers depend on the disk: run it
-on the edge box's own disk, with nothing else busy.`,
+on the edge box's own disk, with nothing else busy.
+
+--store nats-embedded measures the JetStream store instead (devices/natsstore),
+on a fresh 3-node cluster embedded in the process per run, replicas 3: every
+twin write and lease extension is a compare-and-set acknowledged by two of the
+three nodes. "leases/s" is the counter lease extensions taken per second
+(one per key per lease_block counters, docs/counters.md).`,
 		Example: `  signet bench store
   signet bench store --devices 10000 --seconds 10 --modes strict
-  signet bench store --json > store.json`,
+  signet bench store --json > store.json
+  signet bench store --store nats-embedded --devices 1,100,1000 --modes strict`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			counts, err := parseCounts(deviceList)
@@ -60,18 +67,23 @@ on the edge box's own disk, with nothing else busy.`,
 				Duration:   time.Duration(seconds * float64(time.Second)),
 				Committers: committers,
 			}
+			if cfg.Open, err = benchStoreOpener(storeKind); err != nil { // bench_store_nats.go
+				return err
+			}
 			out := cmd.OutOrStdout()
 			// Fixed-width columns, so that each row can be printed as soon
 			// as its run ends.
-			const row = "%7v  %-7v  %10v  %9v  %7v  %7v  %12v  %10v  %5v\n"
+			const row = "%7v  %-7v  %10v  %9v  %7v  %7v  %12v  %10v  %5v  %8v\n"
 			progress := func(r bench.StoreResult) {
 				fmt.Fprintf(out, row, r.Devices, r.Mode, r.Committers, fmt.Sprintf("%.0f", r.CommitsPerSec),
-					fmt.Sprintf("%.2f", r.P50Millis), fmt.Sprintf("%.2f", r.P99Millis), r.Transactions, fmt.Sprintf("%.1f", r.MeanBatch), r.Late)
+					fmt.Sprintf("%.2f", r.P50Millis), fmt.Sprintf("%.2f", r.P99Millis), r.Transactions, fmt.Sprintf("%.1f", r.MeanBatch), r.Late,
+					fmt.Sprintf("%.0f", r.LeasesPerSec))
 			}
 			if asJSON {
 				progress = nil
 			} else {
-				fmt.Fprintf(out, row, "devices", "mode", "committers", "commits/s", "p50 ms", "p99 ms", "transactions", "mean batch", "late")
+				fmt.Fprintf(out, "store %s\n", storeKind)
+				fmt.Fprintf(out, row, "devices", "mode", "committers", "commits/s", "p50 ms", "p99 ms", "transactions", "mean batch", "late", "leases/s")
 			}
 			results, err := bench.MeasureStore(cmd.Context(), cfg, progress)
 			if err != nil {
@@ -83,6 +95,7 @@ on the edge box's own disk, with nothing else busy.`,
 			return nil
 		},
 	}
+	cmd.Flags().StringVar(&storeKind, "store", "bbolt", "bbolt (a file in the temporary directory) or nats-embedded (a 3-node JetStream cluster in the process)")
 	cmd.Flags().StringVar(&deviceList, "devices", "1,100,10000", "device counts, comma-separated")
 	cmd.Flags().StringVar(&modeList, "modes", "strict,relaxed", "durability modes, comma-separated")
 	cmd.Flags().Float64Var(&seconds, "seconds", 3, "duration of each run")

@@ -18,6 +18,7 @@ import (
 func newServeCmd() *cobra.Command {
 	var configPath, checkConfig, store, durability, mqttAddr, httpAddr, auditPath, logLevel, logFormat string
 	var dev, allowAnon, create bool
+	var clusterN int
 	var applyNATS func(*cobra.Command, *broker.Config) // set with the flags below
 	cmd := &cobra.Command{
 		Use:   "serve [--config signet.yaml] [flags]",
@@ -56,6 +57,7 @@ starting anything: run it before sending SIGHUP.`,
   signet serve --store signet.db --audit audit.jsonl --log-format json
   signet serve --store new.db --init
   signet serve --dev
+  signet serve --dev --cluster 3
   signet serve --check-config /etc/signet/signet.yaml && kill -HUP $(pidof signet)`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -84,6 +86,12 @@ starting anything: run it before sending SIGHUP.`,
 			logger := slog.New(handler)
 			broker.ApplyGCPolicy(cfg.GCPercent, cfg.MemoryLimitMiB)
 			broker.ApplyProcsPolicy(cfg.GoMaxProcs)
+			if cmd.Flags().Changed("cluster") {
+				if !dev {
+					return usagef("--cluster needs --dev: a district's brokers run on NATS servers of their own (docs/deployment.md)")
+				}
+				return serveDevCluster(cmd, cfg, logger, clusterN) // serve_cluster.go
+			}
 			srv, err := startServer(cmd.Context(), cfg, logger)
 			if err != nil {
 				return err
@@ -107,6 +115,7 @@ starting anything: run it before sending SIGHUP.`,
 	f.StringVar(&configPath, "config", "", "YAML configuration file")
 	f.StringVar(&checkConfig, "check-config", "", "validate this configuration file as serve and SIGHUP would, then exit (0: valid, 1: not)")
 	f.BoolVar(&dev, "dev", false, "self-contained local broker on a temporary store")
+	f.IntVar(&clusterN, "cluster", 0, "with --dev: N brokers on an embedded N-node JetStream cluster, one MQTT namespace")
 	f.StringVar(&store, "store", "", "bbolt store file (default signet.db), or nats://host:4222[,...] for JetStream shared by several brokers")
 	applyNATS = addNATSFlags(f)
 	f.StringVar(&durability, "durability", "", "strict (fsync before PUBACK, default) or relaxed")

@@ -26,7 +26,7 @@ import (
 // waitTimeout bounds every wait on a condition in these tests: generous,
 // because the machine running them may be loaded; the design target for a
 // registry change to reach every broker is well under a second.
-const waitTimeout = 10 * time.Second
+const waitTimeout = 30 * time.Second
 
 // leaseBlock is the brokers' lease_block in these tests; devices skip 2·B
 // on reconnect, as the simulated firmware does (docs/counters.md).
@@ -120,6 +120,13 @@ type district struct {
 
 func startDistrict(t *testing.T, enrolled ...*device) *district {
 	t.Helper()
+	return startDistrictWith(t, nil, enrolled...)
+}
+
+// startDistrictWith is startDistrict with configure applied to both
+// brokers' config.
+func startDistrictWith(t *testing.T, configure func(*broker.Config), enrolled ...*device) *district {
+	t.Helper()
 	c := natstest.StartCluster(t, 3)
 	ctx := context.Background()
 	reg := devices.NewRegistry(openOn(t, c.URLs(), 3), nil)
@@ -136,6 +143,9 @@ func startDistrict(t *testing.T, enrolled ...*device) *district {
 		}
 		cfg := broker.DefaultConfig()
 		cfg.Store, cfg.MQTT, cfg.HTTP, cfg.LeaseBlock = url, "127.0.0.1:0", "", leaseBlock
+		if configure != nil {
+			configure(&cfg)
+		}
 		srv, err := broker.NewWithStore(ctx, cfg, store, slog.New(slog.NewTextHandler(io.Discard, nil)))
 		if err != nil {
 			t.Fatal(err)

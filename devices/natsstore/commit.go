@@ -3,6 +3,7 @@ package natsstore
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -55,7 +56,10 @@ func (s *Store) commit(ctx context.Context, changes []devices.Change) error {
 	// leaves everything as it was; then each write at the revision read.
 	// A write that loses its compare-and-set to another broker reads and
 	// checks that record again (putWindow, putTwin).
+	// A twin another broker changed is left out and reported, and the rest
+	// written all the same (devices.TwinConflictError).
 	seen := make([]stored, len(kids)+len(devs))
+	conflicts := make([]error, len(seen))
 	if err := parallel(len(seen), func(i int) error {
 		var err error
 		if i < len(kids) {
@@ -63,6 +67,8 @@ func (s *Store) commit(ctx context.Context, changes []devices.Change) error {
 		} else {
 			d := devs[i-len(kids)]
 			seen[i], err = s.checkTwin(ctx, d, twins[d])
+			conflicts[i], err = splitConflict(err)
+			seen[i].skip = conflicts[i] != nil
 		}
 		return err
 	}); err != nil {
@@ -73,15 +79,22 @@ func (s *Store) commit(ctx context.Context, changes []devices.Change) error {
 		if i < len(kids) {
 			return s.putWindow(ctx, windows[kids[i]], seen[i])
 		}
+		if seen[i].skip {
+			return nil
+		}
 		d := devs[i-len(kids)]
 		var err error
 		grown[i-len(kids)], err = s.putTwin(ctx, d, twins[d], seen[i])
+		conflicts[i], err = splitConflict(err)
 		return err
 	})
 	if err != nil {
 		return err
 	}
-	return s.appendTwins(ctx, devs, twins, grown)
+	if err := s.appendTwins(ctx, devs, twins, grown); err != nil {
+		return err
+	}
+	return errors.Join(conflicts...)
 }
 
 // stored is what a record was when read: its KV revision (0: absent),
@@ -100,8 +113,11 @@ type twinHead struct {
 	Version uint64 `json:"version"`
 }
 
-// checkTwin reads a device's stored twin and refuses doc if its version
-// is lower: that is another broker's newer twin.
+// checkTwin reads a device's stored twin and refuses doc, with a
+// *devices.TwinConflictError carrying the stored twin, when another broker
+// wrote it since this store last wrote or loaded it, or when its version
+// is lower: doc was made from an older twin, and the edge adopts the
+// stored one (twin_conflict.go).
 func (s *Store) checkTwin(ctx context.Context, device string, doc []byte) (stored, error) {
 	var next twinHead
 	if err := json.Unmarshal(doc, &next); err != nil {
@@ -118,9 +134,8 @@ func (s *Store) checkTwin(ctx context.Context, device string, doc []byte) (store
 	if err := json.Unmarshal(v, &old); err != nil {
 		return stored{}, fmt.Errorf("nats store: twin of device %s: corrupt: %w", device, err)
 	}
-	if old.Version > next.Version {
-		return stored{}, &devices.ConflictError{Msg: fmt.Sprintf("twin of device %s: version would go down from %d to %d (another broker changed it)",
-			device, old.Version, next.Version)}
+	if s.otherWriter(device, rev) || old.Version > next.Version {
+		return stored{}, s.twinConflict(device, v, rev)
 	}
 	return stored{rev: rev, grew: next.Version > old.Version}, nil
 }
@@ -142,10 +157,11 @@ func (s *Store) putTwin(ctx context.Context, device string, doc []byte, st store
 		}
 		rctx, cancel := s.request(ctx)
 		var err error
+		var rev uint64
 		if st.rev == 0 {
-			_, err = s.twins.Create(rctx, device, doc)
+			rev, err = s.twins.Create(rctx, device, doc)
 		} else {
-			_, err = s.twins.Update(rctx, device, doc, st.rev)
+			rev, err = s.twins.Update(rctx, device, doc, st.rev)
 		}
 		cancel()
 		if casLost(err) {
@@ -154,6 +170,7 @@ func (s *Store) putTwin(ctx context.Context, device string, doc []byte, st store
 		if err != nil {
 			return nil, fmt.Errorf("nats store: twin of device %s: %w", device, err)
 		}
+		s.twinRevs.Store(device, rev)
 		if !st.grew {
 			return nil, nil
 		}

@@ -67,9 +67,17 @@ func (s *Store) ExtendLeases(ctx context.Context, leases []devices.LeaseExtensio
 			return nil, fmt.Errorf("kid %s: lease from %d to %d does not grow", signing.FormatKeyID(l.KID), l.From, l.To)
 		}
 	}
+	// Twins another broker changed are refused, the rest written; the
+	// leases are taken all the same, and the refusal returned beside them
+	// (devices.TwinConflictError).
+	var conflicts error
 	if len(changes) > 0 {
 		if err := s.Commit(ctx, changes); err != nil {
-			return nil, err
+			c, other := splitConflicts(err)
+			if other != nil {
+				return nil, err
+			}
+			conflicts = c
 		}
 	}
 	results := make([]error, len(leases))
@@ -83,7 +91,7 @@ func (s *Store) ExtendLeases(ctx context.Context, leases []devices.LeaseExtensio
 	if err != nil {
 		return nil, fmt.Errorf("extending leases: %w", err)
 	}
-	return results, nil
+	return results, conflicts
 }
 
 // extend takes one lease: nil, or the conflict naming the bound found.

@@ -39,7 +39,7 @@ func (s *Store) Load(ctx context.Context) (*devices.Snapshot, error) {
 	sort.Slice(snap.Operators, func(i, j int) bool { return snap.Operators[i].ID < snap.Operators[j].ID })
 	sort.Slice(snap.Authorities, func(i, j int) bool { return snap.Authorities[i].ID < snap.Authorities[j].ID })
 
-	if err := s.each(ctx, s.leases, func(key string, v []byte) error {
+	if err := s.each(ctx, s.leases, func(key string, v []byte, _ uint64) error {
 		kid, err := hex.DecodeString(key)
 		if err != nil || len(v) < 8 {
 			return fmt.Errorf("nats store: lease record %q: corrupt", key)
@@ -54,19 +54,22 @@ func (s *Store) Load(ctx context.Context) (*devices.Snapshot, error) {
 		return nil, err
 	}
 	sort.Slice(snap.Windows, func(i, j int) bool { return bytes.Compare(snap.Windows[i].KID, snap.Windows[j].KID) < 0 })
-	if err := s.each(ctx, s.twins, func(key string, v []byte) error {
+	twinRevs := map[string]uint64{}
+	if err := s.each(ctx, s.twins, func(key string, v []byte, rev uint64) error {
 		snap.Twins = append(snap.Twins, devices.Twin{Device: key, Doc: v})
+		twinRevs[key] = rev
 		return nil
 	}); err != nil {
 		return nil, err
 	}
+	s.learnTwins(snap.Devices, twinRevs)
 	sort.Slice(snap.Twins, func(i, j int) bool { return snap.Twins[i].Device < snap.Twins[j].Device })
 	return snap, nil
 }
 
 // each calls fn for the latest value of every key of kv, streamed by one
 // watch (one request, not one per key).
-func (s *Store) each(ctx context.Context, kv jetstream.KeyValue, fn func(key string, value []byte) error) error {
+func (s *Store) each(ctx context.Context, kv jetstream.KeyValue, fn func(key string, value []byte, rev uint64) error) error {
 	ctx, cancel := context.WithTimeout(ctx, 4*s.timeout)
 	defer cancel()
 	w, err := kv.WatchAll(ctx, jetstream.IgnoreDeletes())
@@ -83,7 +86,7 @@ func (s *Store) each(ctx context.Context, kv jetstream.KeyValue, fn func(key str
 			if e == nil {
 				return nil // the initial values are all delivered
 			}
-			if err := fn(e.Key(), e.Value()); err != nil {
+			if err := fn(e.Key(), e.Value(), e.Revision()); err != nil {
 				return err
 			}
 		case <-ctx.Done():

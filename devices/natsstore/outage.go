@@ -8,6 +8,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/signet-city/signet/devices"
 )
 
 // ride runs op, and again while it fails because NATS cannot be reached,
@@ -16,16 +18,26 @@ import (
 // the stored bound, a conflict the edge honours (it gives up that lease's
 // counters, never accepts one twice); a bound or a twin written again is
 // the same record.
+//
+// Once NATS has been unreachable for longer than the budget, every write
+// fails with devices.ErrUnavailable after one attempt, without waiting,
+// while the connection is down (once it is up again, JetStream may need a
+// moment, which a write waits for within the budget), until one succeeds: the edge refuses what needs a write and goes on serving
+// the leases it holds, and recovers by itself when NATS returns.
 func (s *Store) ride(ctx context.Context, what string, op func() error) error {
 	start := time.Now()
 	wait := 50 * time.Millisecond
 	for {
 		err := op()
 		if err == nil || !unreachable(err) || ctx.Err() != nil {
+			if err == nil {
+				s.downSince.Store(0)
+			}
 			return err
 		}
-		if time.Since(start) > s.outage {
-			return fmt.Errorf("nats store: %s: NATS unreachable for %s: %w", what, s.outage, err)
+		s.downSince.CompareAndSwap(0, start.UnixNano())
+		if down := time.Since(time.Unix(0, s.downSince.Load())); time.Since(start) > s.outage || (down > s.outage && s.nc.Status() != nats.CONNECTED) {
+			return fmt.Errorf("nats store: %s: NATS unreachable for %s: %w: %w", what, down.Round(time.Millisecond), devices.ErrUnavailable, err)
 		}
 		s.log.Warn("NATS unreachable; waiting for it", "op", what, "err", err)
 		t := time.NewTimer(wait)

@@ -28,6 +28,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -131,6 +132,14 @@ type Store struct {
 	// or read, so that an extension from the bound it knows is one round
 	// trip (Update at that revision) rather than two.
 	revs sync.Map // hex kid -> leaseRev
+	// twinRevs is the KV revision of each twin as this store last wrote or
+	// loaded it (0: absent then): a stored twin at another revision was
+	// written by another broker since, and the edge must adopt it before
+	// its own change is written (twin_conflict.go).
+	twinRevs sync.Map // device id -> uint64
+	// downSince is when writes began to find NATS unreachable (UnixNano;
+	// 0: they reach it), for ride.
+	downSince atomic.Int64
 
 	closeOnce sync.Once
 }
@@ -169,6 +178,10 @@ func Open(ctx context.Context, opt Options) (*Store, error) {
 	}
 	opts := []nats.Option{
 		nats.Name(opt.name()), nats.MaxReconnects(-1), nats.Timeout(opt.timeout()),
+		// A broker's own relayed messages (relay.go) never come back to it:
+		// the server does not send them, rather than RelayIn dropping them.
+		// Streams, watches and replies come from the servers, not echoes.
+		nats.NoEcho(),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 			if err != nil { // nil: our own Close
 				opt.logger().Warn("nats disconnected; reconnecting", "err", err)

@@ -51,7 +51,8 @@ func streamMessages(t *testing.T, url, stream, subject string) [][]byte {
 
 // TestTwinsOnlyGrow: a twin is written by compare-and-set and never to a
 // lower version (another broker's newer twin stays, and the commit says
-// so, leaving its other changes unwritten); every twin whose version grew
+// so with the stored twin, for the edge to adopt, while its other changes
+// are written); every twin whose version grew
 // is appended to SIGNET_TWIN on signet.twin.<zone>.<device>, and a change
 // of its security counters alone is not.
 func TestTwinsOnlyGrow(t *testing.T) {
@@ -65,15 +66,17 @@ func TestTwinsOnlyGrow(t *testing.T) {
 		}
 	}
 	err := s.Commit(ctx, []devices.Change{{Device: "d2", Twin: v1}, {Device: "d1", Twin: v1}})
-	if !errors.Is(err, devices.ErrConflict) {
-		t.Fatalf("twin back to version 1: err = %v, want ErrConflict", err)
+	var conflict *devices.TwinConflictError
+	if !errors.Is(err, devices.ErrConflict) || !errors.As(err, &conflict) || conflict.Device != "d1" ||
+		string(conflict.Stored) != `{"zone":"z1","version":2,"security":{"accepted":2}}` {
+		t.Fatalf("twin back to version 1: err = %v, want a twin conflict of d1 carrying its stored twin", err)
 	}
 	snap, err := s.Load(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(snap.Twins) != 1 || string(snap.Twins[0].Doc) != `{"zone":"z1","version":2,"security":{"accepted":2}}` {
-		t.Fatalf("twins = %+v, want d1 at version 2 with its last counters alone", snap.Twins)
+	if len(snap.Twins) != 2 || string(snap.Twins[0].Doc) != `{"zone":"z1","version":2,"security":{"accepted":2}}` || string(snap.Twins[1].Doc) != string(v1) {
+		t.Fatalf("twins = %s, want d1 at version 2 with its last counters alone, and d2 written", snap.Twins)
 	}
 	got := streamMessages(t, url, natsstore.TwinStream, natsstore.TwinSubject("z1", "d1"))
 	if len(got) != 2 || string(got[0]) != string(v1) || string(got[1]) != string(v2) {

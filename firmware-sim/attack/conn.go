@@ -27,6 +27,13 @@ type Conn struct {
 // may use any client id its token names; a different one from the device's
 // own keeps a running simulator's session connected.
 func Dial(ctx context.Context, brokerURL string, d *runtime.Device, clientID string) (*Conn, error) {
+	return DialReceiving(ctx, brokerURL, d, clientID, nil)
+}
+
+// DialReceiving is Dial for an attacker that also listens: onPublish (if
+// not nil) sees the topic of every message the broker delivers to it, the
+// evidence of a subscription that leaked what it may not read.
+func DialReceiving(ctx context.Context, brokerURL string, d *runtime.Device, clientID string, onPublish func(topic string)) (*Conn, error) {
 	u, err := url.Parse(brokerURL)
 	if err != nil || u.Scheme != "tcp" || u.Host == "" {
 		return nil, fmt.Errorf("broker %q: the attacker speaks tcp://host:port only (give --broker tcp://HOST:PORT)", brokerURL)
@@ -41,7 +48,14 @@ func Dial(ctx context.Context, brokerURL string, d *runtime.Device, clientID str
 		nc.Close()
 		return nil, err
 	}
-	cl := paho5.NewClient(paho5.ClientConfig{Conn: nc, ClientID: clientID, PacketTimeout: 30 * time.Second})
+	cfg := paho5.ClientConfig{Conn: nc, ClientID: clientID, PacketTimeout: 30 * time.Second}
+	if onPublish != nil {
+		cfg.OnPublishReceived = []func(paho5.PublishReceived) (bool, error){func(pr paho5.PublishReceived) (bool, error) {
+			onPublish(pr.Packet.Topic)
+			return true, nil
+		}}
+	}
+	cl := paho5.NewClient(cfg)
 	ack, err := cl.Connect(ctx, &paho5.Connect{
 		ClientID: clientID, CleanStart: true, KeepAlive: 30,
 		UsernameFlag: true, Username: d.ID, PasswordFlag: true, Password: tok,

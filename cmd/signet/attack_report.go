@@ -20,7 +20,7 @@ const (
 )
 
 // scenarioColumns are the table's columns, terminal and markdown alike.
-var scenarioColumns = []string{"scenario", "risk", "sent", "refused", "accepted", "events (stand for)", "honest sent", "honest delivered", "honest share", "floor", "peak RSS MiB", "verdict"}
+var scenarioColumns = []string{"scenario", "risk", "sent", "refused", "accepted", "events (stand for)", "event reasons", "honest sent", "honest delivered", "honest share", "floor", "peak RSS MiB", "verdict"}
 
 // scenarioCells is one row of the table.
 func scenarioCells(r scenarioRow) []string {
@@ -40,7 +40,15 @@ func scenarioCells(r scenarioRow) []string {
 	if !r.Pass {
 		verdict = "FAILED"
 	}
-	return []string{r.Scenario, r.Risk, fmt.Sprint(r.Sent), fmt.Sprint(r.Refused), fmt.Sprint(r.Accepted), events,
+	reasons := make(map[string]int, len(r.EventReasons))
+	for k, n := range r.EventReasons {
+		reasons[k] = int(n)
+	}
+	why := summarise(reasons)
+	if why == "" {
+		why = "-"
+	}
+	return []string{r.Scenario, r.Risk, fmt.Sprint(r.Sent), fmt.Sprint(r.Refused), fmt.Sprint(r.Accepted), events, why,
 		fmt.Sprint(r.HonestSent), delivered, fmt.Sprintf("%.2f%%", 100*r.HonestShare), fmt.Sprintf("%.1f%%", 100*r.Floor), rss, verdict}
 }
 

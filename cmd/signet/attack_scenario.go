@@ -57,24 +57,25 @@ func addScenarioFlags(cmd *cobra.Command, s *scenarioFlags) {
 
 // scenarioRow is what one scenario measured.
 type scenarioRow struct {
-	Scenario        string  `json:"scenario"`
-	Risk            string  `json:"risk"`
-	Flood           bool    `json:"flood,omitempty"`
-	Sent            int     `json:"sent"`
-	Refused         int     `json:"refused"`
-	Accepted        int     `json:"accepted"`
-	Unanswered      int     `json:"unanswered,omitempty"`
-	Collateral      int     `json:"collateral,omitempty"` // the attacker's own valid messages refused beside its poisoned ones
-	Events          int     `json:"events"`               // messages seen on $security/events (-1: not watched)
-	EventsStandFor  uint64  `json:"events_stand_for"`     // refusals they record: an aggregate counts as its count
-	HonestSent      int     `json:"honest_sent"`          // honest readings published
-	HonestAcked     int     `json:"honest_acked"`         // of those, PUBACKed below 0x80
-	HonestDelivered int     `json:"honest_delivered"`     // of those, received by the reader (-1: no reader)
-	HonestShare     float64 `json:"honest_share"`         // delivered (or, with no reader, acked) over sent
-	Floor           float64 `json:"floor"`                // least honest share this scenario must keep
-	PeakRSSMiB      float64 `json:"peak_rss_mib"`         // the broker's peak RSS during it (0: not measured)
-	Pass            bool    `json:"pass"`                 // 0 accepted, honest share >= floor, RSS under the limit
-	Note            string  `json:"note,omitempty"`
+	Scenario        string            `json:"scenario"`
+	Risk            string            `json:"risk"`
+	Flood           bool              `json:"flood,omitempty"`
+	Sent            int               `json:"sent"`
+	Refused         int               `json:"refused"`
+	Accepted        int               `json:"accepted"`
+	Unanswered      int               `json:"unanswered,omitempty"`
+	Collateral      int               `json:"collateral,omitempty"`    // the attacker's own valid messages refused beside its poisoned ones
+	Events          int               `json:"events"`                  // messages seen on $security/events (-1: not watched)
+	EventsStandFor  uint64            `json:"events_stand_for"`        // refusals they record: an aggregate counts as its count
+	EventReasons    map[string]uint64 `json:"event_reasons,omitempty"` // the same by reason
+	HonestSent      int               `json:"honest_sent"`             // honest readings published
+	HonestAcked     int               `json:"honest_acked"`            // of those, PUBACKed below 0x80
+	HonestDelivered int               `json:"honest_delivered"`        // of those, received by the reader (-1: no reader)
+	HonestShare     float64           `json:"honest_share"`            // delivered (or, with no reader, acked) over sent
+	Floor           float64           `json:"floor"`                   // least honest share this scenario must keep
+	PeakRSSMiB      float64           `json:"peak_rss_mib"`            // the broker's peak RSS during it (0: not measured)
+	Pass            bool              `json:"pass"`                    // 0 accepted, honest share >= floor, RSS under the limit
+	Note            string            `json:"note,omitempty"`
 }
 
 // scenarioEnv is what every scenario may use.
@@ -322,6 +323,7 @@ func runScenario(ctx context.Context, env *scenarioEnv, sc scenario) (scenarioRo
 		// aggregate that counts the rest when the source's window closes:
 		// wait until they stand for every refusal, or --events-wait.
 		row.Events, row.EventsStandFor = auditor.waitStands(uint64(h.refused), env.o.scen.eventsWait)
+		row.EventReasons = auditor.byReason()
 	}
 	delivered := row.HonestDelivered
 	if delivered < 0 {

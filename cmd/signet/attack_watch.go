@@ -39,8 +39,9 @@ type watcher struct {
 	nc     net.Conn
 	mu     sync.Mutex
 	cond   *sync.Cond
-	got    int    // messages received
-	stands uint64 // events they stand for: an aggregate counts as its Count
+	got     int               // messages received
+	stands  uint64            // events they stand for: an aggregate counts as its Count
+	reasons map[string]uint64 // events by reason (auditor), as stands
 }
 
 // watch logs in as l and subscribes to filters at QoS 1 (MQTT 5 §3.8).
@@ -54,19 +55,24 @@ func watch(ctx context.Context, brokerURL string, l *login, clientID string, fil
 	if err != nil {
 		return nil, err
 	}
-	w := &watcher{nc: nc}
+	w := &watcher{nc: nc, reasons: map[string]uint64{}}
 	w.cond = sync.NewCond(&w.mu)
 	onPublish := func(pr paho5.PublishReceived) (bool, error) {
 		var ev struct {
-			Count uint64 `json:"count"`
+			Reason string `json:"reason"`
+			Count  uint64 `json:"count"`
 		}
 		n := uint64(1)
-		if json.Unmarshal(pr.Packet.Payload, &ev) == nil && ev.Count > 0 {
+		ok := json.Unmarshal(pr.Packet.Payload, &ev) == nil
+		if ok && ev.Count > 0 {
 			n = ev.Count
 		}
 		w.mu.Lock()
 		w.got++
 		w.stands += n
+		if ok && ev.Reason != "" {
+			w.reasons[ev.Reason] += n
+		}
 		w.cond.Broadcast()
 		w.mu.Unlock()
 		return true, nil
@@ -99,7 +105,7 @@ func watch(ctx context.Context, brokerURL string, l *login, clientID string, fil
 // reset starts counting again from zero.
 func (w *watcher) reset() {
 	w.mu.Lock()
-	w.got, w.stands = 0, 0
+	w.got, w.stands, w.reasons = 0, 0, map[string]uint64{}
 	w.mu.Unlock()
 }
 
@@ -119,6 +125,17 @@ func (w *watcher) waitStands(n uint64, patience time.Duration) (got int, stands 
 		w.cond.Wait()
 	}
 	return w.got, w.stands
+}
+
+// byReason is a copy of the counts by reason.
+func (w *watcher) byReason() map[string]uint64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := make(map[string]uint64, len(w.reasons))
+	for r, n := range w.reasons {
+		out[r] = n
+	}
+	return out
 }
 
 // waitFor waits until the watcher has received at least n messages or

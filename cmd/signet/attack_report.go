@@ -102,5 +102,5 @@ func writeScenarioReports(f scenarioFlags, rows []scenarioRow) error {
 	for i, r := range rows {
 		names[i], shares[i] = r.Scenario, 100*r.HonestShare
 	}
-	return bench.BarPlotPNG(filepath.Join(f.report, reportPlot), "Honest readings delivered during each attack", "% delivered", names, shares)
+	return bench.HorizontalBarPlotPNG(filepath.Join(f.report, reportPlot), "Honest readings delivered during each attack", "% of honest readings delivered", names, shares)
 }

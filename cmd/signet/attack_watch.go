@@ -35,10 +35,10 @@ func parseLogin(flag, s string) (*login, error) {
 // it receives: the honest reader (readings on the honest devices' topics)
 // or the auditor (messages on $security/events).
 type watcher struct {
-	client *paho5.Client
-	nc     net.Conn
-	mu     sync.Mutex
-	cond   *sync.Cond
+	client  *paho5.Client
+	nc      net.Conn
+	mu      sync.Mutex
+	cond    *sync.Cond
 	got     int               // messages received
 	stands  uint64            // events they stand for: an aggregate counts as its Count
 	reasons map[string]uint64 // events by reason (auditor), as stands

@@ -91,6 +91,8 @@ type scenarioEnv struct {
 	// each for the whole run (a password login costs the broker an
 	// argon2id hash: logging in per scenario would show in its RSS).
 	readerW, auditorW *watcher
+	commands          *commandKit  // --spawn only: the operator the command scenarios forge for
+	consoleConn       *attack.Conn // the operator's console session (console)
 }
 
 // boot starts a device from its image (nil for nil).
@@ -127,7 +129,7 @@ func runScenarios(ctx context.Context, out io.Writer, o attackOptions) error {
 		}
 		defer sp.stop()
 		o.dir, env.broker, env.api = sp.images, "tcp://"+sp.child.MQTT(), "http://"+sp.child.HTTP()
-		env.reader, env.auditor, env.retired = sp.reader, sp.auditor, sp.retired
+		env.reader, env.auditor, env.retired, env.commands = sp.reader, sp.auditor, sp.retired, sp.commands
 		env.rss.pid = sp.child.PID()
 		fmt.Fprintf(out, "broker pid %d, mqtt %s, http %s\n", sp.child.PID(), sp.child.MQTT(), sp.child.HTTP())
 	} else {
@@ -179,6 +181,11 @@ func runScenarios(ctx context.Context, out io.Writer, o attackOptions) error {
 		}
 		defer env.auditorW.close()
 	}
+	defer func() {
+		if env.consoleConn != nil {
+			env.consoleConn.Close()
+		}
+	}()
 	var rows []scenarioRow
 	for _, sc := range scens {
 		if why := sc.missing(env); why != "" {

@@ -52,6 +52,10 @@ func allScenarios() []scenario {
 	for _, k := range append(attack.Kinds(), attack.MoreKinds()...) {
 		out = append(out, kindScenario(k))
 	}
+	for _, c := range commandScenarios {
+		out = append(out, commandScenario(c.name, c.forge))
+	}
+	out = append(out, replayedCommand())
 	out = append(out, scenario{name: "cross-zone-subscribe", risk: riskLeaked, missing: none, run: crossZoneSubscribe})
 	for _, p := range attack.Probes() {
 		out = append(out, probeScenario(p))
@@ -268,6 +272,11 @@ func scenarioHelp() string {
 	for _, k := range attack.MoreKinds() {
 		fmt.Fprintf(&b, "    %s\n", k)
 	}
+	b.WriteString("  forged commands (--spawn: an operator's stolen console login and key):\n")
+	for _, c := range commandScenarios {
+		fmt.Fprintf(&b, "    %-24s %s\n", c.name, c.doc)
+	}
+	fmt.Fprintf(&b, "    %-24s %s\n", "command-replayed", "a genuine command, accepted once, sent again: replay")
 	b.WriteString("  cross-zone-subscribe, the probes above, connect-flood, publish-flood, poisoned-batches")
 	return b.String()
 }

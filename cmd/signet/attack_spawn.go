@@ -46,6 +46,7 @@ type spawned struct {
 	reader, auditor *login
 	adminToken      string
 	retired         map[attack.Kind]*retiredDevice
+	commands        *commandKit
 }
 
 // retiredDevice is a device that logs in with its current key and holds
@@ -96,6 +97,9 @@ func (s *spawned) retire(ctx context.Context, path string) error {
 	}
 	defer store.Close()
 	reg := devices.NewRegistry(store, nil)
+	if s.commands, err = enrolOperator(ctx, reg); err != nil {
+		return err
+	}
 	specs := []fleet.Spec{
 		{ID: spawnZone + "-sl-revoked", Zone: spawnZone, Kind: "streetlight"},
 		{ID: spawnZone + "-sl-expired", Zone: spawnZone, Kind: "streetlight"},
@@ -148,6 +152,10 @@ func (s *spawned) writeConfig(store string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	oh, err := broker.HashPassword(s.commands.password)
+	if err != nil {
+		return "", err
+	}
 	sum := sha256.Sum256([]byte(s.adminToken))
 	yaml := fmt.Sprintf(`store: %q
 mqtt: 127.0.0.1:0
@@ -164,7 +172,11 @@ users:
   - name: %s
     role: admin
     token_sha256: %s
-`, store, spawnReader, spawnZone, spawnOtherZone, rh, spawnAuditor, ah, spawnAdmin, hex.EncodeToString(sum[:]))
+  - name: %s
+    role: operator
+    zones: [%s]
+    password_hash: %q
+`, store, spawnReader, spawnZone, spawnOtherZone, rh, spawnAuditor, ah, spawnAdmin, hex.EncodeToString(sum[:]), spawnOperator, spawnZone, oh)
 	path := filepath.Join(s.dir, "signet.yaml")
 	return path, os.WriteFile(path, []byte(yaml), 0o600)
 }

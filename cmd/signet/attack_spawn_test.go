@@ -53,12 +53,13 @@ func runSpawn(t *testing.T, bin string, args ...string) (string, int, []scenario
 
 // TestAttackSpawnQuick runs "signet attack --spawn" on a few scenarios: the
 // command starts its own broker, every hostile message is refused and
-// recorded as a security event, the viewer receives every honest reading
+// recorded as a security event (forged commands from a stolen operator
+// console included), the viewer receives every honest reading
 // sent meanwhile, the broker's RSS is measured, and the report is written.
 // A bound that fails (an RSS limit of 1 MiB) makes it exit 1.
 func TestAttackSpawnQuick(t *testing.T) {
 	bin := buildAttacker(t)
-	want := []string{"replay", "reboot-replay", "tamper-header", "revoked-key", "expired-key", "cross-zone-subscribe"}
+	want := []string{"replay", "reboot-replay", "tamper-header", "revoked-key", "expired-key", "command-expired", "command-replayed", "cross-zone-subscribe"}
 	out, code, rows := runSpawn(t, bin, "--scenario", strings.Join(want, ","), "--count", "15", "--rate", "200")
 	if code != 0 {
 		t.Fatalf("exit %d, want 0:\n%s", code, out)

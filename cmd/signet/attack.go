@@ -69,8 +69,8 @@ time (their counters would collide and the sim's messages be refused as
 replays).
 
 Scenarios (--scenario, comma-separated, or all) run each hostile kind
-(those above and the ones below), a cross-zone subscription, each probe and
-three floods, one after another, with the honest devices (every image that
+(those above and the ones below), the forged commands, a cross-zone
+subscription, each probe and three floods, one after another, with the honest devices (every image that
 plays no hostile part) publishing a reading every 20 ms beside each. For
 each scenario they report the hostile messages sent, refused and accepted,
 the security events an auditor saw on $security/events (and how many
@@ -82,9 +82,10 @@ delivery of at least 99.9% (95% for the floods) and a peak RSS under
 
 --spawn starts its own "signet serve" on a fresh store in a temp
 directory: a flashed district (2 intersections, 4 streetlights of zone
-harbour, 2 streetlights of zone hill), two
-devices whose first key was revoked or rotated out, a viewer, an auditor
-and an admin; its RSS is read from /proc. Without it, give the images of
+harbour, 2 streetlights of zone hill), two devices whose first key was
+revoked or rotated out, a control authority and an operator it endorsed,
+a viewer, an auditor, an admin and the operator's console login; its RSS
+is read from /proc. Without it, give the images of
 a running broker and --reader, --auditor (and --api with --metrics-token
 for its RSS); without --reader the honest share is PUBACKs over sent.
 

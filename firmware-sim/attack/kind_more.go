@@ -60,7 +60,7 @@ func (s Scene) buildMore(k Kind) (Attack, error) {
 		return Attack{Kind: k, Name: "replay a message accepted before the device rebooted", Topic: s.Seen.Topic, Payload: s.Seen.Message, Expect: signing.ReasonReplay}, nil
 	case KindCounterRollback:
 		// Counter 1 is below every lease the broker granted after the
-		// first message (SPEC counters: the replay window lives inside the
+		// first message (docs/counters.md: the replay window lives inside the
 		// lease), and the payload is new, so only the counter can catch it.
 		t := stateTopic(v.Zone, v.ID)
 		payload := fmt.Appendf(nil, `{"mode":"normal","at":%d}`, time.Now().UnixNano())

@@ -122,9 +122,6 @@ func runScenarios(ctx context.Context, out io.Writer, o attackOptions) error {
 		fmt.Fprintf(out, "spawning signet serve (%s) on a fresh store\n", bin)
 		sp, err := spawnBroker(ctx, bin)
 		if err != nil {
-			if sp != nil {
-				sp.stop()
-			}
 			return err
 		}
 		defer sp.stop()

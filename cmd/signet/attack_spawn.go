@@ -59,11 +59,16 @@ type retiredDevice struct {
 // spawnBroker flashes a district (2 intersections and 4 streetlights of
 // zone harbour, 2 streetlights of zone hill) into a new store under a temp directory, adds two devices
 // whose first key was revoked or rotated out, and starts binary as its broker.
-func spawnBroker(ctx context.Context, binary string) (*spawned, error) {
+func spawnBroker(ctx context.Context, binary string) (_ *spawned, err error) {
 	dir, err := os.MkdirTemp("", "signet-attack-")
 	if err != nil {
 		return nil, err
 	}
+	defer func() {
+		if err != nil {
+			os.RemoveAll(dir) // no broker started: nothing else to stop
+		}
+	}()
 	s := &spawned{dir: dir, images: filepath.Join(dir, "images"), retired: map[attack.Kind]*retiredDevice{}}
 	store := filepath.Join(dir, "signet.db")
 	fleetFile := filepath.Join(dir, "city.yaml")

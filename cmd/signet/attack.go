@@ -19,7 +19,7 @@ func newAttackCmd() *cobra.Command {
 	var o attackOptions
 	var kinds, probes string
 	cmd := &cobra.Command{
-		Use:   "attack IMAGES_DIR [--kind all] [--probe all --api URL] [--count 1] [--rate 10]",
+		Use:   "attack IMAGES_DIR [--kind all] [--probe all --api URL] [--count 1] [--rate 10] | attack [IMAGES_DIR] --scenario all [--spawn] [--report DIR]",
 		Short: "Send hostile messages to the broker as a compromised device, and check it refuses them",
 		Long: strings.Replace(`Act as a compromised device: take the key of a flashed image in IMAGES_DIR
 (the first one, or --device), log in to the broker named in the image (or
@@ -66,14 +66,49 @@ The exit code is 0 only if every hostile message and every probe was refused. Th
 uses and advances the device's counter file, as the device would after a
 reboot; do not attack a device that a "signet sim" is running at the same
 time (their counters would collide and the sim's messages be refused as
-replays).`, "PROBES", probeHelp(), 1),
+replays).
+
+Scenarios (--scenario, comma-separated, or all) run each hostile kind
+(those above and the ones below), the forged commands, a cross-zone
+subscription, each probe and three floods, one after another, with the honest devices (every image that
+plays no hostile part) publishing a reading every 20 ms beside each. For
+each scenario they report the hostile messages sent, refused and accepted,
+the security events an auditor saw on $security/events (and how many
+refusals they stand for: past the per-source burst one aggregate counts the
+rest), the honest readings a viewer of the zone received over those sent,
+and the broker's peak RSS. A scenario holds when it had 0 accepted, honest
+delivery of at least 99.9% (95% for the floods) and a peak RSS under
+--rss-limit; the exit code is 1 when one did not.
+
+--spawn starts its own "signet serve" on a fresh store in a temp
+directory: a flashed district (2 intersections, 4 streetlights of zone
+harbour, 2 streetlights of zone hill), two devices whose first key was
+revoked or rotated out, a control authority and an operator it endorsed,
+a viewer, an auditor, an admin and the operator's console login; its RSS
+is read from /proc. Without it, give the images of
+a running broker and --reader, --auditor (and --api with --metrics-token
+for its RSS); without --reader the honest share is PUBACKs over sent.
+
+SCENARIOS`, "PROBES", probeHelp(), 1),
 		Example: `  signet attack images/
   signet attack images/ --kind replay,tamper --count 100 --rate 50
   signet attack images/ --device tl-03 --kind conflicting-greens
-  signet attack images/ --broker tcp://10.0.0.5:1883`,
-		Args: exactArgs(1),
+  signet attack images/ --broker tcp://10.0.0.5:1883
+  signet attack --spawn --scenario all --count 100 --rate 200 --report report/`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if o.scen.spawn {
+				if len(args) != 0 {
+					return usagef("--spawn flashes its own images: give no IMAGES_DIR")
+				}
+				return nil
+			}
+			return exactArgs(1)(cmd, args)
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var err error
+			if o.scen.spawn && o.scen.name == "" {
+				return usagef("--spawn goes with --scenario")
+			}
 			if o.kinds, err = parseAttackKinds(kinds); err != nil {
 				return err
 			}
@@ -92,7 +127,9 @@ replays).`, "PROBES", probeHelp(), 1),
 				return usagef("--rate must be more than 0 and at most 10000 messages per second")
 			}
 			o.all, o.allProbes = kinds == "all", probes == "all"
-			o.dir = args[0]
+			if len(args) == 1 {
+				o.dir = args[0]
+			}
 			if o.scen.name != "" {
 				return runScenarios(cmd.Context(), cmd.OutOrStdout(), o)
 			}
@@ -109,6 +146,7 @@ replays).`, "PROBES", probeHelp(), 1),
 	f.StringVar(&o.device, "device", "", "the compromised device (default: the first image)")
 	f.StringVar(&o.broker, "broker", "", "broker URL, tcp://host:port (default: the image's broker)")
 	addScenarioFlags(cmd, &o.scen)
+	cmd.Long = strings.Replace(cmd.Long, "SCENARIOS", scenarioHelp(), 1)
 	return cmd
 }
 

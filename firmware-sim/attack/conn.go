@@ -2,6 +2,7 @@ package attack
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -27,33 +28,85 @@ type Conn struct {
 // may use any client id its token names; a different one from the device's
 // own keeps a running simulator's session connected.
 func Dial(ctx context.Context, brokerURL string, d *runtime.Device, clientID string) (*Conn, error) {
+	return DialReceiving(ctx, brokerURL, d, clientID, nil)
+}
+
+// DialReceiving is Dial for an attacker that also listens: onPublish (if
+// not nil) sees the topic of every message the broker delivers to it, the
+// evidence of a subscription that leaked what it may not read.
+func DialReceiving(ctx context.Context, brokerURL string, d *runtime.Device, clientID string, onPublish func(topic string)) (*Conn, error) {
+	tok, err := d.TokenFor(clientID)
+	if err != nil {
+		return nil, err
+	}
+	c, ack, err := dial(ctx, brokerURL, d.ID, tok, clientID, onPublish)
+	if err != nil && ack != nil {
+		return nil, fmt.Errorf("broker %s refused device %s (CONNACK %s): is the device enrolled in this broker's registry?", brokerURL, d.ID, CodeName(ack.ReasonCode))
+	}
+	var de *dialError
+	if errors.As(err, &de) {
+		return nil, de.err
+	}
+	if err != nil {
+		return nil, fmt.Errorf("broker %s: connect as device %s: %w", brokerURL, d.ID, err)
+	}
+	return c, nil
+}
+
+// dialError is a broker address that is wrong or a TCP connection that
+// failed, before any MQTT: its message is whole as it is.
+type dialError struct{ err error }
+
+func (e *dialError) Error() string { return e.err.Error() }
+func (e *dialError) Unwrap() error { return e.err }
+
+// DialUser connects as a user with a password (an operator whose console
+// sends commands): commands are judged by their signature and endorsement,
+// not by who publishes them, so a stolen console login is the attacker's
+// starting point.
+func DialUser(ctx context.Context, brokerURL, user, password, clientID string) (*Conn, error) {
+	c, ack, err := dial(ctx, brokerURL, user, []byte(password), clientID, nil)
+	if err != nil && ack != nil {
+		return nil, fmt.Errorf("broker %s refused user %s (CONNACK %s)", brokerURL, user, CodeName(ack.ReasonCode))
+	}
+	var de *dialError
+	if errors.As(err, &de) {
+		return nil, de.err
+	}
+	if err != nil {
+		return nil, fmt.Errorf("broker %s: connect as user %s: %w", brokerURL, user, err)
+	}
+	return c, nil
+}
+
+// dial opens an MQTT 5 session with username and password.
+func dial(ctx context.Context, brokerURL, username string, password []byte, clientID string, onPublish func(topic string)) (*Conn, *paho5.Connack, error) {
 	u, err := url.Parse(brokerURL)
 	if err != nil || u.Scheme != "tcp" || u.Host == "" {
-		return nil, fmt.Errorf("broker %q: the attacker speaks tcp://host:port only (give --broker tcp://HOST:PORT)", brokerURL)
+		return nil, nil, &dialError{fmt.Errorf("broker %q: the attacker speaks tcp://host:port only (give --broker tcp://HOST:PORT)", brokerURL)}
 	}
 	var dialer net.Dialer
 	nc, err := dialer.DialContext(ctx, "tcp", u.Host)
 	if err != nil {
-		return nil, fmt.Errorf("broker %s: %w (is it running?)", brokerURL, err)
+		return nil, nil, &dialError{fmt.Errorf("broker %s: %w (is it running?)", brokerURL, err)}
 	}
-	tok, err := d.TokenFor(clientID)
-	if err != nil {
-		nc.Close()
-		return nil, err
+	cfg := paho5.ClientConfig{Conn: nc, ClientID: clientID, PacketTimeout: 30 * time.Second}
+	if onPublish != nil {
+		cfg.OnPublishReceived = []func(paho5.PublishReceived) (bool, error){func(pr paho5.PublishReceived) (bool, error) {
+			onPublish(pr.Packet.Topic)
+			return true, nil
+		}}
 	}
-	cl := paho5.NewClient(paho5.ClientConfig{Conn: nc, ClientID: clientID, PacketTimeout: 30 * time.Second})
+	cl := paho5.NewClient(cfg)
 	ack, err := cl.Connect(ctx, &paho5.Connect{
 		ClientID: clientID, CleanStart: true, KeepAlive: 30,
-		UsernameFlag: true, Username: d.ID, PasswordFlag: true, Password: tok,
+		UsernameFlag: true, Username: username, PasswordFlag: true, Password: password,
 	})
 	if err != nil {
 		nc.Close()
-		if ack != nil {
-			return nil, fmt.Errorf("broker %s refused device %s (CONNACK %s): is the device enrolled in this broker's registry?", brokerURL, d.ID, CodeName(ack.ReasonCode))
-		}
-		return nil, fmt.Errorf("broker %s: connect as device %s: %w", brokerURL, d.ID, err)
+		return nil, ack, err
 	}
-	return &Conn{client: cl, net: nc}, nil
+	return &Conn{client: cl, net: nc}, ack, nil
 }
 
 // Publish sends payload on topic at QoS 1 and returns the broker's PUBACK

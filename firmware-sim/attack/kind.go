@@ -34,13 +34,14 @@ func Kinds() []Kind {
 
 // ParseKind returns the kind named s.
 func ParseKind(s string) (Kind, error) {
-	for _, k := range Kinds() {
+	all := Kinds() // MoreKinds are the scenario suite's (signet attack --scenario)
+	for _, k := range all {
 		if string(k) == s {
 			return k, nil
 		}
 	}
-	names := make([]string, 0, len(Kinds()))
-	for _, k := range Kinds() {
+	names := make([]string, 0, len(all))
+	for _, k := range all {
 		names = append(names, string(k))
 	}
 	return "", fmt.Errorf("%q is not one of %s", s, strings.Join(names, ", "))
@@ -52,7 +53,7 @@ func (k Kind) NeedsOther() bool { return k == KindWrongTopic || k == KindForgedC
 // NeedsSeen reports whether the kind reuses a message of the victim's that
 // the broker accepted (Scene.Seen).
 func (k Kind) NeedsSeen() bool {
-	return k == KindReplay || k == KindWrongTopic || k == KindWrongZone
+	return k == KindReplay || k == KindWrongTopic || k == KindWrongZone || k == KindRebootReplay
 }
 
 // NeedsTrafficSignal reports whether the victim must be a traffic signal.
@@ -65,6 +66,9 @@ type Scene struct {
 	Victim *runtime.Device
 	Other  *runtime.Device // nil: kinds that NeedsOther cannot be built
 	Seen   Captured        // zero: kinds that NeedsSeen cannot be built
+	// Retired is a key of the victim's the registry refuses; nil: kinds
+	// that NeedsRetiredKey cannot be built.
+	Retired *RetiredKey
 }
 
 // Build makes one fresh attack of kind k. Kinds that sign with the victim's
@@ -102,7 +106,7 @@ func (s Scene) Build(k Kind) (Attack, error) {
 	case KindConflictingGreens:
 		return ConflictingGreens(v, time.Now().UnixMilli())
 	}
-	return Attack{}, fmt.Errorf("unknown attack kind %q", k)
+	return s.buildMore(k)
 }
 
 // otherZone is a well-formed zone (SPEC §1) that is not zone.

@@ -13,6 +13,7 @@ import (
 	paho5 "github.com/eclipse/paho.golang/paho"
 	pk3 "github.com/eclipse/paho.mqtt.golang/packets"
 
+	"github.com/signet-city/signet/broker"
 	"github.com/signet-city/signet/broker/brokertest"
 	"github.com/signet-city/signet/devices"
 	"github.com/signet-city/signet/signing"
@@ -51,7 +52,7 @@ func FuzzMQTTPacketsThroughListener(f *testing.F) {
 		}
 		inputs++
 		if inputs%honestEvery == 1 {
-			honestSession(t, addr, honest)
+			honestSession(t, addr, honest, srv)
 		}
 	})
 }
@@ -84,7 +85,7 @@ func isReset(err error) bool {
 
 // honestSession logs the honest device in over MQTT 5 and publishes one
 // signed state message, which must be accepted.
-func honestSession(t *testing.T, addr string, d *device) {
+func honestSession(t *testing.T, addr string, d *device, srv *broker.Server) {
 	t.Helper()
 	conn, err := net.DialTimeout("tcp", addr, 10*time.Second)
 	if err != nil {
@@ -102,7 +103,7 @@ func honestSession(t *testing.T, addr string, d *device) {
 	topic := "city/z1/sl-1/state"
 	resp, err := cl.Publish(ctx, &paho5.Publish{Topic: topic, QoS: 1, Payload: d.sign(t, topic, []byte(`{"on":true,"level":40}`))})
 	if err != nil || resp == nil || resp.ReasonCode != 0 {
-		t.Fatalf("honest device's signed state refused after fuzz input: %v %+v", err, resp)
+		t.Fatalf("honest device's signed state refused after fuzz input: %v %+v; the broker's last events: %+v", err, resp, srv.Events().Recent(5))
 	}
 	cl.Disconnect(&paho5.Disconnect{})
 }

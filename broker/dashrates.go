@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/signet-city/signet/broker/audit"
+	"github.com/signet-city/signet/signing"
 )
 
 // RatePoint is one second of the dashboard's chart: messages under city/
@@ -106,9 +107,25 @@ type rejectionTap struct {
 
 // Record counts a rejection and hands the event on.
 func (t rejectionTap) Record(ev audit.Event) {
+	t.count(ev)
+	t.next.Record(ev)
+}
+
+// RecordRefusal counts a refused message and hands it on with its
+// rejection, so a sink that tells the device why (the rejected topic,
+// twin_rejected.go) still sees it.
+func (t rejectionTap) RecordRefusal(ev audit.Event, rej *signing.Rejection) {
+	t.count(ev)
+	if rs, ok := t.next.(refusalSink); ok {
+		rs.RecordRefusal(ev, rej)
+		return
+	}
+	t.next.Record(ev)
+}
+
+func (t rejectionTap) count(ev audit.Event) {
 	if ev.Kind == "rejected" {
 		zone, _ := t.zoneOf(ev.Device)
 		t.rates.add(zone, false)
 	}
-	t.next.Record(ev)
 }

@@ -1,12 +1,8 @@
 package audit
 
 import (
-	"bufio"
-	"bytes"
-	"encoding/json"
 	"errors"
 	"io/fs"
-	"os"
 )
 
 // Path is the file the log appends to.
@@ -40,31 +36,13 @@ func ReadRecent(path string, n int) ([]Event, error) {
 // readEvents returns the last n events of one file (lines that do not
 // decode, such as a torn tail, are skipped).
 func readEvents(path string, n int) ([]Event, error) {
-	f, err := os.Open(path)
+	entries, err := entriesBefore(path, 0, n)
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	ring := make([]Event, 0, n)
-	next := 0
-	sc := bufio.NewScanner(f)
-	sc.Buffer(nil, 16<<20)
-	for sc.Scan() {
-		var rec record
-		line := sc.Bytes()
-		i := bytes.LastIndex(line, hashMarker)
-		if i < 0 || json.Unmarshal(append(bytes.Clone(line[:i]), '}'), &rec) != nil {
-			continue
-		}
-		if len(ring) < n {
-			ring = append(ring, rec.Event)
-		} else {
-			ring[next] = rec.Event
-			next = (next + 1) % n
-		}
+	evs := make([]Event, len(entries))
+	for i, e := range entries {
+		evs[i] = e.Event
 	}
-	if err := sc.Err(); err != nil {
-		return nil, err
-	}
-	return append(ring[next:], ring[:next]...), nil
+	return evs, nil
 }

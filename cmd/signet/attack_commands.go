@@ -37,39 +37,12 @@ func (c *seqCounter) Next() (uint64, error) { return c.n.Add(1), nil }
 // enrolOperator adds the authority's key and the operator to reg and
 // endorses the operator's key for an hour.
 func enrolOperator(ctx context.Context, reg *devices.Registry) (*commandKit, error) {
-	authority, err := signing.GenerateKey(signing.AlgEd25519)
+	k, err := newOperatorKit(ctx, reg, spawnOperator, spawnZone)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("spawn: %w", err)
 	}
-	key, err := signing.GenerateKey(signing.AlgEd25519)
-	if err != nil {
-		return nil, err
-	}
-	keyOf := func(k signing.PrivateKey) devices.Key {
-		p := k.Public()
-		return devices.Key{KID: signing.KeyID(p), Alg: p.Alg(), Public: p.Bytes(), Status: devices.StatusActive}
-	}
-	scope := devices.Scope{Zones: []string{spawnZone}, Kinds: []string{"traffic-signal"}, Commands: []string{"flash", "resume"}}
-	if _, err := reg.AddAuthorityKey(ctx, "city", keyOf(authority)); err != nil {
-		return nil, fmt.Errorf("spawn: the control authority: %w", err)
-	}
-	if err := reg.EnrollOperator(ctx, devices.Operator{ID: spawnOperator, Keys: []devices.Key{keyOf(key)}, Scope: scope}); err != nil {
-		return nil, fmt.Errorf("spawn: the operator: %w", err)
-	}
-	cwt, err := endorse(authority, key, scope)
-	if err != nil {
-		return nil, err
-	}
-	return &commandKit{authority: authority, scope: scope, password: rand.Text(),
-		op: &command.Operator{Key: key, KID: signing.KeyID(key.Public()), Endorsement: cwt, Counter: &seqCounter{}}}, nil
-}
-
-// endorse is authority's CWT for key with scope, valid for an hour.
-func endorse(authority, key signing.PrivateKey, scope devices.Scope) ([]byte, error) {
-	now := time.Now()
-	return signing.SignEndorsement(authority, signing.KeyID(authority.Public()), 1, key.Public(), signing.EndorsementClaims{
-		Operator: spawnOperator, Scope: signing.CommandScope(scope), IssuedAt: now, Expires: now.Add(time.Hour),
-	})
+	return &commandKit{authority: k.authority, scope: k.scope, password: rand.Text(),
+		op: &command.Operator{Key: k.key, KID: signing.KeyID(k.key.Public()), Endorsement: k.endorsement, Counter: &seqCounter{}}}, nil
 }
 
 // The forged-command scenarios, each refused at a different step.
@@ -90,7 +63,7 @@ var commandScenarios = []struct {
 			return "", nil, err
 		}
 		op := *k.op
-		if op.Endorsement, err = endorse(rogue, k.op.Key, k.scope); err != nil {
+		if op.Endorsement, err = endorse(rogue, k.op.Key, spawnOperator, k.scope); err != nil {
 			return "", nil, err
 		}
 		return op.Sign(e.cast.signal.Zone, e.cast.signal.Device, "flash", []byte(`{"reason":"incident"}`), time.Now(), 30*time.Second)

@@ -34,32 +34,11 @@ const demoOperatorName = "ops-centre"
 // authority's public key and the operator in reg, and endorses the
 // operator's key for 1 hour.
 func newDemoOperator(ctx context.Context, reg *devices.Registry, dir string) (*demoOperator, error) {
-	authority, err := signing.GenerateKey(signing.AlgEd25519)
+	k, err := newOperatorKit(ctx, reg, demoOperatorName, demoZone)
 	if err != nil {
 		return nil, err
 	}
-	key, err := signing.GenerateKey(signing.AlgEd25519)
-	if err != nil {
-		return nil, err
-	}
-	keyOf := func(k signing.PrivateKey) devices.Key {
-		p := k.Public()
-		return devices.Key{KID: signing.KeyID(p), Alg: p.Alg(), Public: p.Bytes(), Status: devices.StatusActive}
-	}
-	scope := devices.Scope{Zones: []string{demoZone}, Kinds: []string{"traffic-signal"}, Commands: []string{"flash", "resume"}}
-	if _, err := reg.AddAuthorityKey(ctx, "city", keyOf(authority)); err != nil {
-		return nil, err
-	}
-	if err := reg.EnrollOperator(ctx, devices.Operator{ID: demoOperatorName, Keys: []devices.Key{keyOf(key)}, Scope: scope}); err != nil {
-		return nil, err
-	}
-	now := time.Now()
-	cwt, err := signing.SignEndorsement(authority, signing.KeyID(authority.Public()), 1, key.Public(), signing.EndorsementClaims{
-		Operator: demoOperatorName, Scope: signing.CommandScope(scope), IssuedAt: now, Expires: now.Add(time.Hour),
-	})
-	if err != nil {
-		return nil, err
-	}
+	authority, key, cwt := k.authority, k.key, k.endorsement
 	auths := command.Authorities{}
 	auths.Add(authority.Public(), nil)
 	return &demoOperator{

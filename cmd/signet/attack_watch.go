@@ -112,6 +112,18 @@ func (w *watcher) reset() {
 // waitStands waits until the messages stand for at least n events or
 // until the deadline, and returns the counts.
 func (w *watcher) waitStands(n uint64, patience time.Duration) (got int, stands uint64) {
+	return w.waitUntil(func() bool { return w.stands >= n }, patience)
+}
+
+// waitFor waits until the watcher has received at least n messages or
+// until the deadline, and returns what it has.
+func (w *watcher) waitFor(n int, patience time.Duration) (got int, stands uint64) {
+	return w.waitUntil(func() bool { return w.got >= n }, patience)
+}
+
+// waitUntil waits, holding w.mu while it checks, until done or patience
+// has passed, and returns the counts.
+func (w *watcher) waitUntil(done func() bool, patience time.Duration) (got int, stands uint64) {
 	timer := time.AfterFunc(patience, func() {
 		w.mu.Lock()
 		w.cond.Broadcast()
@@ -121,7 +133,7 @@ func (w *watcher) waitStands(n uint64, patience time.Duration) (got int, stands 
 	deadline := time.Now().Add(patience)
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	for w.stands < n && time.Now().Before(deadline) {
+	for !done() && time.Now().Before(deadline) {
 		w.cond.Wait()
 	}
 	return w.got, w.stands
@@ -136,24 +148,6 @@ func (w *watcher) byReason() map[string]uint64 {
 		out[r] = n
 	}
 	return out
-}
-
-// waitFor waits until the watcher has received at least n messages or
-// until the deadline, and returns what it has.
-func (w *watcher) waitFor(n int, patience time.Duration) (got int, stands uint64) {
-	timer := time.AfterFunc(patience, func() {
-		w.mu.Lock()
-		w.cond.Broadcast()
-		w.mu.Unlock()
-	})
-	defer timer.Stop()
-	deadline := time.Now().Add(patience)
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	for w.got < n && time.Now().Before(deadline) {
-		w.cond.Wait()
-	}
-	return w.got, w.stands
 }
 
 func (w *watcher) close() {

@@ -22,7 +22,7 @@ func TestViewerSeesOnlyItsZone(t *testing.T) {
 		subs[i] = subscribe(t, viewer, f)
 	}
 	z2 := c.connect(t, "aq-9", "")
-	publish(t, z2, "city/z2/aq-9/state", 1, c.devs["aq-9"].sign(t, "city/z2/aq-9/state", []byte(`{"pm25":3}`)))
+	publish(t, z2, "city/z2/aq-9/state", 1, c.devs["aq-9"].sign(t, "city/z2/aq-9/state", []byte(`{"pm25":3,"units":{"pm25":"ug/m3"}}`)))
 	z1 := c.connect(t, "sl-1", "")
 	publish(t, z1, "city/z1/sl-1/state", 1, c.devs["sl-1"].sign(t, "city/z1/sl-1/state", []byte(`{"level":5}`)))
 	for i, s := range subs {

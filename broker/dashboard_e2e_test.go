@@ -382,7 +382,7 @@ func TestDashboardViewerStreamInChromium(t *testing.T) {
 
 	aq := c.connect(t, "aq-9", "")
 	const aqTopic = "city/z2/aq-9/state"
-	publish(t, aq, aqTopic, 1, c.devs["aq-9"].sign(t, aqTopic, []byte(`{"pm25":31}`)))
+	publish(t, aq, aqTopic, 1, c.devs["aq-9"].sign(t, aqTopic, []byte(`{"pm25":31,"units":{"pm25":"ug/m3"}}`)))
 	publish(t, aq, "city/z2/aq-9/bogus/x/y", 0, []byte("x")) // a z2 security event
 	for {                                                    // aq-9's change is durable and published: the stream has had its turn at it
 		if m := aqTwin.next(t); strings.Contains(string(m.Payload()), "31") {

@@ -313,7 +313,7 @@ func TestStreamShowsOnlyTheViewersZones(t *testing.T) {
 
 	aq := c.connect(t, "aq-9", "")
 	const aqTopic = "city/z2/aq-9/state"
-	publish(t, aq, aqTopic, 1, c.devs["aq-9"].sign(t, aqTopic, []byte(`{"pm25":9}`)))
+	publish(t, aq, aqTopic, 1, c.devs["aq-9"].sign(t, aqTopic, []byte(`{"pm25":9,"units":{"pm25":"ug/m3"}}`)))
 	admin.until(t, "aq-9's twin change", twinOf("aq-9", "pm25", 9))
 	// A z2 attack: a security event the viewer must not see either.
 	publish(t, aq, "city/z2/aq-9/bogus/x/y", 0, []byte("x"))

@@ -222,7 +222,7 @@ func TestPersistentSessionGetsQueuedMessages(t *testing.T) {
 			z1 := c.connect(t, "sl-1", "")
 			want := map[string]bool{}
 			for i := range 3 {
-				publish(t, z2, "city/z2/aq-9/state", 1, c.devs["aq-9"].sign(t, "city/z2/aq-9/state", []byte(fmt.Sprintf(`{"pm25":%d}`, i))))
+				publish(t, z2, "city/z2/aq-9/state", 1, c.devs["aq-9"].sign(t, "city/z2/aq-9/state", []byte(fmt.Sprintf(`{"pm25":%d,"units":{"pm25":"ug/m3"}}`, i))))
 				m := c.devs["sl-1"].sign(t, "city/z1/sl-1/state", []byte(fmt.Sprintf(`{"level":%d}`, i)))
 				publish(t, z1, "city/z1/sl-1/state", 1, m)
 				want["city/z1/sl-1/state "+string(m)] = true

@@ -373,7 +373,7 @@ func TestTelemetryCountersSurviveRestart(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := f.edge.Commit(ctx, devices.Update{KID: f.aq1.KID, Counter: 6, Kind: devices.State, Patch: []byte(`{"pm25":9}`)}); err != nil {
+	if _, err := f.edge.Commit(ctx, devices.Update{KID: f.aq1.KID, Counter: 6, Kind: devices.State, Patch: []byte(`{"pm25":9,"units":{"pm25":"ug/m3"}}`)}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := f.edge.Commit(ctx, devices.Update{KID: f.aq1.KID, Counter: 7, Kind: devices.Telemetry}); err != nil {

@@ -26,11 +26,11 @@ func TestCommitPayloadRules(t *testing.T) {
 	desired := func(ctr uint64, p string) devices.Update {
 		return devices.Update{KID: f.op1.KID, Counter: ctr, Kind: devices.Desired, Device: "aq-1", Patch: []byte(p), TS: ts}
 	}
-	if _, err := f.edge.Commit(ctx, state(1, `{"pm25":3}`)); err != nil {
+	if _, err := f.edge.Commit(ctx, state(1, `{"pm25":3,"units":{"pm25":"ug/m3"}}`)); err != nil {
 		t.Fatal(err)
 	}
 	before, _ := f.edge.Twin("aq-1")
-	full := `{"pm25":12.5,"pm10":20.1,"no2":33.3,"o3":41.2,"temp_c":14.4,"humidity":56.1,"status":"warming-up"}`
+	full := `{"pm25":12.5,"pm10":20.1,"no2":33.3,"o3":41.2,"temp_c":14.4,"humidity":56.1,"status":"warming-up","units":{"pm25":"ug/m3","pm10":"ug/m3","no2":"ppb","o3":"ppb"}}`
 	for _, c := range []struct {
 		name  string
 		u     devices.Update
@@ -52,6 +52,7 @@ func TestCommitPayloadRules(t *testing.T) {
 	if after.Version != before.Version || !reflect.DeepEqual(after.Meta, before.Meta) || len(after.Desired) != 0 {
 		t.Fatalf("a refused patch changed the twin: %+v", after)
 	}
+	// The unit stated in the first report is kept in the twin.
 	if _, err := f.edge.Commit(ctx, state(2, `{"pm25":4,"status":"ok"}`)); err != nil {
 		t.Fatalf("honest state on the refused counter: %v", err)
 	}

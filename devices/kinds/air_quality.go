@@ -14,10 +14,10 @@ const (
 )
 
 // PollutantUnits is the unit of every pollutant an air-quality sensor
-// reports. A report may state them in "units" (the simulated sensors
-// always do); a unit it states must be this one, and a report without
-// "units" is read in these units. Requiring them would refuse every
-// sensor enrolled before units were declared.
+// reports. Every pollutant a reading or the twin holds must have its unit
+// stated in "units", and it must be this one: a bare number is not a
+// concentration, and a subscriber must not have to guess µg/m³ from mg/m³
+// or ppb from µg/m³ (for NO2 they differ by a factor of about 1.9).
 var PollutantUnits = map[string]string{
 	"pm25": UnitMicrogramsM3,
 	"pm10": UnitMicrogramsM3,
@@ -61,23 +61,29 @@ func (airQualityKind) ValidateReported(_ json.RawMessage, _, next map[string]any
 // AirStream is the air-quality sensor's telemetry stream of readings.
 const AirStream = "air"
 
-// checkAir is a reading or a reported state: fields in range, units that
-// are stated for a pollutant the report carries, each the declared one,
-// and PM2.5 no more than PM10 (PM10 is the mass of particles up to 10 µm,
+// checkAir is a reading or a reported state: fields in range, the unit of
+// every pollutant it carries stated in "units" and the declared one, and
+// PM2.5 no more than PM10 (PM10 is the mass of particles up to 10 µm,
 // PM2.5 included).
+//
+// A state is the twin after the report's merge patch (RFC 7396), so units
+// stated once are kept and a later report may carry only the numbers; a
+// patch that removes a unit while its pollutant stays is refused. A
+// reading on the telemetry stream reaches subscribers on its own, without
+// the twin, so it must state the units of what it carries itself.
 func checkAir(m map[string]any) error {
 	if err := airQualityFields.check("", m); err != nil {
 		return err
 	}
-	units, stated := m["units"].(map[string]any)
+	units, _ := m["units"].(map[string]any)
 	names := make([]string, 0, len(PollutantUnits))
 	for name := range PollutantUnits {
 		names = append(names, name)
 	}
-	slices.Sort(names)
+	slices.Sort(names) // the first missing one in a stable order
 	for _, name := range names {
-		if _, ok := m[name]; ok && stated && units[name] == nil {
-			return invalid("units."+name, "missing: the report states units but not %s's (%s)", name, PollutantUnits[name])
+		if _, ok := m[name]; ok && units[name] == nil {
+			return invalid("units."+name, "missing: %s is reported without its unit; state \"units\":{\"%s\":%q}", name, name, PollutantUnits[name])
 		}
 	}
 	pm25, has25 := m["pm25"].(float64)

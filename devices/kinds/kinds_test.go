@@ -34,7 +34,8 @@ func TestParamsAndSimpleKinds(t *testing.T) {
 		{"streetlight", `{"level":140}`, false},
 		{"streetlight", `{"on":"yes"}`, false},
 		{"air-quality", `{"pm25":12.5,"temp_c":-3,"units":{"pm25":"ug/m3"}}`, true},
-		{"air-quality", `{"pm25":12.5,"temp_c":-3}`, true},
+		{"air-quality", `{"pm25":12.5,"temp_c":-3}`, false},  // no unit for pm25
+		{"air-quality", `{"temp_c":-3,"humidity":80}`, true}, // no pollutant, no unit needed
 		{"air-quality", `{"pm25":12.5,"units":{"pm10":"ug/m3"}}`, false},
 		{"air-quality", `{"pm25":-1}`, false},
 		{"loop-detector", `{"lanes":{"1":{"count":12,"occupancy":30,"speed_kmh":45}}}`, true},

@@ -49,6 +49,13 @@ func TestSensorRulesProbe(t *testing.T) {
 		{"no unit", "air-quality", "", `{}`, `{"no2":18,"units":{}}`, "units.no2"},
 		{"wrong unit", "air-quality", "", `{}`, `{"no2":18,"units":{"no2":"ug/m3"}}`, "units.no2"},
 		{"out of range", "air-quality", "", `{}`, `{"pm25":5000,"units":{"pm25":"ug/m3"}}`, "pm25"},
+		{"pollutant without units", "air-quality", "", `{}`, `{"pm25":12,"temp_c":9}`, "units.pm25"},
+		{"pollutant with its unit", "air-quality", "", `{}`, `{"pm25":12,"temp_c":9,"units":{"pm25":"ug/m3"}}`, ""},
+		{"one unit of two missing", "air-quality", "", `{}`, `{"pm25":12,"o3":30,"units":{"pm25":"ug/m3"}}`, "units.o3"},
+		// State is the merged twin: units stated in an earlier report are kept.
+		{"units kept in the twin", "air-quality", "", `{"pm25":12,"units":{"pm25":"ug/m3"}}`, `{"pm25":14,"units":{"pm25":"ug/m3"}}`, ""},
+		{"unit removed, pollutant kept", "air-quality", "", `{"pm25":12,"units":{"pm25":"ug/m3"}}`, `{"pm25":12,"units":{}}`, "units.pm25"},
+		{"no pollutant, no unit", "air-quality", "", `{}`, `{"temp_c":9,"humidity":60,"status":"ok"}`, ""},
 	}
 	for _, c := range cases {
 		p, _ := Lookup(c.kind)
@@ -87,9 +94,12 @@ func TestSensorTelemetryProbe(t *testing.T) {
 		{"2000 W at level 100", "streetlight", PowerStream, lit, `{"power_w":2000}`, true},
 		{"power before any state", "streetlight", PowerStream, nil, `{"power_w":36}`, false},
 		{"honest air", "air-quality", AirStream, nil, `{"pm25":12,"pm10":20,"units":{"pm25":"ug/m3","pm10":"ug/m3"}}`, false},
-		{"air in the declared units", "air-quality", AirStream, nil, `{"pm25":12,"pm10":20}`, false},
+		{"air without units", "air-quality", AirStream, nil, `{"pm25":12,"pm10":20}`, true},
+		{"air without units, the twin has them", "air-quality", AirStream, obj(t, `{"units":{"pm25":"ug/m3","pm10":"ug/m3"}}`), `{"pm25":12,"pm10":20}`, true},
+		{"air missing one unit", "air-quality", AirStream, nil, `{"pm25":12,"pm10":20,"units":{"pm25":"ug/m3"}}`, true},
+		{"air without pollutants", "air-quality", AirStream, nil, `{"temp_c":9,"humidity":60}`, false},
 		{"air with a wrong unit", "air-quality", AirStream, nil, `{"pm25":12,"pm10":20,"units":{"pm25":"mg/m3","pm10":"ug/m3"}}`, true},
-		{"air with an unknown member", "air-quality", AirStream, nil, `{"pm25":12,"seq":1}`, true},
+		{"air with an unknown member", "air-quality", AirStream, nil, `{"pm25":12,"seq":1,"units":{"pm25":"ug/m3"}}`, true},
 		{"another stream", "air-quality", "diag", nil, `not json`, false},
 	}
 	for _, c := range cases {

@@ -40,7 +40,7 @@ func TestSensorsThroughARealBroker(t *testing.T) {
 	lies := map[string]model.Publication{
 		"ld-1": {Class: topic.Tele, Name: kinds.TrafficStream, Payload: []byte(`{"interval_s":1,"lanes":{"1":{"count":1,"occupancy":1,"speed_kmh":50}}}`)},
 		"sl-1": {Class: topic.Tele, Name: kinds.PowerStream, Payload: []byte(`{"power_w":2000}`)},
-		"aq-1": {Class: topic.Tele, Name: kinds.AirStream, Payload: []byte(`{"pm25":30,"pm10":20}`)},
+		"aq-1": {Class: topic.Tele, Name: kinds.AirStream, Payload: []byte(`{"pm25":30,"pm10":20,"units":{"pm25":"ug/m3","pm10":"ug/m3"}}`)},
 	}
 	clock := time.Date(2026, 12, 2, 17, 0, 0, 0, time.UTC) // rush hour, lamps lit
 	for i, d := range devs {

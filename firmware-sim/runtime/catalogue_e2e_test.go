@@ -622,7 +622,7 @@ func TestTwinShowsRefusedExpiredAndCancelledCommands(t *testing.T) {
 			doc, _ := srv.Edge().Twin("aq-1")
 			t.Fatalf("set-interval never expired: meta %v", doc.Meta)
 		}
-		if err := silent.Publish(ctx, aq, model.Publication{Class: topic.Tele, Name: "air", Payload: []byte(`{"pm25":9}`)}); err != nil {
+		if err := silent.Publish(ctx, aq, model.Publication{Class: topic.Tele, Name: "air", Payload: []byte(`{"pm25":9,"units":{"pm25":"ug/m3"}}`)}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -4,6 +4,9 @@ package bench
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -30,6 +33,10 @@ type StoreConfig struct {
 	// dir), e.g. JetStream on an embedded cluster; closing the store ends
 	// what it started.
 	Open func(ctx context.Context, dir string) (devices.Store, error)
+	// Remove, if set, takes a run's devices out of its store again before
+	// the store is closed, for a store that outlives the run (a NATS
+	// cluster given by URL), so that the cluster is left as it was found.
+	Remove func(ctx context.Context, s devices.Store, enrolled []devices.Device) error
 }
 
 // StoreResult is one run of the store benchmark.
@@ -100,7 +107,7 @@ func (s *countingStore) Commit(ctx context.Context, c []devices.Change) error {
 	return s.Store.Commit(ctx, c)
 }
 
-func measureStoreOnce(ctx context.Context, cfg StoreConfig, n int, mode devices.Durability) (StoreResult, error) {
+func measureStoreOnce(ctx context.Context, cfg StoreConfig, n int, mode devices.Durability) (_ StoreResult, err error) {
 	dir, err := os.MkdirTemp(cfg.Dir, "signet-bench-store-")
 	if err != nil {
 		return StoreResult{}, fmt.Errorf("store bench: %w", err)
@@ -117,9 +124,18 @@ func measureStoreOnce(ctx context.Context, cfg StoreConfig, n int, mode devices.
 		return StoreResult{}, err
 	}
 	defer bs.Close()
-	kids, err := enrollStreetlights(ctx, bs, n)
+	enrolled, kids, err := enrollStreetlights(ctx, bs, n)
 	if err != nil {
 		return StoreResult{}, err
+	}
+	if cfg.Remove != nil {
+		// Also after a failed run, and after an interrupt: what was
+		// enrolled must not stay behind in a shared store.
+		defer func() {
+			if rerr := cfg.Remove(context.WithoutCancel(ctx), bs, enrolled); rerr != nil {
+				err = errors.Join(err, fmt.Errorf("store bench: removing the run's %d devices: %w", n, rerr))
+			}
+		}()
 	}
 	store := &countingStore{Store: bs}
 	edge, err := devices.Open(ctx, store, devices.Options{Durability: mode})
@@ -199,28 +215,44 @@ func statePatch(c uint64) []byte {
 }
 
 // enrollStreetlights registers n streetlights with fresh Ed25519 keys in one
-// transaction and returns their kids.
-func enrollStreetlights(ctx context.Context, s devices.Store, n int) ([][]byte, error) {
+// transaction and returns them and their kids. Their ids start with a
+// random prefix of the run, so that runs can repeat against one shared
+// store and never meet a device of an earlier run.
+func enrollStreetlights(ctx context.Context, s devices.Store, n int) ([]devices.Device, [][]byte, error) {
+	prefix, err := runPrefix()
+	if err != nil {
+		return nil, nil, err
+	}
 	kids := make([][]byte, n)
 	b := devices.Batch{Devices: make([]devices.Device, n)}
 	for i := range n {
 		priv, err := signing.GenerateKey(signing.AlgEd25519)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		pub := priv.Public()
 		kids[i] = signing.KeyID(pub)
 		b.Devices[i] = devices.Device{
-			ID:   fmt.Sprintf("sl-%05d", i),
+			ID:   fmt.Sprintf("%s-sl-%05d", prefix, i),
 			Zone: fmt.Sprintf("z%d", i%16),
 			Kind: "streetlight",
 			Keys: []devices.Key{{KID: kids[i], Alg: pub.Alg(), Public: pub.Bytes(), Status: devices.StatusActive}},
 		}
 	}
 	if err := s.Write(ctx, b); err != nil {
-		return nil, fmt.Errorf("store bench: enrolling %d devices: %w", n, err)
+		return nil, nil, fmt.Errorf("store bench: enrolling %d devices: %w", n, err)
 	}
-	return kids, nil
+	return b.Devices, kids, nil
+}
+
+// runPrefix is "bench-" and 8 random hex digits: a device id prefix
+// (a-z, 0-9 and -) that no other run draws.
+func runPrefix() (string, error) {
+	var b [4]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("store bench: run prefix: %w", err)
+	}
+	return "bench-" + hex.EncodeToString(b[:]), nil
 }
 
 // percentile returns the q-quantile of sorted (nearest rank).

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/signet-city/signet/bench"
+	"github.com/signet-city/signet/broker"
 	"github.com/signet-city/signet/devices"
 	"github.com/spf13/cobra"
 )
@@ -16,8 +17,9 @@ func newBenchStoreCmd() *cobra.Command {
 	var seconds float64
 	var committers int
 	var asJSON bool
+	var applyNATS func(*cobra.Command, *broker.Config) // --nats-creds, --nats-ca: serve's own flags
 	cmd := &cobra.Command{
-		Use:   "store [--store bbolt|nats-embedded] [--devices 1,100,10000] [--seconds N] [--modes strict,relaxed] [--json]",
+		Use:   "store [--store bbolt|nats-embedded|nats://host:4222[,...]] [--devices 1,100,10000] [--seconds N] [--modes strict,relaxed] [--json]",
 		Short: "Measure group commits: commits/s and p99 commit latency",
 		Long: `Measure the devices group committer on a fresh embedded store (bbolt, in the
 temporary directory) for each device count and durability mode: --committers
@@ -36,11 +38,23 @@ on the edge box's own disk, with nothing else busy.
 on a fresh 3-node cluster embedded in the process per run, replicas 3: every
 twin write and lease extension is a compare-and-set acknowledged by two of the
 three nodes. "leases/s" is the counter lease extensions taken per second
-(one per key per lease_block counters, docs/counters.md).`,
+(one per key per lease_block counters, docs/counters.md).
+
+--store nats://host:4222[,...] measures the JetStream cluster those servers
+form (with --nats-creds and --nats-ca as serve takes them), replicas 3. The
+benchmark writes into that cluster: it enrols devices, takes their counter
+leases and writes their twins. Give it a scratch cluster, never a city's.
+Each run enrols its devices under ids with a random prefix of its own, so
+runs can repeat against one cluster, and at its end (also after a failure or
+an interrupt) revokes them and removes them again: registry records, leases,
+twins and the twin documents published for them, so the cluster is left as
+it was found. The registry is one KV value, so a run's devices must fit in
+the servers' max_payload (1 MB by default: a few thousand devices).`,
 		Example: `  signet bench store
   signet bench store --devices 10000 --seconds 10 --modes strict
   signet bench store --json > store.json
-  signet bench store --store nats-embedded --devices 1,100,1000 --modes strict`,
+  signet bench store --store nats-embedded --devices 1,100,1000 --modes strict
+  signet bench store --store nats://scratch-1:4222,nats://scratch-2:4222 --nats-creds bench.creds --devices 1,100,1000`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			counts, err := parseCounts(deviceList)
@@ -67,7 +81,9 @@ three nodes. "leases/s" is the counter lease extensions taken per second
 				Duration:   time.Duration(seconds * float64(time.Second)),
 				Committers: committers,
 			}
-			if cfg.Open, err = benchStoreOpener(storeKind); err != nil { // bench_store_nats.go
+			var nc broker.Config
+			applyNATS(cmd, &nc)
+			if err := setBenchStore(&cfg, storeKind, natsAccess{creds: nc.NATS.Creds, ca: nc.NATS.CA}); err != nil { // bench_store_nats.go
 				return err
 			}
 			out := cmd.OutOrStdout()
@@ -87,7 +103,7 @@ three nodes. "leases/s" is the counter lease extensions taken per second
 			}
 			results, err := bench.MeasureStore(cmd.Context(), cfg, progress)
 			if err != nil {
-				return err
+				return benchStoreHint(err)
 			}
 			if asJSON {
 				return writeJSON(out, results)
@@ -95,7 +111,8 @@ three nodes. "leases/s" is the counter lease extensions taken per second
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&storeKind, "store", "bbolt", "bbolt (a file in the temporary directory) or nats-embedded (a 3-node JetStream cluster in the process)")
+	cmd.Flags().StringVar(&storeKind, "store", "bbolt", "bbolt (a file in the temporary directory), nats-embedded (a 3-node JetStream cluster in the process) or nats://host:4222[,...] (a scratch cluster: the benchmark writes devices, leases and twins into it)")
+	applyNATS = addNATSFlags(cmd.Flags())
 	cmd.Flags().StringVar(&deviceList, "devices", "1,100,10000", "device counts, comma-separated")
 	cmd.Flags().StringVar(&modeList, "modes", "strict,relaxed", "durability modes, comma-separated")
 	cmd.Flags().Float64Var(&seconds, "seconds", 3, "duration of each run")

@@ -27,7 +27,8 @@ type Cluster struct {
 }
 
 // Start runs n servers (1 to 5: JetStream's replication limit) with their
-// data under dir and returns once their meta group has a leader.
+// data under dir and returns once their meta group has a leader that sees
+// every node online.
 func Start(dir string, n int) (*Cluster, error) {
 	if n < 1 || n > 5 {
 		return nil, fmt.Errorf("embedded NATS cluster of %d nodes: want 1 to 5", n)
@@ -75,6 +76,9 @@ func Start(dir string, n int) (*Cluster, error) {
 	return c, nil
 }
 
+// ready reports whether the meta group has one leader and that leader
+// counts every node online: until it has heard from all of them, an R3
+// bucket is refused ("no suitable peers for placement, peer offline").
 func (c *Cluster) ready() bool {
 	leaders := 0
 	for _, s := range c.Servers {
@@ -83,6 +87,9 @@ func (c *Cluster) ready() bool {
 		}
 		if s.JetStreamIsLeader() {
 			leaders++
+			if len(c.Servers) > 1 && len(s.JetStreamClusterPeers()) != len(c.Servers) {
+				return false
+			}
 		}
 	}
 	return leaders == 1 || (len(c.Servers) == 1 && c.Servers[0].JetStreamEnabled())

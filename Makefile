@@ -22,10 +22,7 @@ unit:
 FUZZ_TARGETS = ./signing:FuzzParse ./signing:FuzzEndorsementClaims ./firmware-sim/image:FuzzLoad ./broker:FuzzLoadConfig ./broker:FuzzMQTTPacketsThroughListener ./broker:FuzzEnrollBody ./devices/strictjson:FuzzDecodeObject
 
 fuzz-smoke:
-	@set -e; for t in $(FUZZ_TARGETS); do \
-		echo "fuzz $${t#*:} in $${t%%:*} for $(FUZZTIME)"; \
-		$(GO) test -run='^$$' -fuzz="^$${t#*:}$$" -fuzztime=$(FUZZTIME) "$${t%%:*}"; \
-	done
+	@scripts/fuzz-run $(GO) $(FUZZTIME) $(FUZZ_TARGETS)
 
 fuzz:
 	$(MAKE) fuzz-smoke FUZZTIME=$(FUZZTIME)

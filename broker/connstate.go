@@ -223,6 +223,23 @@ func withConnection(v any, st ConnState) (json.RawMessage, error) {
 	if err != nil {
 		return nil, err
 	}
+	c, err := json.Marshal(st)
+	if err != nil {
+		return nil, err
+	}
+	// The usual case, an object without the member: append it before the
+	// closing brace, without decoding and encoding the document again
+	// (the live stream does this for every twin change it sends).
+	if len(b) >= 2 && b[0] == '{' && b[len(b)-1] == '}' && !bytes.Contains(b, []byte(`"connection"`)) {
+		out := make([]byte, 0, len(b)+len(`,"connection":`)+len(c))
+		out = append(out, b[:len(b)-1]...)
+		if len(b) > 2 {
+			out = append(out, ',')
+		}
+		out = append(out, `"connection":`...)
+		out = append(out, c...)
+		return append(out, '}'), nil
+	}
 	var obj map[string]json.RawMessage
 	if err := json.Unmarshal(b, &obj); err != nil {
 		return nil, err
@@ -230,9 +247,7 @@ func withConnection(v any, st ConnState) (json.RawMessage, error) {
 	if obj == nil {
 		obj = map[string]json.RawMessage{}
 	}
-	if obj["connection"], err = json.Marshal(st); err != nil {
-		return nil, err
-	}
+	obj["connection"] = c
 	return json.Marshal(obj)
 }
 

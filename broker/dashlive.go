@@ -144,13 +144,23 @@ func (d *liveDash) run(ctx context.Context, srv *mqtt.Server) {
 			if !ok {
 				return
 			}
-			b, err := withConnection(c.Doc, d.conns.State(c.Device))
-			if err != nil {
-				d.log.Warn("a twin change could not be streamed", "device", c.Device, "err", err)
-				continue
-			}
+			// Every durable change comes here, a counter-only write of each
+			// device about once a second among them; the document is
+			// encoded only for a stream that may read it, and then once.
+			var b []byte
+			encoded := false
 			d.hub.send(func(id Identity) (streamMsg, bool) {
-				return streamMsg{"twin", b}, mayReadTwin(id, c.Zone, c.Device)
+				if !mayReadTwin(id, c.Zone, c.Device) {
+					return streamMsg{}, false
+				}
+				if !encoded {
+					encoded = true
+					var err error
+					if b, err = withConnection(c.Doc, d.conns.State(c.Device)); err != nil {
+						d.log.Warn("a twin change could not be streamed", "device", c.Device, "err", err)
+					}
+				}
+				return streamMsg{"twin", b}, b != nil
 			})
 		case now := <-tick.C:
 			sec := d.rates.tick(now)

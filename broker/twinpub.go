@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"strconv"
 
 	"github.com/signet-city/signet/devices"
 	"github.com/signet-city/signet/devices/topic"
@@ -39,54 +40,61 @@ func PublishTwins(ctx context.Context, edge *devices.Edge, publish Publisher, lo
 			continue
 		}
 		published[ch.Device] = ch.Doc.Version
-		for _, m := range twinMessages(ch.Zone, ch.Doc) {
-			b, err := json.Marshal(m.body)
-			if err == nil {
-				err = publish(m.topic, b, true, 0)
-			}
-			if err != nil {
+		msgs, err := twinMessages(ch.Zone, ch.Doc)
+		if err != nil {
+			log.Warn("encoding twin failed", "device", ch.Device, "err", err)
+			continue
+		}
+		for _, m := range msgs {
+			if err := publish(m.topic, m.body, true, 0); err != nil {
 				log.Warn("publishing twin failed", "device", ch.Device, "topic", m.topic, "err", err)
 			}
 		}
 	}
 }
 
-// twinDocument is what $twin/{zone}/{device} carries: the document of one
-// version without its security counters, which move with every message,
-// version or not (they are in GET /api/v1/twins/{device}).
-type twinDocument struct {
-	Device   string         `json:"device"`
-	Zone     string         `json:"zone"`
-	Kind     string         `json:"kind"`
-	Version  uint64         `json:"version"`
-	Reported map[string]any `json:"reported"`
-	Desired  map[string]any `json:"desired"`
-	Delta    map[string]any `json:"delta"`
-	Meta     twin.Meta      `json:"meta"`
-}
-
 // twinMessage is one retained publication of a twin change.
 type twinMessage struct {
 	topic string
-	body  any
+	body  []byte
 }
 
-// twinMessages are the publications of doc: the document first, then each
-// part as {"version": N, "<part>": ...}, the document's own members, so a
-// part read alone still says which version it belongs to.
-func twinMessages(zone string, doc *twin.Document) []twinMessage {
-	parts := map[string]any{
+// twinMessages are the publications of doc: the document first
+// ({"device","zone","kind","version","reported","desired","delta","meta"},
+// without the security counters, which move with every message, version
+// or not; they are in GET /api/v1/twins/{device}), then each part as
+// {"version": N, "<part>": ...}, the document's own members, so a part read
+// alone still says which version it belongs to. Each part is encoded once
+// and its bytes shared by the document and the part's own message.
+func twinMessages(zone string, doc *twin.Document) ([]twinMessage, error) {
+	values := map[string]any{
 		"reported": doc.Reported,
 		"desired":  doc.Desired,
 		"delta":    doc.Delta,
 		"meta":     doc.Meta,
 	}
-	out := []twinMessage{{topic.TwinDocument(zone, doc.Device), twinDocument{
-		Device: doc.Device, Zone: zone, Kind: doc.Kind, Version: doc.Version,
-		Reported: doc.Reported, Desired: doc.Desired, Delta: doc.Delta, Meta: doc.Meta,
-	}}}
-	for _, part := range topic.TwinParts {
-		out = append(out, twinMessage{topic.Twin(zone, doc.Device, part), map[string]any{"version": doc.Version, part: parts[part]}})
+	version := strconv.FormatUint(doc.Version, 10)
+	head, err := json.Marshal(struct {
+		Device string `json:"device"`
+		Zone   string `json:"zone"`
+		Kind   string `json:"kind"`
+	}{doc.Device, zone, doc.Kind})
+	if err != nil {
+		return nil, err
 	}
-	return out
+	whole := append(head[:len(head)-1:len(head)-1], `,"version":`+version...)
+	out := []twinMessage{{topic: topic.TwinDocument(zone, doc.Device)}}
+	for _, part := range topic.TwinParts {
+		b, err := json.Marshal(values[part])
+		if err != nil {
+			return nil, err
+		}
+		member := `"` + part + `":`
+		whole = append(append(append(whole, ','), member...), b...)
+		body := make([]byte, 0, len(`{"version":,}`)+len(version)+len(member)+len(b))
+		body = append(append(append(append(append(body, `{"version":`...), version...), ','), member...), b...)
+		out = append(out, twinMessage{topic.Twin(zone, doc.Device, part), append(body, '}')})
+	}
+	out[0].body = append(whole, '}')
+	return out, nil
 }

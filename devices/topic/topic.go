@@ -69,11 +69,28 @@ func (c City) String() string {
 // ParseCity parses a topic under city/. Anything that does not match SPEC §1
 // exactly is an error (reason bad_topic).
 func ParseCity(t string) (City, error) {
-	parts := strings.Split(t, "/")
-	if len(parts) < 4 || parts[0] != CityRoot {
+	// Cut segment by segment rather than strings.Split: every message's
+	// topic is parsed on the verify path and again by the dashboard's
+	// hook, and the slice Split returns was an allocation each time.
+	var seg [5]string
+	n, rest := 0, t
+	for n < len(seg) {
+		s, more, found := strings.Cut(rest, "/")
+		seg[n] = s
+		n++
+		rest = more
+		if !found {
+			break
+		}
+		if n == len(seg) {
+			n++ // a sixth segment or more: too many for any class
+			break
+		}
+	}
+	if n < 4 || seg[0] != CityRoot {
 		return City{}, fmt.Errorf("topic %q is not city/{zone}/{device}/{tele|state|evt|cmd|ack}[/{name}]", t)
 	}
-	c := City{Zone: parts[1], Device: parts[2], Class: Class(parts[3])}
+	c := City{Zone: seg[1], Device: seg[2], Class: Class(seg[3])}
 	if err := ValidID("zone", c.Zone); err != nil {
 		return City{}, err
 	}
@@ -82,15 +99,15 @@ func ParseCity(t string) (City, error) {
 	}
 	switch c.Class {
 	case State, Ack:
-		if len(parts) != 4 {
+		if n != 4 {
 			return City{}, fmt.Errorf("topic %q: nothing may follow %q", t, c.Class)
 		}
 	case Tele, Event, Cmd:
-		if len(parts) != 5 {
+		if n != 5 {
 			return City{}, fmt.Errorf("topic %q: %q needs exactly one name segment", t, c.Class)
 		}
-		c.Name = parts[4]
-		if err := ValidID(string(c.Class)+" name", c.Name); err != nil {
+		c.Name = seg[4]
+		if err := ValidID(nameOf[c.Class], c.Name); err != nil {
 			return City{}, err
 		}
 	default:
@@ -98,6 +115,10 @@ func ParseCity(t string) (City, error) {
 	}
 	return c, nil
 }
+
+// nameOf is what ValidID calls a class's name segment, spelled out so
+// that no message builds the string anew.
+var nameOf = map[Class]string{Tele: "tele name", Event: "evt name", Cmd: "cmd name"}
 
 // ValidID checks a zone, device or name segment: [a-z0-9-]{1,64} (SPEC §1).
 // what names the segment in the error.

@@ -1,6 +1,7 @@
 package topic
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -53,5 +54,63 @@ func TestIsReserved(t *testing.T) {
 		if got := IsReserved(topic); got != want {
 			t.Errorf("IsReserved(%q) = %v, want %v", topic, got, want)
 		}
+	}
+}
+
+// parseCitySplit is ParseCity as it was written first, on strings.Split:
+// the reference FuzzParseCity holds the allocation-free parser to.
+func parseCitySplit(t string) (City, error) {
+	parts := strings.Split(t, "/")
+	if len(parts) < 4 || parts[0] != CityRoot {
+		return City{}, fmt.Errorf("topic %q is not city/{zone}/{device}/{tele|state|evt|cmd|ack}[/{name}]", t)
+	}
+	c := City{Zone: parts[1], Device: parts[2], Class: Class(parts[3])}
+	if err := ValidID("zone", c.Zone); err != nil {
+		return City{}, err
+	}
+	if err := ValidID("device", c.Device); err != nil {
+		return City{}, err
+	}
+	switch c.Class {
+	case State, Ack:
+		if len(parts) != 4 {
+			return City{}, fmt.Errorf("topic %q: nothing may follow %q", t, c.Class)
+		}
+	case Tele, Event, Cmd:
+		if len(parts) != 5 {
+			return City{}, fmt.Errorf("topic %q: %q needs exactly one name segment", t, c.Class)
+		}
+		c.Name = parts[4]
+		if err := ValidID(string(c.Class)+" name", c.Name); err != nil {
+			return City{}, err
+		}
+	default:
+		return City{}, fmt.Errorf("topic %q: unknown class %q (want tele, state, evt, cmd or ack)", t, c.Class)
+	}
+	return c, nil
+}
+
+// FuzzParseCity: ParseCity gives the reference's topic and error for
+// every input (the seeds run in every go test).
+func FuzzParseCity(f *testing.F) {
+	for _, s := range []string{
+		"city/z1/tl-0001/state", "city/z1/tl-0001/state/", "city/z1/ld-7/tele/traffic",
+		"city/z1/ld-7/tele/traffic/", "city/z1/ld-7/tele/a/b/c", "city/z1/ld-7/tele", "city/z1/d",
+		"city", "", "/", "city//", "city/z1/d/cmd/x", "town/z1/d/state", "city/z1/d/evt//",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, gotErr := ParseCity(s)
+		want, wantErr := parseCitySplit(s)
+		if got != want || fmt.Sprint(gotErr) != fmt.Sprint(wantErr) {
+			t.Fatalf("%q: got %+v, %v; the reference %+v, %v", s, got, gotErr, want, wantErr)
+		}
+	})
+}
+
+func TestParseCityAllocatesNothing(t *testing.T) {
+	if n := testing.AllocsPerRun(100, func() { _, _ = ParseCity("city/z1/sl-0001/tele/power") }); n != 0 {
+		t.Errorf("ParseCity allocated %v times per call, want 0", n)
 	}
 }

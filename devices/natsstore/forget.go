@@ -3,7 +3,6 @@ package natsstore
 import (
 	"context"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -100,14 +99,7 @@ func (s *Store) purgeSubjects(ctx context.Context, stream string, subjects []str
 // dropRecords deletes the devices' registry records by compare-and-set on
 // the registry, as Write does; a device already gone is no error.
 func (s *Store) dropRecords(ctx context.Context, ids []string) error {
-	for attempt := 0; attempt < maxCASAttempts; attempt++ {
-		if err := backoff(ctx, attempt); err != nil {
-			return err
-		}
-		doc, rev, err := s.readRegistry(ctx)
-		if err != nil {
-			return err
-		}
+	return s.updateRegistry(ctx, "removal", func(doc *registryDoc) error {
 		for _, id := range ids {
 			if r, ok := doc.Devices[id]; ok {
 				for _, k := range r.Value.Keys {
@@ -118,20 +110,6 @@ func (s *Store) dropRecords(ctx context.Context, ids []string) error {
 			}
 			delete(doc.Devices, id)
 		}
-		data, err := json.Marshal(doc)
-		if err != nil {
-			return fmt.Errorf("nats store: encoding the registry: %w", err)
-		}
-		rctx, cancel := s.request(ctx)
-		_, err = s.registry.Update(rctx, registryKey, data, rev)
-		cancel()
-		if casLost(err) {
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("nats store: writing the registry: %w", err)
-		}
 		return nil
-	}
-	return &devices.ConflictError{Msg: "the registry kept changing under this removal (other brokers writing); try again"}
+	})
 }

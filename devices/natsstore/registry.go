@@ -137,6 +137,15 @@ func (s *Store) Write(ctx context.Context, b devices.Batch) error {
 			return err
 		}
 	}
+	return s.updateRegistry(ctx, "write", func(doc *registryDoc) error { return doc.apply(b) })
+}
+
+// updateRegistry changes the registry by compare-and-set on its KV
+// revision: it reads the registry, lets change edit it (an error from
+// change ends the update), and writes it back only if no other broker wrote
+// since; if one did, it reads again and asks change anew, so change always
+// judges the registry it edits. what names the update in the conflict error.
+func (s *Store) updateRegistry(ctx context.Context, what string, change func(*registryDoc) error) error {
 	for attempt := 0; attempt < maxCASAttempts; attempt++ {
 		if err := backoff(ctx, attempt); err != nil {
 			return err
@@ -145,7 +154,7 @@ func (s *Store) Write(ctx context.Context, b devices.Batch) error {
 		if err != nil {
 			return err
 		}
-		if err := doc.apply(b); err != nil {
+		if err := change(doc); err != nil {
 			return err
 		}
 		data, err := json.Marshal(doc)
@@ -167,7 +176,7 @@ func (s *Store) Write(ctx context.Context, b devices.Batch) error {
 		}
 		return nil
 	}
-	return &devices.ConflictError{Msg: "the registry kept changing under this write (other brokers writing); try again"}
+	return &devices.ConflictError{Msg: "the registry kept changing under this " + what + " (other brokers writing); try again"}
 }
 
 // apply checks b against d and applies it: each record only at its stored

@@ -82,35 +82,3 @@ func TestErrorPathIsBounded(t *testing.T) {
 		t.Fatalf("got %d bytes of error: %.80v", len(err.Error()), err)
 	}
 }
-
-// FuzzDecodeObject checks that whatever DecodeObject accepts, encoding/json
-// reads the same way, and that it never accepts what breaks the rules.
-func FuzzDecodeObject(f *testing.F) {
-	for _, s := range []string{`{}`, `{"a":1,"a":2}`, `{"a":[{"b":"\ud800"}]}`, `{"x":{"y":null}} `, "{\"\xff\":1}", `{"a":1}{}`} {
-		f.Add([]byte(s))
-	}
-	f.Fuzz(func(t *testing.T, b []byte) {
-		got, err := DecodeObject(b, 8)
-		if err != nil {
-			var e *Error
-			if !errors.As(err, &e) {
-				t.Fatalf("error of type %T: %v", err, err)
-			}
-			return
-		}
-		var want map[string]any
-		if err := json.Unmarshal(b, &want); err != nil {
-			t.Fatalf("accepted what encoding/json refuses: %v", err)
-		}
-		if !reflect.DeepEqual(got, want) {
-			t.Fatalf("got %#v, encoding/json %#v", got, want)
-		}
-		again, err := json.Marshal(got)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := DecodeObject(again, 8); err != nil {
-			t.Fatalf("refused its own re-encoding %s: %v", again, err)
-		}
-	})
-}

@@ -8,18 +8,14 @@
 // duplicate member names at any depth, invalid UTF-8 and lone surrogate
 // escapes (RFC 8259 §8.2), trailing data after the object, and nesting
 // deeper than a bound (a stack-depth guard, RFC 8259 §9).
+//
+// It is a single pass over the input's bytes, because it runs on every
+// message a device kind checks; its grammar, its values and its syntax
+// error messages are encoding/json's, which the package's fuzz target
+// holds it to.
 package strictjson
 
-import (
-	"bytes"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"io"
-	"strconv"
-	"strings"
-	"unicode/utf8"
-)
+import "fmt"
 
 // DefaultMaxDepth is the nesting bound when a caller gives none: far more
 // than any device profile uses (two or three levels), small enough that a
@@ -28,8 +24,14 @@ const DefaultMaxDepth = 32
 
 // Error is a refusal, naming where in the document it happened.
 type Error struct {
-	Path   string // JSON path of the offending member, "" for the document itself
-	Offset int64  // byte offset in the input
+	Path string // JSON path of the offending member, "" for the document itself
+	// Offset is the byte offset in the input of what was refused: the
+	// unexpected byte; len(input) when the input ended early; the first
+	// byte of trailing data; the opening quote of a duplicate name; the
+	// first invalid UTF-8 byte; the backslash of a lone surrogate escape;
+	// the first byte of a number out of range or of a value that is not an
+	// object; the bracket that opened a level past the depth bound.
+	Offset int64
 	Msg    string
 }
 
@@ -50,157 +52,197 @@ func DecodeObject(b []byte, maxDepth int) (map[string]any, error) {
 	if maxDepth <= 0 {
 		maxDepth = DefaultMaxDepth
 	}
-	d := &decoder{src: b, dec: json.NewDecoder(bytes.NewReader(b)), maxDepth: maxDepth}
-	tok, err := d.next("")
-	if err != nil {
-		return nil, err
-	}
-	if tok != json.Delim('{') {
-		return nil, d.fail("", "must be a JSON object")
-	}
-	obj, err := d.object("", 1)
-	if err != nil {
-		return nil, err
-	}
-	// A second value, or anything but whitespace, after the object.
-	if _, err := d.dec.Token(); err != io.EOF {
-		return nil, d.fail("", "trailing data after the object")
+	d := decoder{src: b, maxDepth: maxDepth}
+	obj, f := d.document()
+	if f != nil {
+		return nil, f.err()
 	}
 	return obj, nil
 }
 
+// decoder reads src from pos on.
 type decoder struct {
 	src      []byte
-	dec      *json.Decoder
+	pos      int
 	maxDepth int
+	buf      []byte // scratch for strings with escapes, reused
 }
 
-func (d *decoder) fail(path, format string, args ...any) *Error {
-	return &Error{Path: shorten(path), Offset: d.dec.InputOffset(), Msg: fmt.Sprintf(format, args...)}
-}
-
-// maxPathBytes bounds the path an error carries: a hostile member name may
-// be tens of kilobytes, and errors end up in security events and logs.
-const maxPathBytes = 128
-
-// shorten cuts path to maxPathBytes, on a rune boundary, marking the cut.
-func shorten(path string) string {
-	if len(path) <= maxPathBytes {
-		return path
+// document reads the whole input: one object and nothing after it.
+func (d *decoder) document() (map[string]any, *failure) {
+	if !d.skipSpace() {
+		return nil, d.end()
 	}
-	cut := maxPathBytes
-	for cut > 0 && !utf8.RuneStart(path[cut]) {
-		cut--
-	}
-	return strings.ToValidUTF8(path[:cut], "?") + "…"
-}
-
-// next reads one token and checks the bytes it came from: encoding/json
-// silently turns invalid UTF-8 and lone surrogates into U+FFFD, so the
-// check has to look at the raw bytes.
-func (d *decoder) next(path string) (json.Token, error) {
-	start := d.dec.InputOffset()
-	tok, err := d.dec.Token()
-	if err != nil {
-		msg := "not JSON"
-		var se *json.SyntaxError
-		if errors.As(err, &se) {
-			msg = "not JSON: " + se.Error()
-		} else if err == io.EOF || errors.Is(err, io.ErrUnexpectedEOF) {
-			msg = "unexpected end of input"
+	start := d.pos
+	switch d.src[start] {
+	case '{':
+		// The top object is depth 1 and maxDepth is at least 1.
+	case '[':
+		return nil, failAt(start, "must be a JSON object")
+	default:
+		// A scalar is read first, so that a broken one is refused for what
+		// is wrong inside it, as encoding/json would.
+		if _, f := d.scalar(); f != nil {
+			return nil, f
 		}
-		return nil, d.fail(path, "%s", msg)
+		return nil, failAt(start, "must be a JSON object")
 	}
-	raw := d.src[start:d.dec.InputOffset()]
-	if s, ok := tok.(string); ok {
-		if !utf8.Valid(raw) {
-			return nil, d.fail(path, "invalid UTF-8")
-		}
-		if strings.Count(s, "\uFFFD") > replacementsIn(raw) {
-			return nil, d.fail(path, "lone UTF-16 surrogate escape")
-		}
+	obj, f := d.object(1)
+	if f != nil {
+		return nil, f
 	}
-	return tok, nil
+	if d.skipSpace() {
+		return nil, failAt(d.pos, "trailing data after the object")
+	}
+	return obj, nil
 }
 
-// replacementsIn counts the U+FFFD that a raw string token spells out,
-// literally or as an escape; any more in the decoded string came from a
-// lone surrogate.
-func replacementsIn(raw []byte) int {
-	n := bytes.Count(raw, []byte("\uFFFD"))
-	lower := bytes.ToLower(raw)
-	return n + bytes.Count(lower, []byte(`\ufffd`))
+// value reads the value at d.pos (whitespace skipped, not at the end), a
+// member's or an element's of a container at depth.
+func (d *decoder) value(depth int) (any, *failure) {
+	switch d.src[d.pos] {
+	case '{':
+		// The bound is checked before recursing, so a hostile run of
+		// brackets costs no stack beyond it.
+		if depth+1 > d.maxDepth {
+			return nil, d.tooDeep()
+		}
+		return d.object(depth + 1)
+	case '[':
+		if depth+1 > d.maxDepth {
+			return nil, d.tooDeep()
+		}
+		return d.array(depth + 1)
+	}
+	return d.scalar()
 }
 
-// object reads the members of an object whose '{' has been read.
-func (d *decoder) object(path string, depth int) (map[string]any, error) {
-	if depth > d.maxDepth {
-		return nil, d.fail(path, "nested deeper than %d levels", d.maxDepth)
-	}
+// tooDeep refuses the container opening at d.pos.
+func (d *decoder) tooDeep() *failure {
+	return failAt(d.pos, fmt.Sprintf("nested deeper than %d levels", d.maxDepth))
+}
+
+// object reads the object whose '{' is at d.pos, at depth. Failures in a
+// member's name, or between members, are the object's own; from the name's
+// end to its value's end they are the member's.
+func (d *decoder) object(depth int) (map[string]any, *failure) {
+	d.pos++
 	out := map[string]any{}
-	for d.dec.More() {
-		tok, err := d.next(path)
-		if err != nil {
-			return nil, err
+	if !d.skipSpace() {
+		return nil, d.end()
+	}
+	switch d.src[d.pos] {
+	case '}':
+		d.pos++
+		return out, nil
+	case '"':
+	default:
+		// encoding/json's Token gives no context at the first name.
+		return nil, d.syntax("")
+	}
+	for {
+		open := d.pos
+		name, f := d.str()
+		if f != nil {
+			return nil, f
 		}
-		name, ok := tok.(string)
-		if !ok {
-			return nil, d.fail(path, "member name must be a string")
-		}
-		p := join(path, name)
 		if _, dup := out[name]; dup {
-			return nil, d.fail(p, "duplicate member name")
+			return nil, failAt(open, "duplicate member name").in(name)
 		}
-		v, err := d.value(p, depth)
-		if err != nil {
-			return nil, err
+		v, f := d.member(depth)
+		if f != nil {
+			return nil, f.in(name)
 		}
 		out[name] = v
+		if !d.skipSpace() {
+			return nil, d.end()
+		}
+		switch d.src[d.pos] {
+		case '}':
+			d.pos++
+			return out, nil
+		case ',':
+		default:
+			return nil, d.syntax(" after object key:value pair")
+		}
+		d.pos++
+		if !d.skipSpace() {
+			return nil, d.end()
+		}
+		if d.src[d.pos] != '"' {
+			return nil, d.syntax(" looking for beginning of object key string")
+		}
 	}
-	if _, err := d.next(path); err != nil { // the closing '}'
-		return nil, err
-	}
-	return out, nil
 }
 
-// array reads the elements of an array whose '[' has been read.
-func (d *decoder) array(path string, depth int) ([]any, error) {
-	if depth > d.maxDepth {
-		return nil, d.fail(path, "nested deeper than %d levels", d.maxDepth)
+// member reads the colon after a member's name and the member's value.
+func (d *decoder) member(depth int) (any, *failure) {
+	if !d.skipSpace() {
+		return nil, d.end()
 	}
-	out := []any{}
-	for i := 0; d.dec.More(); i++ {
-		v, err := d.value(path+"["+strconv.Itoa(i)+"]", depth)
-		if err != nil {
-			return nil, err
+	if d.src[d.pos] != ':' {
+		return nil, d.syntax(" after object key")
+	}
+	d.pos++
+	if !d.skipSpace() {
+		return nil, d.end()
+	}
+	return d.value(depth)
+}
+
+// array reads the array whose '[' is at d.pos, at depth. A failure from a
+// comma on is element i's, as encoding/json's Token reads the comma with
+// the element; the end of input or a misplaced '}' after an element is
+// the array's.
+func (d *decoder) array(depth int) ([]any, *failure) {
+	d.pos++
+	out := []any{} // not nil: encoding/json gives [] for an empty array
+	if !d.skipSpace() {
+		return nil, d.end()
+	}
+	switch d.src[d.pos] {
+	case ']':
+		d.pos++
+		return out, nil
+	case '}':
+		return nil, d.syntax(" looking for beginning of value")
+	}
+	for i := 0; ; i++ {
+		v, f := d.value(depth)
+		if f != nil {
+			return nil, f.at(i)
 		}
 		out = append(out, v)
+		if !d.skipSpace() {
+			return nil, d.end()
+		}
+		switch d.src[d.pos] {
+		case ']':
+			d.pos++
+			return out, nil
+		case '}':
+			return nil, d.syntax(" after array element")
+		case ',':
+		default:
+			return nil, d.syntax(" after array element").at(i + 1)
+		}
+		d.pos++
+		if !d.skipSpace() {
+			return nil, d.end().at(i + 1)
+		}
 	}
-	if _, err := d.next(path); err != nil { // the closing ']'
-		return nil, err
-	}
-	return out, nil
 }
 
-// value reads one member value or array element at depth (its container's).
-func (d *decoder) value(path string, depth int) (any, error) {
-	tok, err := d.next(path)
-	if err != nil {
-		return nil, err
+// skipSpace moves past RFC 8259 §2 whitespace and reports whether a byte
+// follows.
+func (d *decoder) skipSpace() bool {
+	for d.pos < len(d.src) {
+		switch d.src[d.pos] {
+		case ' ', '\t', '\n', '\r':
+			d.pos++
+		default:
+			return true
+		}
 	}
-	switch tok {
-	case json.Delim('{'):
-		return d.object(path, depth+1)
-	case json.Delim('['):
-		return d.array(path, depth+1)
-	}
-	return tok, nil
-}
-
-// join appends a member name to a dotted path, as kinds names fields.
-func join(path, name string) string {
-	if path == "" {
-		return name
-	}
-	return path + "." + name
+	return false
 }

@@ -3,6 +3,7 @@ package strictjson
 import (
 	"encoding/json"
 	"errors"
+	"math"
 	"reflect"
 	"strings"
 	"testing"
@@ -83,34 +84,91 @@ func TestErrorPathIsBounded(t *testing.T) {
 	}
 }
 
-// FuzzDecodeObject checks that whatever DecodeObject accepts, encoding/json
-// reads the same way, and that it never accepts what breaks the rules.
-func FuzzDecodeObject(f *testing.F) {
-	for _, s := range []string{`{}`, `{"a":1,"a":2}`, `{"a":[{"b":"\ud800"}]}`, `{"x":{"y":null}} `, "{\"\xff\":1}", `{"a":1}{}`} {
-		f.Add([]byte(s))
+// TestDecodeObjectOffsets walks the refusals the scanner finds itself,
+// checking the path, the message and the byte Offset points at.
+func TestDecodeObjectOffsets(t *testing.T) {
+	cases := []struct {
+		in, path, msg string
+		offset        int64
+	}{
+		{`{"a":1,"a":2}`, "a", "duplicate member name", 7},
+		{`{"a":1} x`, "", "trailing data after the object", 8},
+		{` [1]`, "", "must be a JSON object", 1},
+		{`"x"`, "", "must be a JSON object", 0},
+		{`{"a":[1,`, "a[1]", "unexpected end of input", 8},
+		{`{"a":[1 2]}`, "a[1]", "not JSON: invalid character '2' after array element", 8},
+		{`{"a":[1}`, "a", "not JSON: invalid character '}' after array element", 7},
+		{`{"a":[1,]}`, "a[1]", "not JSON: invalid character ']' looking for beginning of value", 8},
+		{`{]`, "", "not JSON: invalid character ']'", 1},
+		{`{"a":1,}`, "", "not JSON: invalid character '}' looking for beginning of object key string", 7},
+		{`{"a" 1}`, "a", "not JSON: invalid character '1' after object key", 5},
+		{`{"a":1 "b":2}`, "", `not JSON: invalid character '"' after object key:value pair`, 7},
+		{`{"a":01}`, "", "not JSON: invalid character '1' after object key:value pair", 6},
+		{`{"a":-x}`, "a", "not JSON: invalid character 'x' in numeric literal", 6},
+		{`{"a":1.}`, "a", "not JSON: invalid character '}' after decimal point in numeric literal", 7},
+		{`{"a":1e+}`, "a", "not JSON: invalid character '}' in exponent of numeric literal", 8},
+		{`{"a":1e400}`, "a", "number out of float64 range", 5},
+		{`{"a":nul}`, "a", "not JSON: invalid character '}' in literal null (expecting 'l')", 8},
+		{`{"a":"\q"}`, "a", "not JSON: invalid character 'q' in string escape code", 7},
+		{`{"a":"\u00g0"}`, "a", `not JSON: invalid character 'g' in \u hexadecimal character escape`, 10},
+		{"{\"a\":\"x\ny\"}", "a", `not JSON: invalid character '\n' in string literal`, 7},
+		{"{\"a\":\"ok\xffok\"}", "a", "invalid UTF-8", 8},
+		{`{"a":"ok\udc00"}`, "a", "lone UTF-16 surrogate escape", 8},
+		{"\xef\xbb\xbf{}", "", "not JSON: invalid character 'ï' looking for beginning of value", 0},
+		{`{"a":{"b":{}}}`, "a.b", "nested deeper than 2 levels", 10},
 	}
-	f.Fuzz(func(t *testing.T, b []byte) {
-		got, err := DecodeObject(b, 8)
+	for _, c := range cases {
+		_, err := DecodeObject([]byte(c.in), 2)
+		var e *Error
+		if !errors.As(err, &e) {
+			t.Errorf("%s: got %v, want an *Error", c.in, err)
+			continue
+		}
+		if e.Path != c.path || e.Msg != c.msg || e.Offset != c.offset {
+			t.Errorf("%s: got path %q msg %q offset %d, want %q %q %d", c.in, e.Path, e.Msg, e.Offset, c.path, c.msg, c.offset)
+		}
+	}
+}
+
+// TestDecodeObjectHostileNesting: a megabyte of '[' is refused at the
+// bound, however high a caller sets it, without recursing past it.
+func TestDecodeObjectHostileNesting(t *testing.T) {
+	for _, c := range []struct{ bound, levels int }{{0, DefaultMaxDepth}, {1000, 1000}} {
+		in := []byte(`{"a":` + strings.Repeat("[", 1<<20))
+		_, err := DecodeObject(in, c.bound)
+		var e *Error
+		if !errors.As(err, &e) || !strings.Contains(e.Msg, "nested deeper than") {
+			t.Fatalf("bound %d: got %v, want a depth refusal", c.bound, err)
+		}
+		// The top object is level 1 and the '[' at byte 5 level 2, so the
+		// first level too many opens at byte 5+levels-1.
+		if want := int64(4 + c.levels); e.Offset != want {
+			t.Errorf("bound %d: refused at byte %d, want %d", c.bound, e.Offset, want)
+		}
+	}
+}
+
+// TestDecodeObjectNumbers: the integer shortcut and ParseFloat agree with
+// encoding/json on the sign of zero and on the edges of exactness.
+func TestDecodeObjectNumbers(t *testing.T) {
+	for _, n := range []string{"0", "-0", "-0.0", "0e0", "999999999999999", "-999999999999999",
+		"9007199254740993", "1E+2", "0.1", "5e-324", "1e-400", "123456789012345678901234567890"} {
+		in := []byte(`{"n":` + n + `}`)
+		got, err := DecodeObject(in, 0)
 		if err != nil {
-			var e *Error
-			if !errors.As(err, &e) {
-				t.Fatalf("error of type %T: %v", err, err)
-			}
-			return
+			t.Errorf("%s: %v", n, err)
+			continue
 		}
 		var want map[string]any
-		if err := json.Unmarshal(b, &want); err != nil {
-			t.Fatalf("accepted what encoding/json refuses: %v", err)
-		}
-		if !reflect.DeepEqual(got, want) {
-			t.Fatalf("got %#v, encoding/json %#v", got, want)
-		}
-		again, err := json.Marshal(got)
-		if err != nil {
+		if err := json.Unmarshal(in, &want); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := DecodeObject(again, 8); err != nil {
-			t.Fatalf("refused its own re-encoding %s: %v", again, err)
+		if !identical(got, want) {
+			t.Errorf("%s: got %v, encoding/json %v", n, got["n"], want["n"])
 		}
-	})
+	}
+	m, _ := DecodeObject([]byte(`{"n":-0}`), 0)
+	if f, _ := m["n"].(float64); f != 0 || !math.Signbit(f) {
+		t.Errorf("-0 decoded as %v", m["n"])
+	}
 }

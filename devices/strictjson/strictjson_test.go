@@ -27,6 +27,9 @@ func TestDecodeObjectRefuses(t *testing.T) {
 		{"invalid UTF-8 in value", "{\"plan\":\"a\xffb\"}", "plan", "invalid UTF-8"},
 		{"invalid UTF-8 in name", "{\"a\":{\"\xc3\":1}}", "a", "invalid UTF-8"},
 		{"lone surrogate", `{"plan":"\ud800"}`, "plan", "lone UTF-16 surrogate"},
+		// The Token-based decoder miscounted `\\ufffd` (an escaped backslash) as
+		// a spelt-out U+FFFD and let the lone surrogate beside it through.
+		{"lone surrogate beside an escaped backslash", `{"plan":"\ud800\\ufffd"}`, "plan", "lone UTF-16 surrogate"},
 		{"too deep", deep, strings.TrimSuffix(strings.Repeat("a.", DefaultMaxDepth), "."), "nested deeper than 32"},
 		{"deep arrays", `{"a":` + strings.Repeat("[", 40) + strings.Repeat("]", 40) + `}`, "a" + strings.Repeat("[0]", DefaultMaxDepth-1), "nested deeper than 32"},
 	}

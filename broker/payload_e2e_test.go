@@ -92,6 +92,9 @@ func TestPayloadsAreStrictJSON(t *testing.T) {
 		{"duplicate by escape", st, state(`{"on":true,"\u006fn":false}`), 0x87, signing.ReasonInvalidState, "duplicate member name"},
 		{"trailing object", st, state(`{"level":10}{"level":500}`), 0x87, signing.ReasonInvalidState, "trailing data"},
 		{"invalid UTF-8", st, state("{\"level\":10,\"x\xff\":1}"), 0x87, signing.ReasonInvalidState, "invalid UTF-8"},
+		// The Token-based decoder let this through: it counted the escaped
+		// backslash's "\\ufffd" as a U+FFFD and missed the lone surrogate.
+		{"lone surrogate beside an escaped backslash", st, state(`{"level":10,"mode":"\ud800\\ufffd"}`), 0x87, signing.ReasonInvalidState, "lone UTF-16 surrogate"},
 		// The detail names the path first; the audit log's field bound cuts it
 		// before the words "nested deeper".
 		{"nested too deep", st, state(`{"level":` + strings.Repeat("[", 100) + strings.Repeat("]", 100) + `}`), 0x87, signing.ReasonInvalidState, "level[0][0]"},

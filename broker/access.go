@@ -1,7 +1,6 @@
 package broker
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"crypto/tls"
@@ -165,10 +164,8 @@ func (h *AccessHook) certIdentity(cl *mqtt.Client, pin, user string) (Identity, 
 
 // Provides lists the events the hook handles.
 func (h *AccessHook) Provides(b byte) bool {
-	return bytes.Contains([]byte{
-		mqtt.OnConnect, mqtt.OnConnectAuthenticate, mqtt.OnACLCheck, mqtt.OnWill, mqtt.OnDisconnect,
-		mqtt.OnClientExpired, mqtt.OnSelectSubscribers,
-	}, []byte{b})
+	return oneOf(b, mqtt.OnConnect, mqtt.OnConnectAuthenticate, mqtt.OnACLCheck, mqtt.OnWill, mqtt.OnDisconnect,
+		mqtt.OnClientExpired, mqtt.OnSelectSubscribers)
 }
 
 // Identity returns who cl authenticated as, for as long as its session

@@ -1,7 +1,6 @@
 package broker
 
 import (
-	"bytes"
 	"log/slog"
 	"net"
 	"sync"
@@ -60,7 +59,7 @@ func (g *ConnGate) ID() string { return "signet-conngate" }
 
 // Provides lists the events the hook handles.
 func (g *ConnGate) Provides(b byte) bool {
-	return bytes.Contains([]byte{mqtt.OnConnect, mqtt.OnSessionEstablish}, []byte{b})
+	return oneOf(b, mqtt.OnConnect, mqtt.OnSessionEstablish)
 }
 
 // Connecting is how many connections are in the gate now.

@@ -72,7 +72,7 @@ func (c *connTracker) ID() string { return "signet-connstate" }
 
 // Provides says which mochi events the hook takes.
 func (c *connTracker) Provides(b byte) bool {
-	return bytes.Contains([]byte{mqtt.OnSessionEstablished, mqtt.OnDisconnect, mqtt.OnPublished}, []byte{b})
+	return oneOf(b, mqtt.OnSessionEstablished, mqtt.OnDisconnect, mqtt.OnPublished)
 }
 
 // device is the registered device a client authenticated as, if any.

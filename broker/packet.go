@@ -1,7 +1,6 @@
 package broker
 
 import (
-	"bytes"
 	"log/slog"
 	"strings"
 	"sync"
@@ -68,7 +67,7 @@ func (h *PacketHook) ID() string { return "signet-packet" }
 
 // Provides lists the events the hook handles.
 func (h *PacketHook) Provides(b byte) bool {
-	return bytes.Contains([]byte{mqtt.OnPacketRead, mqtt.OnPublish, mqtt.OnPacketEncode, mqtt.OnDisconnect}, []byte{b})
+	return oneOf(b, mqtt.OnPacketRead, mqtt.OnPublish, mqtt.OnPacketEncode, mqtt.OnDisconnect)
 }
 
 // OnPacketRead resolves a PUBLISH's topic alias and strips the properties of

@@ -92,6 +92,14 @@ type ConfigResult struct {
 	P50Ms         float64 `json:"puback_p50_ms"`
 	P99Ms         float64 `json:"puback_p99_ms"`
 	DeliveryP99Ms float64 `json:"delivery_p99_ms"`
+	// MaxStages is where a Signet broker's messages spent their time at
+	// its maximum rate, from its own metrics (nil for the others).
+	MaxStages *Stages `json:"max_stages,omitempty"`
+	// MeanBatchAtMax and MeanBatchAtHalfLoad are a Signet broker's mean
+	// Ed25519 batch (Batching.MeanBatch: signatures per verification) at
+	// its maximum rate and at half load (0 for the others).
+	MeanBatchAtMax      float64 `json:"mean_batch_at_max,omitempty"`
+	MeanBatchAtHalfLoad float64 `json:"mean_batch_at_half_load,omitempty"`
 
 	HalfRate       float64 `json:"half_load_target_msgs_per_s"`
 	HalfMsgsPerSec float64 `json:"half_load_msgs_per_s"`
@@ -144,6 +152,11 @@ type Figures struct {
 	// share of an Ed25519 batch of 1024 (CPUBudget; 0 until measured).
 	StrictCPUMicrosPerMsg float64 `json:"strict_cpu_us_per_msg"`
 	FloorCPUMicrosPerMsg  float64 `json:"floor_cpu_us_per_msg,omitempty"`
+	// MeanBatchAtMax and MeanBatchAtHalfLoad are strict's mean Ed25519
+	// batch (signatures per verification) at its maximum rate and at half
+	// load: the floor assumes batches of 1024.
+	MeanBatchAtMax      float64 `json:"mean_batch_at_max"`
+	MeanBatchAtHalfLoad float64 `json:"mean_batch_at_half_load"`
 	// GatewayRatioVsPlainGateway is strict over plain, both with the
 	// gateway connections (--gateways; 0 without).
 	GatewayRatioVsPlainGateway float64 `json:"gateway_ratio_vs_plain_gateway,omitempty"`
@@ -367,6 +380,10 @@ func (b *brokerBench) measureConfig(ctx context.Context, c config, kinds []strin
 			}
 			res.P50Ms, res.P99Ms = millis(r.load.PubAck.Quantile(0.5)), millis(r.load.PubAck.Quantile(0.99))
 			res.DeliveryP99Ms = millis(r.load.Delivery.Quantile(0.99))
+			res.MaxStages = r.stages
+			if r.stages != nil {
+				res.MeanBatchAtMax = r.stages.Batching.MeanBatch
+			}
 			if res.MsgsPerSec <= 0 {
 				return res, nil, fmt.Errorf("broker bench: %s%s: no message was acknowledged", prefix, c.name)
 			}
@@ -377,6 +394,9 @@ func (b *brokerBench) measureConfig(ctx context.Context, c config, kinds []strin
 			res.HalfDeliveryP50Ms, res.HalfDeliveryP99Ms = millis(r.load.Delivery.Quantile(0.5)), millis(r.load.Delivery.Quantile(0.99))
 			res.HalfCPUMicrosPerMsg = cpuPerMsg
 			res.HalfStages = r.stages
+			if r.stages != nil {
+				res.MeanBatchAtHalfLoad = r.stages.Batching.MeanBatch
+			}
 			res.HalfCDF = latency.CDF()
 			res.Rejected += r.load.Rejected
 		case runRate:

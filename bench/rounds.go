@@ -40,6 +40,8 @@ func (r *BrokerReport) summarize(rounds [][]ConfigResult) {
 		TelemetryP99MsAtHalfLoad:   med(func(f Figures) float64 { return f.TelemetryP99MsAtHalfLoad }),
 		StateP99MsAtHalfLoad:       med(func(f Figures) float64 { return f.StateP99MsAtHalfLoad }),
 		StrictCPUMicrosPerMsg:      med(func(f Figures) float64 { return f.StrictCPUMicrosPerMsg }),
+		MeanBatchAtMax:             med(func(f Figures) float64 { return f.MeanBatchAtMax }),
+		MeanBatchAtHalfLoad:        med(func(f Figures) float64 { return f.MeanBatchAtHalfLoad }),
 		GatewayRatioVsPlainGateway: med(func(f Figures) float64 { return f.GatewayRatioVsPlainGateway }),
 		PinnedRatioVsPlain:         med(func(f Figures) float64 { return f.PinnedRatioVsPlain }),
 	}
@@ -88,6 +90,7 @@ func figuresOf(rows []ConfigResult, qos int) Figures {
 			f.P99MsAtHalfLoad = c.HalfP99Ms
 			f.TelemetryP99MsAtHalfLoad, f.StateP99MsAtHalfLoad = c.HalfTelemetryP99Ms, c.HalfStateP99Ms
 			f.StrictCPUMicrosPerMsg = c.CPUMicrosPerMsg
+			f.MeanBatchAtMax, f.MeanBatchAtHalfLoad = c.MeanBatchAtMax, c.MeanBatchAtHalfLoad
 			if qos == 0 {
 				f.P99MsAtHalfLoad = c.HalfDeliveryP99Ms
 			}

@@ -12,7 +12,8 @@ import (
 
 // Stages is where a Signet broker's accepted and refused messages spent
 // their time in one measured window, read from the broker's own latency
-// histograms (native histograms: quantiles within about 5%).
+// histograms (native histograms: quantiles within about 5%), and how its
+// verifier batched their signatures, from its counters.
 type Stages struct {
 	// Verify is from PUBLISH arrival to verdict, commit included.
 	Verify StageLatency `json:"verify"`
@@ -22,6 +23,8 @@ type Stages struct {
 	// Commit is the wait for the durable commit: the transaction before
 	// and the message's own.
 	Commit StageLatency `json:"commit_wait"`
+	// Batching is how the verifier grouped the window's signatures.
+	Batching Batching `json:"batching"`
 }
 
 // StageLatency is one stage's distribution.
@@ -49,14 +52,22 @@ type histCounts struct {
 	buckets map[int]uint64
 }
 
-// stageSnapshot reads the stage histograms from g (nil: none).
-func stageSnapshot(g prometheus.Gatherer) (map[string]histCounts, error) {
+// stageSnapshot is a broker's stage histograms and verifier counters at
+// one moment.
+type stageSnapshot struct {
+	hists    map[string]histCounts
+	counters map[string]uint64
+}
+
+// readStages reads the stage histograms and the verifier's counters from
+// g (nil: none).
+func readStages(g prometheus.Gatherer) (stageSnapshot, error) {
 	if g == nil {
-		return nil, nil
+		return stageSnapshot{}, nil
 	}
 	families, err := g.Gather()
 	if err != nil {
-		return nil, err
+		return stageSnapshot{}, err
 	}
 	out := map[string]histCounts{}
 	for _, f := range families {
@@ -66,7 +77,7 @@ func stageSnapshot(g prometheus.Gatherer) (map[string]histCounts, error) {
 			}
 		}
 	}
-	return out, nil
+	return stageSnapshot{hists: out, counters: counterValues(families)}, nil
 }
 
 // nativeCounts decodes the positive buckets of a native histogram: spans
@@ -98,17 +109,17 @@ func nativeCounts(h *dto.Histogram) histCounts {
 
 // stagesBetween is what was observed between two snapshots (nil if the
 // broker has no stage histograms).
-func stagesBetween(before, after map[string]histCounts) *Stages {
-	if len(after) == 0 {
+func stagesBetween(before, after stageSnapshot) *Stages {
+	if len(after.hists) == 0 {
 		return nil
 	}
-	s := &Stages{}
+	s := &Stages{Batching: batchingBetween(before.counters, after.counters)}
 	for _, m := range stageMetrics {
-		a, ok := after[m.name]
+		a, ok := after.hists[m.name]
 		if !ok {
 			continue
 		}
-		*m.stage(s) = a.minus(before[m.name]).latency()
+		*m.stage(s) = a.minus(before.hists[m.name]).latency()
 	}
 	return s
 }
@@ -169,7 +180,7 @@ const StagesPrefix = "stages "
 // of "profile start" and "profile stop".
 type StageWindow struct {
 	g     prometheus.Gatherer // nil: no stage histograms
-	start map[string]histCounts
+	start stageSnapshot
 }
 
 // NewStageWindow reads the stage histograms from g (nil: none).
@@ -178,14 +189,14 @@ func NewStageWindow(g prometheus.Gatherer) *StageWindow { return &StageWindow{g:
 // Start opens the window.
 func (w *StageWindow) Start() error {
 	var err error
-	w.start, err = stageSnapshot(w.g)
+	w.start, err = readStages(w.g)
 	return err
 }
 
 // Stop closes the window and returns what was observed in it (nil
 // without stage histograms).
 func (w *StageWindow) Stop() (*Stages, error) {
-	end, err := stageSnapshot(w.g)
+	end, err := readStages(w.g)
 	if err != nil {
 		return nil, err
 	}
@@ -199,10 +210,10 @@ type StageRow struct {
 }
 
 // StageColumns head a stage table's figures, in the order of Cells.
-var StageColumns = []string{"verify p50 ms", "verify p99 ms", "signature wait p50 ms", "signature wait p99 ms", "commit wait p50 ms", "commit wait p99 ms"}
+var StageColumns = []string{"verify p50 ms", "verify p99 ms", "signature wait p50 ms", "signature wait p99 ms", "commit wait p50 ms", "commit wait p99 ms", "mean batch"}
 
 // StageRows are the rows whose broker reported stages for the run that of
-// picks (HalfStages, RateStages), in order.
+// picks (MaxStages, HalfStages, RateStages), in order.
 func StageRows(rows []ConfigResult, of func(ConfigResult) *Stages) []StageRow {
 	var out []StageRow
 	for _, c := range rows {
@@ -215,5 +226,5 @@ func StageRows(rows []ConfigResult, of func(ConfigResult) *Stages) []StageRow {
 
 // Cells are the figures of StageColumns.
 func (s Stages) Cells() []any {
-	return []any{s.Verify.P50Ms, s.Verify.P99Ms, s.Signature.P50Ms, s.Signature.P99Ms, s.Commit.P50Ms, s.Commit.P99Ms}
+	return []any{s.Verify.P50Ms, s.Verify.P99Ms, s.Signature.P50Ms, s.Signature.P99Ms, s.Commit.P50Ms, s.Commit.P99Ms, s.Batching.MeanBatch}
 }

@@ -141,3 +141,66 @@ func TestVerifierBatchGrowsWhileLeadersAreBusy(t *testing.T) {
 		t.Fatal("want the bad signature's key quarantined, and only it")
 	}
 }
+
+// TestVerifierSecondBatchOnlyPastMinParallelBatch: while a batch is being
+// verified, the requests that arrive wait for it and form the next one,
+// however many leader slots are free, until MinParallelBatch (512 by
+// default) wait: then one of them leads them all beside the busy leader.
+func TestVerifierSecondBatchOnlyPastMinParallelBatch(t *testing.T) {
+	v := NewVerifier(VerifierConfig{Workers: 2})
+	const minParallel = 512
+	v.mu.Lock()
+	v.leading = 1 // as if a leader were verifying an earlier batch
+	v.mu.Unlock()
+	t.Cleanup(func() {
+		v.mu.Lock()
+		v.leaveLead() // the busy leader of the earlier batch finishes
+		v.mu.Unlock()
+		v.Close()
+	})
+	k := mustKey(t, AlgEd25519)
+	results := make(chan bool, minParallel)
+	verify := func(i int) {
+		msg := []byte{byte(i), byte(i >> 8)}
+		sig, _ := k.Sign(msg)
+		go func() {
+			ok, err := v.Verify(context.Background(), k.Public(), msg, sig)
+			if err != nil {
+				t.Error(err)
+			}
+			results <- ok
+		}()
+	}
+	// waitOpen waits until n requests wait, or until a batch was started
+	// beside the busy leader (which the check after it then reports).
+	waitOpen := func(n int) {
+		for {
+			v.mu.Lock()
+			got := len(v.open)
+			v.mu.Unlock()
+			if got == n || v.Stats().Signatures > 0 {
+				return
+			}
+			runtime.Gosched()
+		}
+	}
+	for i := range minParallel - 1 {
+		verify(i)
+	}
+	waitOpen(minParallel - 1)
+	v.mu.Lock()
+	leading := v.leading
+	v.mu.Unlock()
+	if leading != 1 || v.Stats().Signatures != 0 {
+		t.Fatalf("%d leaders, %+v with %d waiting: want them all waiting for the busy leader", leading, v.Stats(), minParallel-1)
+	}
+	verify(minParallel - 1) // the last starts a batch beside the busy one
+	for range minParallel {
+		if !<-results {
+			t.Error("a valid signature was refused")
+		}
+	}
+	if s := v.Stats(); s.Batches != 1 || s.Signatures != minParallel || s.Singles != 0 {
+		t.Fatalf("stats %+v: want one batch of %d", s, minParallel)
+	}
+}

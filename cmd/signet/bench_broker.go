@@ -148,9 +148,17 @@ too, and from them a CPU budget: when broker and driver keep every core
 busy, the most CPU per message strict's broker may spend to reach 0.6x
 plain and 2x naive, beside its floor (plain's broker plus one signature's
 share of an Ed25519 batch of 1024, measured after the runs). For Signet's
-brokers, a second table shows where messages waited inside the broker at
-half load (and at --rate): arrival to verdict, the signature wait and the
-commit wait, read from the broker's own latency histograms over each window.
+brokers, further tables show where messages waited inside the broker at
+its maximum rate, at half load (and at --rate): arrival to verdict, the
+signature wait and the commit wait, read from the broker's own latency
+histograms over each window, and the mean batch: signatures per Ed25519
+verification in the window (signet_verify_signatures_total over
+signet_verify_batches_total plus signet_verify_singles_total, a signature
+verified alone counting as a batch of one). The floor assumes batches of
+1024; smaller batches cost more per signature, so the mean batch at the
+maximum rate (mean_batch_at_max in the JSON) explains strict's
+verification CPU, and the one at half load (mean_batch_at_half_load) what
+a lighter load pays.
 --rounds N measures every configuration N times, one round after another,
 and reports each figure's median over the rounds, with every round's
 figures beside it. --rate R adds an open-loop run of every configuration at
@@ -293,6 +301,7 @@ func printBrokerTable(out io.Writer, r *bench.BrokerReport) {
 			c.CPUMicrosPerMsg, c.DriverCPUMicrosPerMsg, 100*c.MachineBusy, c.P50Ms, c.P99Ms, c.HalfMsgsPerSec, c.HalfP50Ms, c.HalfP99Ms, c.HalfDeliveryP99Ms)
 	}
 	w.Flush()
+	printStages(out, "inside the broker at its maximum rate (its own metrics)", r.Configs, func(c bench.ConfigResult) *bench.Stages { return c.MaxStages })
 	printStages(out, "inside the broker at half load (its own metrics)", r.Configs, func(c bench.ConfigResult) *bench.Stages { return c.HalfStages })
 	if r.Rate > 0 {
 		fmt.Fprintf(out, "\nopen loop at %.0f msg/s:\n", r.Rate)

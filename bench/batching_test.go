@@ -1,0 +1,102 @@
+package bench
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+func TestStageWindowCountsBatchesOfTheWindow(t *testing.T) {
+	reg, _ := stageRegistry(t)
+	counters := map[string]prometheus.Counter{}
+	for _, name := range batchingMetrics {
+		counters[name] = prometheus.NewCounter(prometheus.CounterOpts{Name: name, Help: "test"})
+		reg.MustRegister(counters[name])
+	}
+	// Before the window: a batch of 1000, which must not count.
+	counters[metricVerifySignatures].Add(1000)
+	counters[metricVerifyBatches].Add(1)
+	w := NewStageWindow(reg)
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// In the window: 3 batches of 100 and 2 signatures alone.
+	counters[metricVerifySignatures].Add(302)
+	counters[metricVerifyBatches].Add(3)
+	counters[metricVerifySingles].Add(2)
+	st, err := w.Stop()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Batching{Signatures: 302, Batches: 3, Singles: 2, MeanBatch: 302.0 / 5}
+	if st == nil || st.Batching != want {
+		t.Fatalf("batching %+v, want %+v", st, want)
+	}
+}
+
+func TestBatchingWithoutSignatures(t *testing.T) {
+	reg, _ := stageRegistry(t) // histograms, no verifier counters
+	w := NewStageWindow(reg)
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	st, err := w.Stop()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st == nil || st.Batching != (Batching{}) {
+		t.Errorf("stages %+v, want no batching (and no division by zero)", st)
+	}
+}
+
+// TestStageWindowBatchingOfARealBroker reads the counters of a real
+// strict broker over a closed-loop run: every message's signature is
+// counted once, in batches or alone.
+func TestStageWindowBatchingOfARealBroker(t *testing.T) {
+	c, err := GenerateCorpus(context.Background(), CorpusOptions{Devices: 40, Messages: 10, Zones: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tg := startInProcess(t, ModeStrict, c)
+	w := NewStageWindow(tg.Metrics())
+	var startErr, stopErr error
+	var st *Stages
+	res, err := RunLoad(context.Background(), LoadOptions{
+		Addr: tg.Addr(), Corpus: c, QoS: 1, Duration: 10 * time.Minute, SampleZone: c.Devices[0].Zone,
+		Login:   Login{DeviceTokens: true, User: TargetGatewayUser, Password: "test-password", SubscriberUser: TargetAdminUser, SubscriberPassword: "test-password"},
+		Started: func() { startErr = w.Start() },
+		Ended:   func() { st, stopErr = w.Stop() },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if startErr != nil || stopErr != nil {
+		t.Fatalf("window: start %v, stop %v", startErr, stopErr)
+	}
+	if st == nil {
+		t.Fatal("no stages from a strict broker")
+	}
+	b := st.Batching
+	if b.Signatures < res.Acked || res.Acked == 0 {
+		t.Errorf("%d signatures counted for %d messages acknowledged", b.Signatures, res.Acked)
+	}
+	if b.Batches+b.Singles == 0 || b.Batches*2+b.Singles > b.Signatures {
+		t.Errorf("%+v: want at least one verification, batches of two or more", b)
+	}
+	if want := float64(b.Signatures) / float64(b.Batches+b.Singles); b.MeanBatch != want || b.MeanBatch < 1 {
+		t.Errorf("mean batch %v, want %v (at least 1)", b.MeanBatch, want)
+	}
+}
+
+func TestFiguresTakeStrictsMeanBatch(t *testing.T) {
+	rows := round(1000, 400, 500, 7)
+	rows[2].MeanBatchAtMax, rows[2].MeanBatchAtHalfLoad = 180, 12
+	rows[3].MeanBatchAtMax = 900 // the gateway row must not count
+	r := &BrokerReport{QoS: 1}
+	r.summarize([][]ConfigResult{rows, rows, rows})
+	if r.MeanBatchAtMax != 180 || r.MeanBatchAtHalfLoad != 12 {
+		t.Errorf("mean batch at max %v, at half load %v; want strict's 180 and 12", r.MeanBatchAtMax, r.MeanBatchAtHalfLoad)
+	}
+}

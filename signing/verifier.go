@@ -29,14 +29,12 @@ type VerifierConfig struct {
 	// idle verifier nothing.
 	MaxBatch int
 	// MinParallelBatch is how many requests must be waiting before a batch
-	// is started beside one already being verified (0: 512, half of the
-	// default MaxBatch). Below it they wait for the running batch to finish
-	// and form the next one: per-signature cost falls with batch size, and
-	// when the cores are busy with the broker's other work a second batch
-	// only takes a core from the connections that fill the next one, while
-	// splitting the waiting callers into two smaller batches. Past it (a
-	// backlog of half a full batch, as on many cores) the backlog is worth
-	// a core of its own.
+	// is started beside one already being verified (0: 128). Below it they
+	// wait for the running batch to finish and form the next one: one batch
+	// of 128 costs far less per signature than 128 verified one by one as
+	// each caller found a free slot. A higher threshold makes larger
+	// batches on two busy cores, but leaves a core idle where callers do
+	// nothing but verify, and slows gateways' turns (docs/performance.md).
 	MinParallelBatch int
 	// QueueSize bounds the requests waiting for a batch (0: 4096). Callers
 	// beyond it wait for room: back-pressure onto their connections, never
@@ -128,7 +126,7 @@ func NewVerifier(cfg VerifierConfig) *Verifier {
 		cfg.QueueSize = 4096
 	}
 	if cfg.MinParallelBatch <= 0 {
-		cfg.MinParallelBatch = 512
+		cfg.MinParallelBatch = 128
 	}
 	if cfg.Quarantine <= 0 {
 		cfg.Quarantine = 10 * time.Second

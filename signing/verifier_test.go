@@ -144,11 +144,11 @@ func TestVerifierBatchGrowsWhileLeadersAreBusy(t *testing.T) {
 
 // TestVerifierSecondBatchOnlyPastMinParallelBatch: while a batch is being
 // verified, the requests that arrive wait for it and form the next one,
-// however many leader slots are free, until MinParallelBatch (512 by
+// however many leader slots are free, until MinParallelBatch (128 by
 // default) wait: then one of them leads them all beside the busy leader.
 func TestVerifierSecondBatchOnlyPastMinParallelBatch(t *testing.T) {
 	v := NewVerifier(VerifierConfig{Workers: 2})
-	const minParallel = 512
+	const minParallel = 128
 	v.mu.Lock()
 	v.leading = 1 // as if a leader were verifying an earlier batch
 	v.mu.Unlock()

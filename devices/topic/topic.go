@@ -69,24 +69,33 @@ func (c City) String() string {
 // ParseCity parses a topic under city/. Anything that does not match SPEC §1
 // exactly is an error (reason bad_topic).
 func ParseCity(t string) (City, error) {
-	// Cut segment by segment rather than strings.Split: every message's
-	// topic is parsed on the verify path and again by the dashboard's
-	// hook, and the slice Split returns was an allocation each time.
-	var seg [5]string
-	n, rest := 0, t
-	for n < len(seg) {
+	seg, n := citySegments(t)
+	return cityOf(t, seg, n)
+}
+
+// citySegments cuts t at its first five slashes: the segments, and how
+// many there are (6 standing for six or more, too many for any class).
+// Cut segment by segment rather than strings.Split: every message's
+// topic is parsed on the verify path and again by the dashboard's hook,
+// and the slice Split returns was an allocation each time.
+func citySegments(t string) (seg [5]string, n int) {
+	rest := t
+	for {
 		s, more, found := strings.Cut(rest, "/")
 		seg[n] = s
 		n++
-		rest = more
 		if !found {
-			break
+			return seg, n
 		}
 		if n == len(seg) {
-			n++ // a sixth segment or more: too many for any class
-			break
+			return seg, n + 1
 		}
+		rest = more
 	}
+}
+
+// cityOf checks the n segments of t (SPEC §1) and names what is wrong.
+func cityOf(t string, seg [5]string, n int) (City, error) {
 	if n < 4 || seg[0] != CityRoot {
 		return City{}, fmt.Errorf("topic %q is not city/{zone}/{device}/{tele|state|evt|cmd|ack}[/{name}]", t)
 	}

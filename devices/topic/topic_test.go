@@ -58,36 +58,12 @@ func TestIsReserved(t *testing.T) {
 }
 
 // parseCitySplit is ParseCity as it was written first, on strings.Split:
-// the reference FuzzParseCity holds the allocation-free parser to.
+// the reference FuzzParseCity holds the allocation-free segmenting to.
 func parseCitySplit(t string) (City, error) {
 	parts := strings.Split(t, "/")
-	if len(parts) < 4 || parts[0] != CityRoot {
-		return City{}, fmt.Errorf("topic %q is not city/{zone}/{device}/{tele|state|evt|cmd|ack}[/{name}]", t)
-	}
-	c := City{Zone: parts[1], Device: parts[2], Class: Class(parts[3])}
-	if err := ValidID("zone", c.Zone); err != nil {
-		return City{}, err
-	}
-	if err := ValidID("device", c.Device); err != nil {
-		return City{}, err
-	}
-	switch c.Class {
-	case State, Ack:
-		if len(parts) != 4 {
-			return City{}, fmt.Errorf("topic %q: nothing may follow %q", t, c.Class)
-		}
-	case Tele, Event, Cmd:
-		if len(parts) != 5 {
-			return City{}, fmt.Errorf("topic %q: %q needs exactly one name segment", t, c.Class)
-		}
-		c.Name = parts[4]
-		if err := ValidID(string(c.Class)+" name", c.Name); err != nil {
-			return City{}, err
-		}
-	default:
-		return City{}, fmt.Errorf("topic %q: unknown class %q (want tele, state, evt, cmd or ack)", t, c.Class)
-	}
-	return c, nil
+	var seg [5]string
+	copy(seg[:], parts)
+	return cityOf(t, seg, len(parts))
 }
 
 // FuzzParseCity: ParseCity gives the reference's topic and error for

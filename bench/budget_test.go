@@ -27,7 +27,7 @@ func TestBudgetOf(t *testing.T) {
 	if b.StrictBroker != 140 || b.StrictDriver != 34 {
 		t.Errorf("strict spent %v + %v µs, want the one-connection-per-device row's 140 + 34", b.StrictBroker, b.StrictDriver)
 	}
-	// (40 + 30) / 0.6 − 34 and (150 + 36) / 2 − 34.
+	// (40 + 30) / 0.6 − 34 and (150 + 36) / 1.3 − 34.
 	if b.ForPlain == nil || !near(*b.ForPlain, 70/TargetVsPlain-34) {
 		t.Errorf("budget for the plain target = %v, want %v", b.ForPlain, 70/TargetVsPlain-34)
 	}
@@ -35,7 +35,7 @@ func TestBudgetOf(t *testing.T) {
 		t.Errorf("budget for the naive target = %v, want %v", b.ForNaive, 186/TargetVsNaive-34)
 	}
 	d := b.Describe()
-	for _, want := range []string{"spent 140.0 µs", "(the driver 34.0)", "82.7 µs for 0.6x plain", "59.0 µs for 2x naive"} {
+	for _, want := range []string{"spent 140.0 µs", "(the driver 34.0)", "82.7 µs for 0.6x plain", "109.1 µs for 1.3x naive"} {
 		if !strings.Contains(d, want) {
 			t.Errorf("Describe() = %q, want it to say %q", d, want)
 		}

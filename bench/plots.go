@@ -102,7 +102,7 @@ func cpuPlot(path string, names []string, broker, driver plotter.Values, budget 
 			}
 		}
 		if budget.ForNaive != nil {
-			if err := line(fmt.Sprintf("strict broker budget for %.0fx naive", TargetVsNaive), *budget.ForNaive, 1); err != nil {
+			if err := line(fmt.Sprintf("strict broker budget for %.1fx naive", TargetVsNaive), *budget.ForNaive, 1); err != nil {
 				return err
 			}
 		}

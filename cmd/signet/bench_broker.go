@@ -146,7 +146,7 @@ machine: close everything else, and compare ratios, not absolute rates.
 The driver's own CPU per message and how busy the machine was are reported
 too, and from them a CPU budget: when broker and driver keep every core
 busy, the most CPU per message strict's broker may spend to reach 0.6x
-plain and 2x naive, beside its floor (plain's broker plus one signature's
+plain and 1.3x naive, beside its floor (plain's broker plus one signature's
 share of an Ed25519 batch of 1024, measured after the runs). For Signet's
 brokers, further tables show where messages waited inside the broker at
 its maximum rate, at half load (and at --rate): arrival to verdict, the

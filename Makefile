@@ -19,7 +19,7 @@ unit:
 
 # A short run of every fuzz target: CI's smoke. "make fuzz FUZZTIME=10m" for a real run.
 # FUZZ_TARGETS lists "package:target" for every parser of untrusted input.
-FUZZ_TARGETS = ./signing:FuzzParse ./signing:FuzzEndorsementClaims ./firmware-sim/image:FuzzLoad ./broker:FuzzLoadConfig ./broker:FuzzMQTTPacketsThroughListener ./broker:FuzzEnrollBody ./devices/strictjson:FuzzDecodeObject
+FUZZ_TARGETS = ./signing:FuzzParse ./signing:FuzzEndorsementClaims ./firmware-sim/image:FuzzLoad ./broker:FuzzLoadConfig ./broker:FuzzMQTTPacketsThroughListener ./broker:FuzzEnrollBody ./devices/strictjson:FuzzDecodeObject ./devices/topic:FuzzParseCity
 
 fuzz-smoke:
 	@scripts/fuzz-run $(GO) $(FUZZTIME) $(FUZZ_TARGETS)

@@ -2,18 +2,12 @@ package bench
 
 import (
 	dto "github.com/prometheus/client_model/go"
-)
 
-// The fast-path verifier's counters a Signet broker exports
-// (broker.RegisterVerifierMetrics).
-const (
-	metricVerifySignatures = "signet_verify_signatures_total"
-	metricVerifyBatches    = "signet_verify_batches_total"
-	metricVerifySingles    = "signet_verify_singles_total"
+	"github.com/signet-city/signet/broker"
 )
 
 // batchingMetrics are the counters Batching is made of.
-var batchingMetrics = []string{metricVerifySignatures, metricVerifyBatches, metricVerifySingles}
+var batchingMetrics = []string{broker.MetricVerifySignatures, broker.MetricVerifyBatches, broker.MetricVerifySingles}
 
 // Batching is how a Signet broker's fast-path verifier grouped the
 // signatures of one measured window, from its counters: per-signature
@@ -48,7 +42,7 @@ func counterValues(families []*dto.MetricFamily) map[string]uint64 {
 // batchingBetween is what the counters counted between two readings.
 func batchingBetween(before, after map[string]uint64) Batching {
 	delta := func(name string) uint64 { return after[name] - min(after[name], before[name]) }
-	b := Batching{Signatures: delta(metricVerifySignatures), Batches: delta(metricVerifyBatches), Singles: delta(metricVerifySingles)}
+	b := Batching{Signatures: delta(broker.MetricVerifySignatures), Batches: delta(broker.MetricVerifyBatches), Singles: delta(broker.MetricVerifySingles)}
 	if runs := b.Batches + b.Singles; runs > 0 {
 		b.MeanBatch = float64(b.Signatures) / float64(runs)
 	}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/signet-city/signet/broker"
 )
 
 func TestStageWindowCountsBatchesOfTheWindow(t *testing.T) {
@@ -16,16 +17,16 @@ func TestStageWindowCountsBatchesOfTheWindow(t *testing.T) {
 		reg.MustRegister(counters[name])
 	}
 	// Before the window: a batch of 1000, which must not count.
-	counters[metricVerifySignatures].Add(1000)
-	counters[metricVerifyBatches].Add(1)
+	counters[broker.MetricVerifySignatures].Add(1000)
+	counters[broker.MetricVerifyBatches].Add(1)
 	w := NewStageWindow(reg)
 	if err := w.Start(); err != nil {
 		t.Fatal(err)
 	}
 	// In the window: 3 batches of 100 and 2 signatures alone.
-	counters[metricVerifySignatures].Add(302)
-	counters[metricVerifyBatches].Add(3)
-	counters[metricVerifySingles].Add(2)
+	counters[broker.MetricVerifySignatures].Add(302)
+	counters[broker.MetricVerifyBatches].Add(3)
+	counters[broker.MetricVerifySingles].Add(2)
 	st, err := w.Stop()
 	if err != nil {
 		t.Fatal(err)

@@ -27,6 +27,14 @@ const (
 	MetricCommitSeconds    = "signet_commit_seconds"
 )
 
+// Names of the fast-path verifier's counters, which signet bench reads for
+// the mean batch of each window.
+const (
+	MetricVerifySignatures = "signet_verify_signatures_total"
+	MetricVerifyBatches    = "signet_verify_batches_total"
+	MetricVerifySingles    = "signet_verify_singles_total"
+)
+
 // latencyHistogram is one of the verify path's latency histograms.
 func latencyHistogram(name, help string) prometheus.Histogram {
 	return prometheus.NewHistogram(prometheus.HistogramOpts{
@@ -93,9 +101,9 @@ func RegisterVerifierMetrics(reg prometheus.Registerer, v *signing.Verifier) {
 		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, func() float64 { return float64(f(v.Stats())) })
 	}
 	reg.MustRegister(
-		counter("signet_verify_signatures_total", "Signatures decided by the fast-path verifier.", func(s signing.VerifierStats) uint64 { return s.Signatures }),
-		counter("signet_verify_batches_total", "Ed25519 batches of two or more (signatures/batches is the mean batch size).", func(s signing.VerifierStats) uint64 { return s.Batches }),
-		counter("signet_verify_singles_total", "Signatures verified alone (idle, other algorithms, quarantined keys).", func(s signing.VerifierStats) uint64 { return s.Singles }),
+		counter(MetricVerifySignatures, "Signatures decided by the fast-path verifier.", func(s signing.VerifierStats) uint64 { return s.Signatures }),
+		counter(MetricVerifyBatches, "Ed25519 batches of two or more (signatures over batches plus singles is the mean batch).", func(s signing.VerifierStats) uint64 { return s.Batches }),
+		counter(MetricVerifySingles, "Signatures verified alone (idle, other algorithms, quarantined keys).", func(s signing.VerifierStats) uint64 { return s.Singles }),
 		counter("signet_verify_bisected_total", "Batches that failed and were split to find the bad signatures.", func(s signing.VerifierStats) uint64 { return s.Bisected }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "signet_verify_queue_depth", Help: "Verification requests waiting."}, func() float64 { return float64(v.Stats().Queued) }),
 	)

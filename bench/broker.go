@@ -44,6 +44,11 @@ type BrokerOptions struct {
 	// closed-loop run (MODE-max.pprof), half-load run (MODE-half.pprof) and
 	// run at Rate (MODE-rate.pprof), each covering only the measured window.
 	ProfileDir string
+	// TraceDir, if set, receives a Go execution trace of each broker
+	// child's measured windows (MODE-RUN.trace, RUN as for ProfileDir):
+	// where goroutines waited, and for what. Tracing costs the broker CPU,
+	// so a traced run's figures are not comparable with an untraced one.
+	TraceDir string
 	// Rate, if positive, adds a third run to each configuration: open loop
 	// at this many messages per second, the same for all, so that brokers
 	// are compared at one load (and a district's expected load can be
@@ -441,6 +446,9 @@ func (b *brokerBench) runConfig(ctx context.Context, c config, kind string, rate
 		argv := append(slices.Clone(o.TargetCommand), "--mode", c.mode, "--addr", "127.0.0.1:0", "--devices", b.devFile)
 		if o.ProfileDir != "" {
 			argv = append(argv, "--cpuprofile", filepath.Join(o.ProfileDir, fmt.Sprintf("%s-%s.pprof", fileName(c.name), kind)))
+		}
+		if o.TraceDir != "" {
+			argv = append(argv, "--trace", filepath.Join(o.TraceDir, fmt.Sprintf("%s-%s.trace", fileName(c.name), kind)))
 		}
 		if c.pinned {
 			argv = pinnedArgv(argv)

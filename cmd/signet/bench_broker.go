@@ -11,6 +11,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/pprof"
+	"runtime/trace"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -28,7 +29,7 @@ import (
 type brokerFlags struct {
 	devices, messages, qos, gateways, inflight, rounds int
 	seconds, warmup, rate                              float64
-	modes, corpus, profileDir                          string
+	modes, corpus, profileDir, traceDir                string
 	pin                                                bool
 }
 
@@ -46,6 +47,7 @@ func (f *brokerFlags) register(cmd *cobra.Command) {
 	cmd.Flags().BoolVar(&f.pin, "pin", false, "also measure each mode with the broker pinned to CPU 0 and the driver to CPU 1 (taskset, sched_setaffinity)")
 	cmd.Flags().StringVar(&f.corpus, "corpus", "", "read the signed corpus from this file if it exists, else write the new one there")
 	cmd.Flags().StringVar(&f.profileDir, "profile", "", "write CPU and heap profiles of each broker's max-rate and half-load runs into this directory (MODE-max.pprof, MODE-half.pprof)")
+	cmd.Flags().StringVar(&f.traceDir, "trace", "", "write a Go execution trace of each broker's measured windows into this directory (MODE-max.trace, MODE-half.trace; go tool trace); tracing slows the brokers")
 }
 
 // options validates the flags and builds the benchmark's options.
@@ -84,9 +86,12 @@ func (f *brokerFlags) options() (bench.BrokerOptions, error) {
 			return o, usagef("--modes: %q is not plain, naive, relaxed, strict or mosquitto", m)
 		}
 	}
-	if f.profileDir != "" {
-		if err := os.MkdirAll(f.profileDir, 0o755); err != nil {
-			return o, fmt.Errorf("--profile: %w", err)
+	for _, d := range []struct{ flag, dir string }{{"--profile", f.profileDir}, {"--trace", f.traceDir}} {
+		if d.dir == "" {
+			continue
+		}
+		if err := os.MkdirAll(d.dir, 0o755); err != nil {
+			return o, fmt.Errorf("%s: %w", d.flag, err)
 		}
 	}
 	exe, err := os.Executable()
@@ -101,7 +106,7 @@ func (f *brokerFlags) options() (bench.BrokerOptions, error) {
 		// Enough that no device runs out in a closed-loop run at 100k msg/s (plain mochi with gateways reached 70k here).
 		o.Messages = max(20, int(100_000*(f.warmup+f.seconds))/f.devices+1)
 	}
-	o.CorpusFile, o.ProfileDir, o.Rounds, o.Rate = f.corpus, f.profileDir, f.rounds, f.rate
+	o.CorpusFile, o.ProfileDir, o.TraceDir, o.Rounds, o.Rate = f.corpus, f.profileDir, f.traceDir, f.rounds, f.rate
 	o.TargetCommand = []string{exe, "bench", "target"}
 	return o, nil
 }
@@ -138,7 +143,11 @@ gateway connections carrying every device. Each run measures only after
 mochi options, garbage collector and scheduler policy of "signet serve"
 (GOMAXPROCS two per CPU); the driver pauses its own collector during runs,
 so that it does not add latency. --profile adds CPU and heap profiles of
-each broker's two runs, covering only the measured windows.
+each broker's two runs, covering only the measured windows; --trace adds a
+Go execution trace of the same windows, which shows where messages waited
+and for what (go tool trace FILE; go tool trace -pprof=sched FILE > s.pprof
+for the time goroutines waited for a CPU). Tracing slows the broker, so
+compare traced runs only with traced runs.
 
 The acceptance figures compare strict, one connection per device,
 with plain and naive from the same run. The numbers are only as quiet as the
@@ -388,7 +397,7 @@ func (b *benchBar) finish() {
 // newBenchTargetCmd is the broker under test, started by "bench broker" as
 // a child process so that its CPU time is its own.
 func newBenchTargetCmd() *cobra.Command {
-	var mode, addr, devFile, profile string
+	var mode, addr, devFile, profile, traceFile string
 	cmd := &cobra.Command{
 		Use:    "target --mode plain|naive|relaxed|strict --devices FILE [--addr 127.0.0.1:0]",
 		Short:  "A broker under test for bench broker (internal)",
@@ -424,7 +433,7 @@ $SIGNET_BENCH_PASSWORD_HASH, which saves hashing it in every child).`,
 			fmt.Fprintf(cmd.OutOrStdout(), "ready %s\n", t.Addr())
 			// Until the driver closes our stdin, "profile start" and
 			// "profile stop" lines bracket the measured window.
-			profErr := serveTargetStdin(cmd.InOrStdin(), cmd.OutOrStdout(), profile, bench.NewStageWindow(t.Metrics()))
+			profErr := serveTargetStdin(cmd.InOrStdin(), cmd.OutOrStdout(), windowFiles{cpu: profile, trace: traceFile}, bench.NewStageWindow(t.Metrics()))
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()
 			return errors.Join(profErr, t.Close(ctx))
@@ -434,34 +443,26 @@ $SIGNET_BENCH_PASSWORD_HASH, which saves hashing it in every child).`,
 	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:0", "MQTT listen address")
 	cmd.Flags().StringVar(&devFile, "devices", "", "devices to enrol (JSON list of registry records)")
 	cmd.Flags().StringVar(&profile, "cpuprofile", "", "write a CPU profile of the measured window (between \"profile start\" and \"profile stop\" on stdin) here")
+	cmd.Flags().StringVar(&traceFile, "trace", "", "write a Go execution trace of the measured window here")
 	return cmd
 }
 
+// windowFiles names what a broker under test records of its measured
+// window ("": not recorded).
+type windowFiles struct {
+	cpu   string // CPU profile, and the heap profile beside it (FILE.heap.pprof for FILE.pprof)
+	trace string // execution trace
+}
+
 // serveTargetStdin reads the driver's lines until stdin closes. Between
-// "profile start" and "profile stop" it profiles the CPU into file (if
+// "profile start" and "profile stop" it profiles the CPU into files.cpu (if
 // named), writing a heap profile (allocations since the start of the
-// process, up to date at the stop) beside it at the stop (FILE.heap.pprof for FILE.pprof), and
-// measures the broker's stages; it answers each "profile stop" with a
-// bench.StagesPrefix line on out.
-func serveTargetStdin(stdin io.Reader, out io.Writer, file string, stages *bench.StageWindow) error {
+// process, up to date at the stop) beside it at the stop, traces the
+// process into files.trace (if named), and measures the broker's stages;
+// it answers each "profile stop" with a bench.StagesPrefix line on out.
+func serveTargetStdin(stdin io.Reader, out io.Writer, files windowFiles, stages *bench.StageWindow) error {
 	sc := bufio.NewScanner(stdin)
-	var pf *os.File
-	stopProfile := func() error {
-		if pf == nil {
-			return nil
-		}
-		pprof.StopCPUProfile()
-		err := pf.Close()
-		pf = nil
-		// The allocation profile is as of the last completed collection,
-		// and at gc_percent 1000 the last may be long before the stop.
-		runtime.GC()
-		hf, herr := os.Create(strings.TrimSuffix(file, ".pprof") + ".heap.pprof")
-		if herr == nil {
-			herr = errors.Join(pprof.Lookup("allocs").WriteTo(hf, 0), hf.Close())
-		}
-		return errors.Join(err, herr)
-	}
+	var rec *windowRecording
 	var err error
 	for sc.Scan() {
 		switch sc.Text() {
@@ -469,20 +470,16 @@ func serveTargetStdin(stdin io.Reader, out io.Writer, file string, stages *bench
 			if err := stages.Start(); err != nil {
 				return fmt.Errorf("stage metrics: %w", err)
 			}
-			if file == "" || pf != nil {
-				continue
-			}
-			if pf, err = os.Create(file); err != nil {
-				return fmt.Errorf("--cpuprofile: %w", err)
-			}
-			if err = pprof.StartCPUProfile(pf); err != nil {
-				pf.Close()
-				return fmt.Errorf("--cpuprofile: %w", err)
+			if rec == nil {
+				if rec, err = startRecording(files); err != nil {
+					return err
+				}
 			}
 		case "profile stop":
-			if err := stopProfile(); err != nil {
-				return fmt.Errorf("--cpuprofile: %w", err)
+			if err := rec.stop(); err != nil {
+				return err
 			}
+			rec = nil
 			st, err := stages.Stop()
 			if err != nil {
 				return fmt.Errorf("stage metrics: %w", err)
@@ -496,7 +493,72 @@ func serveTargetStdin(stdin io.Reader, out io.Writer, file string, stages *bench
 			}
 		}
 	}
-	return stopProfile()
+	return rec.stop()
+}
+
+// windowRecording is a measured window's CPU profile and trace being
+// written.
+type windowRecording struct {
+	files     windowFiles
+	cpu, trac *os.File
+}
+
+// startRecording starts what files name.
+func startRecording(files windowFiles) (*windowRecording, error) {
+	r := &windowRecording{files: files}
+	if files.cpu != "" {
+		f, err := os.Create(files.cpu)
+		if err != nil {
+			return nil, fmt.Errorf("--cpuprofile: %w", err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("--cpuprofile: %w", err)
+		}
+		r.cpu = f
+	}
+	if files.trace != "" {
+		f, err := os.Create(files.trace)
+		if err == nil {
+			if err = trace.Start(f); err != nil {
+				f.Close()
+			}
+		}
+		if err != nil {
+			return nil, errors.Join(fmt.Errorf("--trace: %w", err), r.stop())
+		}
+		r.trac = f
+	}
+	return r, nil
+}
+
+// stop ends the recording (nil: none) and writes the heap profile.
+func (r *windowRecording) stop() error {
+	if r == nil {
+		return nil
+	}
+	var errs []error
+	if r.trac != nil {
+		trace.Stop()
+		if err := r.trac.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("--trace: %w", err))
+		}
+	}
+	if r.cpu != nil {
+		pprof.StopCPUProfile()
+		err := r.cpu.Close()
+		// The allocation profile is as of the last completed collection,
+		// and at gc_percent 1000 the last may be long before the stop.
+		runtime.GC()
+		hf, herr := os.Create(strings.TrimSuffix(r.files.cpu, ".pprof") + ".heap.pprof")
+		if herr == nil {
+			herr = errors.Join(pprof.Lookup("allocs").WriteTo(hf, 0), hf.Close())
+		}
+		if err = errors.Join(err, herr); err != nil {
+			errs = append(errs, fmt.Errorf("--cpuprofile: %w", err))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // printStages prints, for each row whose broker reports them, where its

@@ -100,6 +100,12 @@ type ConfigResult struct {
 	// MaxStages is where a Signet broker's messages spent their time at
 	// its maximum rate, from its own metrics (nil for the others).
 	MaxStages *Stages `json:"max_stages,omitempty"`
+	// MaxRuntime, HalfRuntime and RateRuntime are what a Go broker's
+	// runtime did in each run's window: collections and how long ready
+	// goroutines waited for a CPU (nil for mosquitto).
+	MaxRuntime  *RuntimeStats `json:"max_runtime,omitempty"`
+	HalfRuntime *RuntimeStats `json:"half_load_runtime,omitempty"`
+	RateRuntime *RuntimeStats `json:"rate_runtime,omitempty"`
 	// MeanBatchAtMax and MeanBatchAtHalfLoad are a Signet broker's mean
 	// Ed25519 batch (Batching.MeanBatch: signatures per verification) at
 	// its maximum rate and at half load (0 for the others).
@@ -385,7 +391,7 @@ func (b *brokerBench) measureConfig(ctx context.Context, c config, kinds []strin
 			}
 			res.P50Ms, res.P99Ms = millis(r.load.PubAck.Quantile(0.5)), millis(r.load.PubAck.Quantile(0.99))
 			res.DeliveryP99Ms = millis(r.load.Delivery.Quantile(0.99))
-			res.MaxStages = r.stages
+			res.MaxStages, res.MaxRuntime = r.stages, r.runtime
 			if r.stages != nil {
 				res.MeanBatchAtMax = r.stages.Batching.MeanBatch
 			}
@@ -398,14 +404,14 @@ func (b *brokerBench) measureConfig(ctx context.Context, c config, kinds []strin
 			res.HalfStateP99Ms, res.HalfTelemetryP99Ms = millis(r.load.StatePubAck.Quantile(0.99)), millis(r.load.TelemetryPubAck.Quantile(0.99))
 			res.HalfDeliveryP50Ms, res.HalfDeliveryP99Ms = millis(r.load.Delivery.Quantile(0.5)), millis(r.load.Delivery.Quantile(0.99))
 			res.HalfCPUMicrosPerMsg = cpuPerMsg
-			res.HalfStages = r.stages
+			res.HalfStages, res.HalfRuntime = r.stages, r.runtime
 			if r.stages != nil {
 				res.MeanBatchAtHalfLoad = r.stages.Batching.MeanBatch
 			}
 			res.HalfCDF = latency.CDF()
 			res.Rejected += r.load.Rejected
 		case runRate:
-			res.RateTarget, res.RateMsgsPerSec, res.RateCPUMicrosPerMsg, res.RateStages = rate, r.load.MsgsPerSec, cpuPerMsg, r.stages
+			res.RateTarget, res.RateMsgsPerSec, res.RateCPUMicrosPerMsg, res.RateStages, res.RateRuntime = rate, r.load.MsgsPerSec, cpuPerMsg, r.stages, r.runtime
 			res.RateP50Ms, res.RateP99Ms, res.RateP999Ms = millis(latency.Quantile(0.5)), millis(latency.Quantile(0.99)), millis(latency.Quantile(0.999))
 			res.Rejected += r.load.Rejected
 		}
@@ -432,6 +438,7 @@ type runResult struct {
 	cpu       time.Duration // the broker's, in the measured window
 	driverCPU time.Duration // this process's (the driver), in the same window
 	stages    *Stages       // a Signet broker's, from its metrics, in the same window
+	runtime   *RuntimeStats // a Go broker's runtime, in the same window
 }
 
 // runConfig starts a fresh broker (a fresh store: the corpus's counters
@@ -501,12 +508,12 @@ func (b *brokerBench) runConfig(ctx context.Context, c config, kind string, rate
 			}
 		}()
 	}
-	var stages *Stages
+	var window Window
 	lo.Ended = func() {
 		var err, stErr error
 		cpu, err = p.CPUSince()
 		driverCPU = processCPU() - driverStart
-		stages, stErr = p.EndWindow()
+		window, stErr = p.EndWindow()
 		cpuErr = errors.Join(cpuErr, err, stErr)
 	}
 	load, err := RunLoad(ctx, lo)
@@ -522,7 +529,7 @@ func (b *brokerBench) runConfig(ctx context.Context, c config, kind string, rate
 	if stopErr != nil {
 		o.Logger.Warn("broker under test did not stop cleanly", "config", c.name, "err", stopErr)
 	}
-	return runResult{load: load, cpu: cpu, driverCPU: driverCPU, stages: stages}, nil
+	return runResult{load: load, cpu: cpu, driverCPU: driverCPU, stages: window.Stages, runtime: window.Runtime}, nil
 }
 
 // loadOrGenerate reads o.CorpusFile if it exists, else signs a new corpus

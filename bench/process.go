@@ -23,10 +23,10 @@ type Process struct {
 	addr  string
 	done  chan error
 	cpu0  time.Duration
-	// stages receives the child's answers to "profile stop"; eof is
+	// windows receives the child's answers to "profile stop"; eof is
 	// closed when its stdout ends (it exited).
-	stages chan string
-	eof    chan struct{}
+	windows chan string
+	eof     chan struct{}
 	// bySignal: the process has no stdin protocol; Stop sends SIGINT.
 	bySignal bool
 }
@@ -52,7 +52,7 @@ func StartChild(ctx context.Context, name string, argv, env []string) (*Process,
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("%s: starting %s: %w", name, argv[0], err)
 	}
-	p := &Process{Name: name, cmd: cmd, stdin: stdin, done: make(chan error, 1), stages: make(chan string, 1), eof: make(chan struct{})}
+	p := &Process{Name: name, cmd: cmd, stdin: stdin, done: make(chan error, 1), windows: make(chan string, 1), eof: make(chan struct{})}
 	ready := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stdout)
@@ -60,9 +60,9 @@ func StartChild(ctx context.Context, name string, argv, env []string) (*Process,
 			if addr, ok := strings.CutPrefix(sc.Text(), "ready "); ok {
 				ready <- addr
 			}
-			if st, ok := strings.CutPrefix(sc.Text(), StagesPrefix); ok {
+			if w, ok := strings.CutPrefix(sc.Text(), WindowPrefix); ok {
 				select {
-				case p.stages <- st:
+				case p.windows <- w:
 				default: // nobody asked: the driver gave up on the window
 				}
 			}
@@ -112,34 +112,34 @@ func (p *Process) Tell(line string) error {
 }
 
 // EndWindow tells the child the measured window is over ("profile stop")
-// and returns its answer: the broker's stages in the window (nil for a
-// broker without them, or a child without the stdin protocol).
-func (p *Process) EndWindow() (*Stages, error) {
+// and returns its answer: the broker's stages and runtime in the window
+// (empty for a child without the stdin protocol).
+func (p *Process) EndWindow() (Window, error) {
 	if p.bySignal {
-		return nil, nil
+		return Window{}, nil
 	}
 	if err := p.Tell("profile stop"); err != nil {
-		return nil, err
+		return Window{}, err
 	}
-	decode := func(line string) (*Stages, error) {
-		var st *Stages
-		if err := json.Unmarshal([]byte(line), &st); err != nil {
-			return nil, fmt.Errorf("%s: stages line %q: %w", p.Name, line, err)
+	decode := func(line string) (Window, error) {
+		var w Window
+		if err := json.Unmarshal([]byte(line), &w); err != nil {
+			return Window{}, fmt.Errorf("%s: window line %q: %w", p.Name, line, err)
 		}
-		return st, nil
+		return w, nil
 	}
 	select {
-	case line := <-p.stages:
+	case line := <-p.windows:
 		return decode(line)
 	case <-p.eof:
 		select {
-		case line := <-p.stages: // answered, then exited
+		case line := <-p.windows: // answered, then exited
 			return decode(line)
 		default:
-			return nil, fmt.Errorf("%s: the broker exited before answering \"profile stop\"", p.Name)
+			return Window{}, fmt.Errorf("%s: the broker exited before answering \"profile stop\"", p.Name)
 		}
 	case <-time.After(30 * time.Second):
-		return nil, fmt.Errorf("%s: no answer to \"profile stop\" within 30 s", p.Name)
+		return Window{}, fmt.Errorf("%s: no answer to \"profile stop\" within 30 s", p.Name)
 	}
 }
 

@@ -21,19 +21,22 @@ func TestEndWindowReadsTheStagesAnswer(t *testing.T) {
 	p := shChild(t, `echo "ready 127.0.0.1:1"
 while read line; do
   if [ "$line" = "profile stop" ]; then
-    echo 'stages {"verify":{"count":3,"p50_ms":1.5,"p99_ms":4},"signature_wait":{"count":3,"p50_ms":0.5,"p99_ms":1},"commit_wait":{"count":3,"p50_ms":0.75,"p99_ms":2}}'
+    echo 'window {"stages":{"verify":{"count":3,"p50_ms":1.5,"p99_ms":4},"signature_wait":{"count":3,"p50_ms":0.5,"p99_ms":1},"commit_wait":{"count":3,"p50_ms":0.75,"p99_ms":2}},"runtime":{"gc_cycles":2,"sched_latency_p99_ms":0.5}}'
   fi
 done`)
 	if err := p.Tell("profile start"); err != nil {
 		t.Fatal(err)
 	}
-	st, err := p.EndWindow()
+	w, err := p.EndWindow()
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := Stages{Verify: StageLatency{3, 1.5, 4}, Signature: StageLatency{3, 0.5, 1}, Commit: StageLatency{3, 0.75, 2}}
-	if st == nil || *st != want {
-		t.Errorf("stages %+v, want %+v", st, want)
+	if w.Stages == nil || *w.Stages != want {
+		t.Errorf("stages %+v, want %+v", w.Stages, want)
+	}
+	if wantRT := (RuntimeStats{GCCycles: 2, SchedP99Ms: 0.5}); w.Runtime == nil || *w.Runtime != wantRT {
+		t.Errorf("runtime %+v, want %+v", w.Runtime, wantRT)
 	}
 	if err := p.Stop(); err != nil {
 		t.Errorf("stop: %v", err)
@@ -42,10 +45,10 @@ done`)
 
 func TestEndWindowWithoutStages(t *testing.T) {
 	p := shChild(t, `echo "ready 127.0.0.1:1"
-while read line; do [ "$line" = "profile stop" ] && echo "stages null"; done`)
-	st, err := p.EndWindow()
-	if err != nil || st != nil {
-		t.Errorf("a broker without stages: %+v, %v; want none and no error", st, err)
+while read line; do [ "$line" = "profile stop" ] && echo 'window {"stages":null,"runtime":null}'; done`)
+	w, err := p.EndWindow()
+	if err != nil || w.Stages != nil || w.Runtime != nil {
+		t.Errorf("a broker without stages or runtime: %+v, %v; want none and no error", w, err)
 	}
 	p.Stop()
 }

@@ -150,6 +150,7 @@ func WriteReport(dir string, r *AllReport) error {
 		stagesTable(p, "Inside the broker at its maximum rate, from its own latency histograms (`signet_verify_seconds`, `signet_signature_wait_seconds`, `signet_commit_seconds`) and its verifier's counters (mean batch: signatures per Ed25519 verification, one verified alone counting as a batch of one):",
 			br.Configs, func(c ConfigResult) *Stages { return c.MaxStages })
 		stagesTable(p, "Inside the broker at half load:", br.Configs, func(c ConfigResult) *Stages { return c.HalfStages })
+		runtimeTable(p, br.Configs)
 		if br.Rate > 0 {
 			p("")
 			p("Open loop at %.0f msg/s, the same load for every configuration (latency: publish to PUBACK, or to delivery at QoS 0):", br.Rate)
@@ -224,6 +225,28 @@ func WriteReport(dir string, r *AllReport) error {
 		return fmt.Errorf("report %s: %w", path, err)
 	}
 	return nil
+}
+
+// runtimeTable writes what each Go broker's runtime did in its windows:
+// a half-load tail that a collection or a long wait for a CPU explains is
+// not a stage of the broker's.
+func runtimeTable(p func(string, ...any), rows []ConfigResult) {
+	header := false
+	for _, c := range rows {
+		cells, ok := RuntimeCells(c)
+		if !ok {
+			continue
+		}
+		if !header {
+			p("")
+			p("The Go runtime of each broker in its windows (runtime/metrics): collections completed, the CPU goroutines spent assisting the collector, and how long goroutines that were ready to run waited for a CPU (`/sched/latencies:seconds`):")
+			p("")
+			p("| configuration | %s |", strings.Join(RuntimeColumns, " | "))
+			p("|---%s|", strings.Repeat("|--:", len(RuntimeColumns)))
+			header = true
+		}
+		p("| %s | %.0f | %.2f | %.0f | %.1f | %.3f | %.2f |", append([]any{c.Name}, cells...)...)
+	}
 }
 
 // stagesTable writes, under intro, where each row's messages spent their

@@ -171,10 +171,17 @@ func (c histCounts) latency() StageLatency {
 	return StageLatency{Count: total, P50Ms: quantile(0.5), P99Ms: quantile(0.99)}
 }
 
-// StagesPrefix starts the line on which a target ("signet bench target")
-// answers each "profile stop": the window's Stages as JSON (null for a
-// broker without them).
-const StagesPrefix = "stages "
+// WindowPrefix starts the line on which a target ("signet bench target")
+// answers each "profile stop": its Window as JSON.
+const WindowPrefix = "window "
+
+// Window is what a broker under test reports of one measured window.
+type Window struct {
+	// Stages is from a Signet broker's own metrics (nil for the others).
+	Stages *Stages `json:"stages"`
+	// Runtime is from a Go broker's runtime (nil for mosquitto).
+	Runtime *RuntimeStats `json:"runtime"`
+}
 
 // StageWindow measures a target's Stages over a window: the target's side
 // of "profile start" and "profile stop".

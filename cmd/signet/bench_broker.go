@@ -168,6 +168,12 @@ verified alone counting as a batch of one). The floor assumes batches of
 maximum rate (mean_batch_at_max in the JSON) explains strict's
 verification CPU, and the one at half load (mean_batch_at_half_load) what
 a lighter load pays.
+A last table shows what each Go broker's runtime did in each window
+(runtime/metrics; max_runtime and half_load_runtime in the JSON): the
+garbage collections completed, the CPU goroutines spent assisting the
+collector, and how long goroutines that were ready to run waited for a CPU.
+A half-load tail that they explain belongs to the runtime and the machine,
+not to a stage of the broker.
 --rounds N measures every configuration N times, one round after another,
 and reports each figure's median over the rounds, with every round's
 figures beside it. --rate R adds an open-loop run of every configuration at
@@ -312,6 +318,7 @@ func printBrokerTable(out io.Writer, r *bench.BrokerReport) {
 	w.Flush()
 	printStages(out, "inside the broker at its maximum rate (its own metrics)", r.Configs, func(c bench.ConfigResult) *bench.Stages { return c.MaxStages })
 	printStages(out, "inside the broker at half load (its own metrics)", r.Configs, func(c bench.ConfigResult) *bench.Stages { return c.HalfStages })
+	printRuntime(out, r.Configs)
 	if r.Rate > 0 {
 		fmt.Fprintf(out, "\nopen loop at %.0f msg/s:\n", r.Rate)
 		w = tabwriter.NewWriter(out, 0, 4, 2, ' ', tabwriter.AlignRight)
@@ -458,11 +465,13 @@ type windowFiles struct {
 // "profile start" and "profile stop" it profiles the CPU into files.cpu (if
 // named), writing a heap profile (allocations since the start of the
 // process, up to date at the stop) beside it at the stop, traces the
-// process into files.trace (if named), and measures the broker's stages;
-// it answers each "profile stop" with a bench.StagesPrefix line on out.
+// process into files.trace (if named), and measures the broker's stages
+// and its runtime; it answers each "profile stop" with a
+// bench.WindowPrefix line on out.
 func serveTargetStdin(stdin io.Reader, out io.Writer, files windowFiles, stages *bench.StageWindow) error {
 	sc := bufio.NewScanner(stdin)
 	var rec *windowRecording
+	var rt bench.RuntimeWindow
 	var err error
 	for sc.Scan() {
 		switch sc.Text() {
@@ -470,6 +479,7 @@ func serveTargetStdin(stdin io.Reader, out io.Writer, files windowFiles, stages 
 			if err := stages.Start(); err != nil {
 				return fmt.Errorf("stage metrics: %w", err)
 			}
+			rt.Start()
 			if rec == nil {
 				if rec, err = startRecording(files); err != nil {
 					return err
@@ -480,15 +490,16 @@ func serveTargetStdin(stdin io.Reader, out io.Writer, files windowFiles, stages 
 				return err
 			}
 			rec = nil
+			rts := rt.Stop()
 			st, err := stages.Stop()
 			if err != nil {
 				return fmt.Errorf("stage metrics: %w", err)
 			}
-			line, err := json.Marshal(st)
+			line, err := json.Marshal(bench.Window{Stages: st, Runtime: rts})
 			if err != nil {
 				return fmt.Errorf("stage metrics: %w", err)
 			}
-			if _, err := fmt.Fprintf(out, "%s%s\n", bench.StagesPrefix, line); err != nil {
+			if _, err := fmt.Fprintf(out, "%s%s\n", bench.WindowPrefix, line); err != nil {
 				return err
 			}
 		}
@@ -559,6 +570,26 @@ func (r *windowRecording) stop() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// printRuntime prints what each Go broker's runtime did in its windows
+// (nothing if none reported it).
+func printRuntime(out io.Writer, rows []bench.ConfigResult) {
+	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', tabwriter.AlignRight)
+	header := false
+	for _, c := range rows {
+		cells, ok := bench.RuntimeCells(c)
+		if !ok {
+			continue
+		}
+		if !header {
+			fmt.Fprintf(out, "\nthe Go runtime in each window (collections; how long ready goroutines waited for a CPU):\n")
+			fmt.Fprintf(w, "configuration\t%s\t\n", strings.Join(bench.RuntimeColumns, "\t"))
+			header = true
+		}
+		fmt.Fprintf(w, "%s\t%.0f\t%.2f\t%.0f\t%.1f\t%.3f\t%.2f\t\n", append([]any{c.Name}, cells...)...)
+	}
+	w.Flush()
 }
 
 // printStages prints, for each row whose broker reports them, where its

@@ -19,7 +19,7 @@ import (
 // strausWindow is the window NAF width w for points whose tables are built
 // per call: digits are odd and in (−2^(w−1), 2^(w−1)), so a table holds the
 // 2^(w−2) odd multiples P, 3P, …, (2^(w−1)−1)P.
-const strausWindow = 5
+const strausWindow = 4
 
 // baseWindow is the width for B and [2^128]B, whose tables cost nothing per
 // call: wider means fewer additions.

@@ -89,7 +89,7 @@ func BenchmarkBatchSizes(b *testing.B) {
 		}
 		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N), "ns/sig")
 	})
-	for _, n := range []int{2, 4, 8, 12, 16, 24, 32, 64, 128, 256, 1024, 4096} {
+	for _, n := range []int{2, 4, 8, 12, 16, 20, 24, 32, 64, 128, 256, 1024, 4096} {
 		for _, method := range []string{"edwards", "straus", "bucket"} {
 			if method != "bucket" && n > 256 {
 				continue
@@ -124,5 +124,43 @@ func BenchmarkBatchSizes(b *testing.B) {
 				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/sig")
 			})
 		}
+	}
+}
+
+// BenchmarkVerifyEachOneBad reports ns per signature of VerifyEach (Add
+// included) on batches of the city stream with one bad signature each (a
+// valid signature over another message, at a position that moves from batch
+// to batch): the bisection that singleBelow ends.
+func BenchmarkVerifyEachOneBad(b *testing.B) {
+	keys, idx, msgs, sigs := cityStream(b, 1000, 20)
+	for _, n := range []int{8, 16, 64, 256} {
+		b.Run(fmt.Sprintf("n=%d", n), func(b *testing.B) {
+			var bt Batch
+			out := make([]bool, n)
+			off, batch := 0, 0
+			for b.Loop() {
+				if off+n > len(msgs) {
+					off = 0
+				}
+				bad := off + batch%n
+				bt.Reset()
+				for j := off; j < off+n; j++ {
+					msg := msgs[j]
+					if j == bad {
+						msg = msgs[(j+1)%len(msgs)]
+					}
+					bt.Add(keys[idx[j]].pk, msg, sigs[j])
+				}
+				bt.VerifyEach(out)
+				for j, ok := range out {
+					if ok != (off+j != bad) {
+						b.Fatalf("entry %d of a batch with entry %d bad: %v", j, bad-off, ok)
+					}
+				}
+				off += n
+				batch++
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/sig")
+		})
 	}
 }

@@ -140,8 +140,8 @@ func TestWindowNAF(t *testing.T) {
 
 // TestBatchVerifyAllocatesNothing: once a Batch has verified a batch of a
 // size, verifying another of that size allocates nothing, by Straus and by
-// the bucket method (the garbage of per-call tables was the broker's largest
-// allocation).
+// the bucket method, and neither does VerifyEach's bisection (the garbage of
+// per-call tables was the broker's largest allocation).
 func TestBatchVerifyAllocatesNothing(t *testing.T) {
 	keys := signers(t, 64)
 	for _, n := range []int{2, 4, 8, 16, 23, 64} {
@@ -177,6 +177,28 @@ func TestBatchVerifyAllocatesNothing(t *testing.T) {
 			}
 			if allocs != 0 {
 				t.Fatalf("Reset, Add and Verify allocated %v times per batch after warm-up", allocs)
+			}
+			// VerifyEach, as the signing package calls it, with one bad
+			// signature so that it bisects down to single verification.
+			b.Reset()
+			for i := range n {
+				msg := msgs[i]
+				if i == n/2 {
+					msg = msgs[(i+1)%n]
+				}
+				b.Add(keys[i].pk, msg, sigs[i])
+			}
+			out := make([]bool, n)
+			allocs = testing.AllocsPerRun(20, func() {
+				b.VerifyEach(out)
+			})
+			for i, got := range out {
+				if got != (i != n/2) {
+					t.Fatalf("VerifyEach: entry %d is %v", i, got)
+				}
+			}
+			if allocs != 0 {
+				t.Fatalf("VerifyEach of a batch with one bad signature allocated %v times after warm-up", allocs)
 			}
 		})
 	}

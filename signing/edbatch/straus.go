@@ -15,15 +15,26 @@ import (
 // its odd multiples, built on every call into scratch the Batch keeps, so
 // nothing is allocated once the scratch has grown; B and [2^128]B use wider
 // tables computed once for the package.
+//
+// Tables are kept in projective (cached) form: affine tables, made with one
+// batch inversion across the batch, save a multiplication per addition but
+// cost more to make than they save (BenchmarkBatchSizes, the two built in
+// turn). Keys' tables are not cached in PublicKey: at a window of 4 they would
+// take most of the memory a registered device may still use (DESIGN: 2 KiB
+// for everything), for a modest gain on small batches only.
 
 // strausWindow is the window NAF width w for points whose tables are built
 // per call: digits are odd and in (−2^(w−1), 2^(w−1)), so a table holds the
-// 2^(w−2) odd multiples P, 3P, …, (2^(w−1)−1)P.
+// 2^(w−2) odd multiples P, 3P, …, (2^(w−1)−1)P. 4 is as fast as 5 with half
+// the scratch, and 6 is slower (`go test ./signing/edbatch -run '^$' -bench
+// 'BatchSizes/^n=(2|4|16|24)$/^msm=straus$'`, each width built into its own
+// test binary and the binaries run in turn).
 const strausWindow = 4
 
 // baseWindow is the width for B and [2^128]B, whose tables cost nothing per
-// call: wider means fewer additions.
-const baseWindow = 8
+// call: wider means fewer additions. 7 is as fast as 8 with half the
+// memory, and 6 is slower at small batches (measured as strausWindow was).
+const baseWindow = 7
 
 const (
 	strausTable = 1 << (strausWindow - 2)

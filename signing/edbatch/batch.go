@@ -18,8 +18,8 @@ import (
 // keys is one multiscalar multiplication of n + m + 1 terms. Large batches
 // use the bucket method (msm.go), with each full-size scalar of A and B split
 // into two 128-bit halves on A and [2^128]A (decoded once per key), so that
-// every scalar is short; small ones use Straus
-// (edwards25519.VarTimeMultiScalarMult). Because
+// every scalar is short; small ones use Straus (straus.go) on the same
+// short terms. Because
 // the single check is cofactored too, a batch accepts exactly what single
 // verification of each entry accepts (except with probability 2⁻¹²⁸).
 //
@@ -29,15 +29,15 @@ type Batch struct {
 	h       hash.Hash // SHA-512 state reused for the challenges
 	digest  [64]byte  // the challenge's hash, here so that it does not escape per entry
 
-	// scratch reused across verifications
+	// scratch reused across verifications, so that a warm Batch allocates
+	// nothing
+	idx     []int
 	rnd     []byte
 	short   []term
 	keySum  []keySum
 	keyTerm map[*PublicKey]int // index in keySum
 	bucket  msm
-	scalars []*edwards25519.Scalar
-	points  []*edwards25519.Point
-	straus  edwards25519.Point
+	straus  strausMSM
 
 	// bucketFrom overrides the package's bucketFrom when > 0 (benchmarks).
 	bucketFrom int
@@ -80,35 +80,36 @@ func (b *Batch) Add(pk *PublicKey, message, sig []byte) {
 
 // Verify reports whether every entry is valid.
 func (b *Batch) Verify() bool {
-	idx := make([]int, len(b.entries))
-	for i := range idx {
-		idx[i] = i
-	}
-	return b.verify(idx)
+	return b.verify(b.all())
 }
 
 // VerifyEach sets out[i] to the validity of entry i (len(out) ≥ Len()). A
 // failing batch is split in halves until the bad entries are found, so the
 // honest entries of a batch with one bad signature still pass at batch speed.
 func (b *Batch) VerifyEach(out []bool) {
-	idx := make([]int, len(b.entries))
-	for i := range idx {
-		idx[i] = i
+	b.verifyEach(b.all(), out)
+}
+
+// all returns the indices of every entry, in the Batch's scratch.
+func (b *Batch) all() []int {
+	b.idx = grow(b.idx, len(b.entries))
+	for i := range b.idx {
+		b.idx[i] = i
 	}
-	b.verifyEach(idx, out)
+	return b.idx
 }
 
 // singleBelow is the group size under which single verification is cheaper
-// than another level of bisection.
+// than another level of bisection. 2 is slower and 8 no faster, by
+// `go test ./signing/edbatch -run '^$' -bench VerifyEachOneBad`, each value
+// built into its own test binary and the binaries run in turn.
 const singleBelow = 4
 
 // bucketFrom is the batch size from which the bucket method is at least as
-// fast as Straus, and it allocates nothing where edwards25519's Straus
-// allocates its tables on every call. `go test ./signing/edbatch -run '^$'
-// -bench 'BatchSizes/n=(16|24|32|64)/' -count 3` on the 2-core machine, ns
-// per signature, bucket / Straus medians: 16: 30,913 / 29,960; 24: 29,911 /
-// 29,664; 32: 25,080 / 28,197; 64: 22,760 / 28,043. (It was 64 before the
-// bucket method took only 128-bit scalars.)
+// fast as Straus; both allocate nothing. `go test ./signing/edbatch -run '^$'
+// -bench 'BatchSizes/^n=(16|20|24|32)$/^msm=(straus|bucket)$' -count 6`
+// on the 2-core machine, compared with benchstat -col /msm: Straus is ahead
+// at 16, the two are level at 20 and 24, the bucket method ahead at 32.
 const bucketFrom = 24
 
 func (b *Batch) verifyEach(idx []int, out []bool) {
@@ -149,6 +150,33 @@ func (b *Batch) verify(idx []int) bool {
 			return false
 		}
 	}
+	negSumS := b.combine(idx)
+	// Each full-size scalar splits into two 128-bit halves on A and [2^128]A.
+	for i := range b.keySum {
+		ks := &b.keySum[i]
+		b.short = appendSplit(b.short, &ks.pk.a, &ks.pk.a128, &ks.s)
+	}
+	from := bucketFrom
+	if b.bucketFrom > 0 {
+		from = b.bucketFrom
+	}
+	var check extended
+	if len(idx) < from {
+		b.straus.sum(&check, b.short, &negSumS)
+	} else {
+		b.short = appendSplit(b.short, basePoint, base128, &negSumS)
+		b.bucket.sum(&check, b.short)
+	}
+	check.double() // × 8, the cofactor
+	check.double()
+	check.double()
+	return check.isIdentity()
+}
+
+// combine draws the zᵢ of the entries in idx and leaves in b.short their
+// terms zᵢRᵢ and in b.keySum each key's merged scalar; it returns the base
+// point's scalar −Σ zᵢSᵢ.
+func (b *Batch) combine(idx []int) edwards25519.Scalar {
 	// zᵢ: 128 random bits each (SPEC §3), read at once; < L so canonical.
 	b.rnd = grow(b.rnd, 16*len(idx))
 	if _, err := rand.Read(b.rnd); err != nil {
@@ -179,25 +207,7 @@ func (b *Batch) verify(idx []int) bool {
 		}
 	}
 	sumS.Negate(&sumS)
-	from := bucketFrom
-	if b.bucketFrom > 0 {
-		from = b.bucketFrom
-	}
-	if len(idx) < from {
-		return b.verifyStraus(idx, &sumS)
-	}
-	// Each full-size scalar splits into two 128-bit halves on A and [2^128]A.
-	for i := range b.keySum {
-		ks := &b.keySum[i]
-		b.short = appendSplit(b.short, &ks.pk.a, &ks.pk.a128, &ks.s)
-	}
-	b.short = appendSplit(b.short, basePoint, base128, &sumS)
-	var check extended
-	b.bucket.sum(&check, b.short)
-	check.double() // × 8, the cofactor
-	check.double()
-	check.double()
-	return check.isIdentity()
+	return sumS
 }
 
 // keySum is one key's merged scalar Σ_{i∈A} zᵢkᵢ.
@@ -214,29 +224,6 @@ func appendSplit(terms []term, p, p128 *affine, s *edwards25519.Scalar) []term {
 	copy(lo[:16], enc[:16])
 	copy(hi[:16], enc[16:])
 	return append(terms, term{p: p, scalar: lo}, term{p: p128, scalar: hi})
-}
-
-// verifyStraus checks the batch equation with edwards25519's Straus
-// multiscalar multiplication, faster for small batches.
-func (b *Batch) verifyStraus(idx []int, negSumS *edwards25519.Scalar) bool {
-	b.scalars, b.points = b.scalars[:0], b.points[:0]
-	for i, t := range b.short {
-		s, err := edwards25519.NewScalar().SetCanonicalBytes(t.scalar[:])
-		if err != nil {
-			panic(err)
-		}
-		b.scalars = append(b.scalars, s)
-		b.points = append(b.points, &b.entries[idx[i]].r)
-	}
-	for i := range b.keySum {
-		b.scalars = append(b.scalars, new(edwards25519.Scalar).Negate(&b.keySum[i].s))
-		b.points = append(b.points, &b.keySum[i].pk.negA)
-	}
-	b.scalars = append(b.scalars, negSumS)
-	b.points = append(b.points, edwards25519.NewGeneratorPoint())
-	b.straus.VarTimeMultiScalarMult(b.scalars, b.points)
-	b.straus.MultByCofactor(&b.straus)
-	return b.straus.Equal(edwards25519.NewIdentityPoint()) == 1
 }
 
 // basePoint and base128 are B and [2^128]B in the bucket method's form.

@@ -68,9 +68,11 @@ func BenchmarkCityStream(b *testing.B) {
 }
 
 // BenchmarkBatchSizes reports ns per signature of a whole batch (Add and
-// Verify) of a 1000-device city stream by batch size, with the bucket method
-// and with Straus: where the two cross sets bucketFrom, and the curve shows
-// what large batches (and keys recurring inside them) buy.
+// Verify) of a 1000-device city stream by batch size and multiscalar
+// multiplication: "straus" (straus.go), "bucket" (msm.go), and "edwards",
+// edwards25519's VarTimeMultiScalarMult on full-size scalars as small batches
+// used before straus.go. Where straus and bucket cross sets bucketFrom, and
+// the curve shows what large batches (and keys recurring inside them) buy.
 func BenchmarkBatchSizes(b *testing.B) {
 	keys, idx, msgs, sigs := cityStream(b, 1000, 20)
 	b.Run("stdlib", func(b *testing.B) {
@@ -87,17 +89,19 @@ func BenchmarkBatchSizes(b *testing.B) {
 		}
 		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N), "ns/sig")
 	})
-	for _, n := range []int{4, 8, 12, 16, 24, 32, 64, 128, 256, 1024, 4096} {
-		for _, method := range []string{"straus", "bucket"} {
-			if method == "straus" && n > 256 {
+	for _, n := range []int{2, 4, 8, 12, 16, 20, 24, 32, 64, 128, 256, 1024, 4096} {
+		for _, method := range []string{"edwards", "straus", "bucket"} {
+			if method != "bucket" && n > 256 {
 				continue
 			}
-			b.Run(fmt.Sprintf("n=%d/%s", n, method), func(b *testing.B) {
+			b.Run(fmt.Sprintf("n=%d/msm=%s", n, method), func(b *testing.B) {
 				bt := Batch{bucketFrom: 1}
-				if method == "straus" {
+				if method != "bucket" {
 					bt.bucketFrom = 1 << 30
 				}
+				var ed edwardsStraus
 				off := 0
+				b.ReportAllocs()
 				for b.Loop() {
 					if off+n > len(msgs) {
 						off = 0
@@ -106,7 +110,13 @@ func BenchmarkBatchSizes(b *testing.B) {
 					for j := off; j < off+n; j++ {
 						bt.Add(keys[idx[j]].pk, msgs[j], sigs[j])
 					}
-					if !bt.Verify() {
+					ok := false
+					if method == "edwards" {
+						ok = ed.verify(&bt)
+					} else {
+						ok = bt.Verify()
+					}
+					if !ok {
 						b.Fatal("batch failed")
 					}
 					off += n
@@ -114,5 +124,43 @@ func BenchmarkBatchSizes(b *testing.B) {
 				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/sig")
 			})
 		}
+	}
+}
+
+// BenchmarkVerifyEachOneBad reports ns per signature of VerifyEach (Add
+// included) on batches of the city stream with one bad signature each (a
+// valid signature over another message, at a position that moves from batch
+// to batch): the bisection that singleBelow ends.
+func BenchmarkVerifyEachOneBad(b *testing.B) {
+	keys, idx, msgs, sigs := cityStream(b, 1000, 20)
+	for _, n := range []int{8, 16, 64, 256} {
+		b.Run(fmt.Sprintf("n=%d", n), func(b *testing.B) {
+			var bt Batch
+			out := make([]bool, n)
+			off, batch := 0, 0
+			for b.Loop() {
+				if off+n > len(msgs) {
+					off = 0
+				}
+				bad := off + batch%n
+				bt.Reset()
+				for j := off; j < off+n; j++ {
+					msg := msgs[j]
+					if j == bad {
+						msg = msgs[(j+1)%len(msgs)]
+					}
+					bt.Add(keys[idx[j]].pk, msg, sigs[j])
+				}
+				bt.VerifyEach(out)
+				for j, ok := range out {
+					if ok != (off+j != bad) {
+						b.Fatalf("entry %d of a batch with entry %d bad: %v", j, bad-off, ok)
+					}
+				}
+				off += n
+				batch++
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/sig")
+		})
 	}
 }

@@ -140,6 +140,23 @@ func (p *extended) add(q *extended) {
 // double sets p = 2p (HWCD §3.3 "dbl-2008-hwcd"), 4 squarings and 4
 // multiplications.
 func (p *extended) double() {
+	x, y, z, t := p.doubleCompleted()
+	p.fromCompleted(&x, &y, &z, &t)
+}
+
+// doubleNoT sets X, Y and Z of p to those of 2p and leaves T stale, one
+// multiplication fewer than double: doubling reads only X, Y and Z, so a
+// chain of doublings needs T only after its last one.
+func (p *extended) doubleNoT() {
+	x, y, z, t := p.doubleCompleted()
+	p.X.Multiply(&x, &t)
+	p.Y.Multiply(&y, &z)
+	p.Z.Multiply(&z, &t)
+}
+
+// doubleCompleted returns 2p in completed coordinates; it reads only X, Y
+// and Z.
+func (p *extended) doubleCompleted() (x, y, z, t field.Element) {
 	var xx, yy, zz2, s field.Element
 	xx.Square(&p.X)
 	yy.Square(&p.Y)
@@ -147,12 +164,11 @@ func (p *extended) double() {
 	zz2.Add(&zz2, &zz2)
 	s.Add(&p.X, &p.Y)
 	s.Square(&s)
-	var x, y, z, t field.Element
 	y.Add(&yy, &xx)
 	z.Subtract(&yy, &xx)
 	x.Subtract(&s, &y)
 	t.Subtract(&zz2, &z)
-	p.fromCompleted(&x, &y, &z, &t)
+	return
 }
 
 // fromCompleted sets p from the completed ("P1×P1") coordinates

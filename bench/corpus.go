@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"strings"
 	"sync"
 	"time"
 
@@ -29,8 +30,12 @@ const (
 // bench does not import the broker for one constant).
 const connectTopic = "$connect"
 
-// corpusMagic starts every corpus file; the version changes with the format.
-const corpusMagic = "signet-corpus/1\n"
+// corpusMagic starts every corpus file; the version changes with the format
+// or with what the messages are (2: state messages staggered across devices).
+const corpusMagic = "signet-corpus/2\n"
+
+// corpusMagicPrefix starts the magic line of every version.
+const corpusMagicPrefix = "signet-corpus/"
 
 // corpusTrailer ends every complete corpus file, so that a file cut short
 // at a record boundary is still recognised as truncated.
@@ -43,7 +48,12 @@ type CorpusOptions struct {
 	Zones    int // devices are spread over this many zones (0: 10)
 	// StateEvery makes every n-th message of a device a reported-state
 	// merge patch (city/{zone}/{device}/state) and the rest telemetry
-	// (city/{zone}/{device}/tele/power); 0: 10.
+	// (city/{zone}/{device}/tele/power); 0: 10. Device i's state messages
+	// are offset by i, so that the devices, which send their k-th messages
+	// at about the same time, do not all report state at once: a city's
+	// devices report state changes independently, and a burst of every
+	// device's state at once measured a queue of durable commits that no
+	// city sends.
 	StateEvery int
 }
 
@@ -147,7 +157,7 @@ func (c *Corpus) signDevice(i int, o CorpusOptions) error {
 		ctr := uint64(FirstMessageCounter + j)
 		var t string
 		var payload []byte
-		if j%o.StateEvery == o.StateEvery-1 {
+		if (i+j)%o.StateEvery == o.StateEvery-1 {
 			t = "city/" + d.Zone + "/" + d.ID + "/state"
 			payload = fmt.Appendf(nil, `{"on":true,"level":%d}`, ctr%101)
 		} else {
@@ -271,7 +281,12 @@ func ReadCorpus(path string) (*Corpus, error) {
 	magic := make([]byte, len(corpusMagic))
 	if _, err := io.ReadFull(r, magic); err != nil || string(magic) != corpusMagic {
 		if err == nil {
-			err = fmt.Errorf("not a Signet corpus (want %q at the start)", corpusMagic[:len(corpusMagic)-1])
+			line, _, _ := strings.Cut(string(magic), "\n")
+			want := strings.TrimSuffix(corpusMagic, "\n")
+			if strings.HasPrefix(line, corpusMagicPrefix) {
+				return nil, fmt.Errorf("corpus %s: written as %s, this signet reads %s: generate it again", path, line, want)
+			}
+			err = fmt.Errorf("not a Signet corpus (want %q at the start)", want)
 		}
 		return fail("header", err)
 	}

@@ -22,15 +22,21 @@ func TestCorpusRoundTrip(t *testing.T) {
 		t.Fatalf("corpus has %d messages in zones %v, want 84 in 3 zones", c.Len(), c.Zones())
 	}
 	// Every message is a valid envelope of its device, for its topic, with
-	// counters in order from FirstMessageCounter; every tenth is state.
+	// counters in order from FirstMessageCounter; every tenth is state,
+	// offset by the device's index, so that no message index is state for
+	// every device at once.
+	stateAt := map[int]int{} // message index -> devices whose message there is state
 	for i, d := range c.Devices {
 		for j, m := range c.Messages[i] {
 			tp, err := topic.ParseCity(m.Topic)
 			if err != nil || tp.Device != d.ID || tp.Zone != d.Zone {
 				t.Fatalf("message %d of %s: topic %q (%v)", j, d.ID, m.Topic, err)
 			}
-			if wantState := j%10 == 9; (tp.Class == topic.State) != wantState {
+			if wantState := (i+j)%10 == 9; (tp.Class == topic.State) != wantState {
 				t.Errorf("message %d of %s: topic %q, state %v", j, d.ID, m.Topic, wantState)
+			}
+			if tp.Class == topic.State {
+				stateAt[j]++
 			}
 			env, err := signing.Parse(m.Payload, 0)
 			if err != nil {
@@ -42,6 +48,11 @@ func TestCorpusRoundTrip(t *testing.T) {
 			if err := env.Verify(d.Key.Public(), m.Topic); err != nil {
 				t.Errorf("message %d of %s: %v", j, d.ID, err)
 			}
+		}
+	}
+	for j, n := range stateAt {
+		if n == len(c.Devices) {
+			t.Errorf("message %d is state for all %d devices: their state reports would arrive as one burst", j, n)
 		}
 	}
 

@@ -140,17 +140,27 @@ func (e *entry) verifySingle() bool {
 	return check.Equal(edwards25519.NewIdentityPoint()) == 1
 }
 
-// verify checks the batch equation over the entries in idx.
-func (b *Batch) verify(idx []int) bool {
+// prepare draws the batch's coefficients over the entries in idx and
+// returns −Σ zᵢSᵢ, unless the verdict needs no equation (done): true for no
+// entries, false if one did not decode.
+func (b *Batch) prepare(idx []int) (negSumS edwards25519.Scalar, done, ok bool) {
 	if len(idx) == 0 {
-		return true
+		return negSumS, true, true
 	}
 	for _, i := range idx {
 		if !b.entries[i].valid {
-			return false
+			return negSumS, true, false
 		}
 	}
-	negSumS := b.combine(idx)
+	return b.combine(idx), false, false
+}
+
+// verify checks the batch equation over the entries in idx.
+func (b *Batch) verify(idx []int) bool {
+	negSumS, done, ok := b.prepare(idx)
+	if done {
+		return ok
+	}
 	// Each full-size scalar splits into two 128-bit halves on A and [2^128]A.
 	for i := range b.keySum {
 		ks := &b.keySum[i]

@@ -15,15 +15,10 @@ type edwardsStraus struct {
 // verify is Batch.Verify by edwards25519's Straus.
 func (v *edwardsStraus) verify(b *Batch) bool {
 	idx := b.all()
-	if len(idx) == 0 {
-		return true
+	negSumS, done, ok := b.prepare(idx)
+	if done {
+		return ok
 	}
-	for _, i := range idx {
-		if !b.entries[i].valid {
-			return false
-		}
-	}
-	negSumS := b.combine(idx)
 	v.scalars, v.points = v.scalars[:0], v.points[:0]
 	for i, t := range b.short {
 		s, err := edwards25519.NewScalar().SetCanonicalBytes(t.scalar[:])

@@ -29,13 +29,7 @@ func randomScalar(rng *rand.ChaCha8, short bool) *edwards25519.Scalar {
 // L−1 and all-ones 128-bit values.
 func TestBucketMSMAgreesWithStraus(t *testing.T) {
 	rng := rand.NewChaCha8([32]byte{7})
-	torsion, err := new(edwards25519.Point).SetBytes(mustHex("26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	lMinus1, _ := edwards25519.NewScalar().SetCanonicalBytes(mustHex("ecd3f55c1a631258d69cf7a2def9de1400000000000000000000000000000010"))
-	ones128, _ := edwards25519.NewScalar().SetCanonicalBytes(mustHex("ffffffffffffffffffffffffffffffff00000000000000000000000000000000"))
-	one, _ := edwards25519.NewScalar().SetCanonicalBytes(mustHex("0100000000000000000000000000000000000000000000000000000000000000"))
+	torsion, one, ones128, lMinus1 := edgeCases(t)
 	var m msm
 	for _, n := range []struct{ short, long int }{{0, 1}, {1, 1}, {3, 2}, {20, 5}, {64, 40}, {300, 200}, {1100, 30}} {
 		var scalars []*edwards25519.Scalar

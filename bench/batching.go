@@ -7,11 +7,13 @@ import (
 )
 
 // batchingMetrics are the counters Batching is made of.
-var batchingMetrics = []string{broker.MetricVerifySignatures, broker.MetricVerifyBatches, broker.MetricVerifySingles}
+var batchingMetrics = []string{broker.MetricVerifySignatures, broker.MetricVerifyBatches, broker.MetricVerifySingles, broker.MetricStoreTransactions, broker.MetricStoreChanges}
 
-// Batching is how a Signet broker's fast-path verifier grouped the
-// signatures of one measured window, from its counters: per-signature
-// cost falls with batch size, so it explains the verification CPU.
+// Batching is how a Signet broker grouped the work of one measured window,
+// from its counters: the fast-path verifier's signatures, whose cost per
+// signature falls with batch size, so it explains the verification CPU;
+// and the group committer's changes, whose fsyncs and allocations are paid
+// once per transaction.
 type Batching struct {
 	// Signatures is the signatures decided.
 	Signatures uint64 `json:"signatures"`
@@ -24,6 +26,12 @@ type Batching struct {
 	// verification, one verified alone counting as a batch of one (0 if
 	// none was decided).
 	MeanBatch float64 `json:"mean_batch"`
+	// Transactions is the store transactions written, Changes the changes
+	// they carried, and ChangesPerCommit the one over the other (0 if
+	// none was written).
+	Transactions     uint64  `json:"transactions"`
+	Changes          uint64  `json:"changes"`
+	ChangesPerCommit float64 `json:"changes_per_commit"`
 }
 
 // counterValues reads the batching counters from gathered families.
@@ -45,6 +53,10 @@ func batchingBetween(before, after map[string]uint64) Batching {
 	b := Batching{Signatures: delta(broker.MetricVerifySignatures), Batches: delta(broker.MetricVerifyBatches), Singles: delta(broker.MetricVerifySingles)}
 	if runs := b.Batches + b.Singles; runs > 0 {
 		b.MeanBatch = float64(b.Signatures) / float64(runs)
+	}
+	b.Transactions, b.Changes = delta(broker.MetricStoreTransactions), delta(broker.MetricStoreChanges)
+	if b.Transactions > 0 {
+		b.ChangesPerCommit = float64(b.Changes) / float64(b.Transactions)
 	}
 	return b
 }

@@ -19,6 +19,8 @@ func TestStageWindowCountsBatchesOfTheWindow(t *testing.T) {
 	// Before the window: a batch of 1000, which must not count.
 	counters[broker.MetricVerifySignatures].Add(1000)
 	counters[broker.MetricVerifyBatches].Add(1)
+	counters[broker.MetricStoreTransactions].Add(5)
+	counters[broker.MetricStoreChanges].Add(50)
 	w := NewStageWindow(reg)
 	if err := w.Start(); err != nil {
 		t.Fatal(err)
@@ -27,11 +29,14 @@ func TestStageWindowCountsBatchesOfTheWindow(t *testing.T) {
 	counters[broker.MetricVerifySignatures].Add(302)
 	counters[broker.MetricVerifyBatches].Add(3)
 	counters[broker.MetricVerifySingles].Add(2)
+	// and 4 store transactions carrying 10 changes.
+	counters[broker.MetricStoreTransactions].Add(4)
+	counters[broker.MetricStoreChanges].Add(10)
 	st, err := w.Stop()
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Batching{Signatures: 302, Batches: 3, Singles: 2, MeanBatch: 302.0 / 5}
+	want := Batching{Signatures: 302, Batches: 3, Singles: 2, MeanBatch: 302.0 / 5, Transactions: 4, Changes: 10, ChangesPerCommit: 2.5}
 	if st == nil || st.Batching != want {
 		t.Fatalf("batching %+v, want %+v", st, want)
 	}
@@ -88,6 +93,11 @@ func TestStageWindowBatchingOfARealBroker(t *testing.T) {
 	}
 	if want := float64(b.Signatures) / float64(b.Batches+b.Singles); b.MeanBatch != want || b.MeanBatch < 1 {
 		t.Errorf("mean batch %v, want %v (at least 1)", b.MeanBatch, want)
+	}
+	// Every device's state messages and leases are written through the
+	// committer: at least one transaction, each carrying a change or more.
+	if b.Transactions == 0 || b.Changes < b.Transactions || b.ChangesPerCommit != float64(b.Changes)/float64(b.Transactions) {
+		t.Errorf("%+v: want transactions, each with at least one change, and their ratio", b)
 	}
 }
 

@@ -23,7 +23,8 @@ type Stages struct {
 	// Commit is the wait for the durable commit: the transaction before
 	// and the message's own.
 	Commit StageLatency `json:"commit_wait"`
-	// Batching is how the verifier grouped the window's signatures.
+	// Batching is how the verifier grouped the window's signatures, and the
+	// committer its changes.
 	Batching Batching `json:"batching"`
 }
 
@@ -217,7 +218,7 @@ type StageRow struct {
 }
 
 // StageColumns head a stage table's figures, in the order of Cells.
-var StageColumns = []string{"verify p50 ms", "verify p99 ms", "signature wait p50 ms", "signature wait p99 ms", "commit wait p50 ms", "commit wait p99 ms", "mean batch"}
+var StageColumns = []string{"verify p50 ms", "verify p99 ms", "signature wait p50 ms", "signature wait p99 ms", "commit wait p50 ms", "commit wait p99 ms", "mean batch", "changes per commit"}
 
 // StageRows are the rows whose broker reported stages for the run that of
 // picks (MaxStages, HalfStages, RateStages), in order.
@@ -233,5 +234,5 @@ func StageRows(rows []ConfigResult, of func(ConfigResult) *Stages) []StageRow {
 
 // Cells are the figures of StageColumns.
 func (s Stages) Cells() []any {
-	return []any{s.Verify.P50Ms, s.Verify.P99Ms, s.Signature.P50Ms, s.Signature.P99Ms, s.Commit.P50Ms, s.Commit.P99Ms, s.Batching.MeanBatch}
+	return []any{s.Verify.P50Ms, s.Verify.P99Ms, s.Signature.P50Ms, s.Signature.P99Ms, s.Commit.P50Ms, s.Commit.P99Ms, s.Batching.MeanBatch, s.Batching.ChangesPerCommit}
 }

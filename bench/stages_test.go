@@ -101,7 +101,7 @@ func TestStageWindowWithoutMetrics(t *testing.T) {
 }
 
 func TestStageRows(t *testing.T) {
-	st := &Stages{Verify: StageLatency{P50Ms: 1, P99Ms: 2}, Signature: StageLatency{P50Ms: 3, P99Ms: 4}, Commit: StageLatency{P50Ms: 5, P99Ms: 6}, Batching: Batching{MeanBatch: 7}}
+	st := &Stages{Verify: StageLatency{P50Ms: 1, P99Ms: 2}, Signature: StageLatency{P50Ms: 3, P99Ms: 4}, Commit: StageLatency{P50Ms: 5, P99Ms: 6}, Batching: Batching{MeanBatch: 7, ChangesPerCommit: 8}}
 	rows := []ConfigResult{{Name: "plain"}, {Name: "strict", HalfStages: st}, {Name: "relaxed", RateStages: st}}
 	got := StageRows(rows, func(c ConfigResult) *Stages { return c.HalfStages })
 	if len(got) != 1 || got[0].Name != "strict" {

@@ -84,6 +84,8 @@ type Config struct {
 	AccessLimits AccessLimits `yaml:"access_limits"`
 	// LeaseBlock is how many counters one durable lease write covers, per key (config_lease.go).
 	LeaseBlock LeaseBlock `yaml:"lease_block"`
+	// CommitDelay is how long back-to-back store commits wait for company (config_commit.go).
+	CommitDelay CommitDelay `yaml:"commit_delay"`
 	// CommandAPI is the HTTP command endpoint (config_command_api.go).
 	CommandAPI CommandAPIConfig `yaml:"command_api"`
 	// NATS is how a store of nats:// URLs is reached (config_nats.go).

@@ -86,7 +86,7 @@ func NewWithStore(ctx context.Context, cfg Config, store devices.Store, log *slo
 	}
 	dur, _ := devices.ParseDurability(cfg.Durability)
 	edge, err := devices.Open(ctx, store, devices.Options{
-		Durability: dur, Logger: log, LeaseBlock: uint64(cfg.LeaseBlock),
+		Durability: dur, Logger: log, LeaseBlock: uint64(cfg.LeaseBlock), CommitDelay: cfg.CommitDelay.option(),
 		MaxTwinBytes: cfg.Payload.Twin.MaxDocumentBytes, MaxPatchDepth: cfg.Payload.Twin.MaxPatchDepth,
 	})
 	if err != nil {
@@ -128,6 +128,7 @@ func NewWithStore(ctx context.Context, cfg Config, store devices.Store, log *slo
 	// open files) beside Signet's: what an edge team graphs first.
 	s.metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	RegisterVerifierMetrics(s.metrics, s.verify)
+	RegisterStoreMetrics(s.metrics, edge)
 	s.metrics.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "signet_clients_connected", Help: "MQTT clients connected."},
 		func() float64 { return float64(atomic.LoadInt64(&s.mqtt.Info.ClientsConnected)) }))
 	reg := devices.NewRegistry(store, nil)

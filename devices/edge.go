@@ -69,6 +69,12 @@ type Options struct {
 	// crash loses at most this interval of them, never a high-water mark
 	// nor a reported or desired change.
 	FlushInterval time.Duration
+	// CommitDelay is how long the committer, having just written a
+	// transaction while more changes queued, waits for others to join them
+	// before it writes the next (0: DefaultCommitDelay; negative: never).
+	// It never delays a change that finds the committer idle, and it stops
+	// waiting once 32 changes are queued.
+	CommitDelay time.Duration
 	// LeaseBlock is B, how many counters one lease extension adds per key
 	// (0: DefaultLeaseBlock). The edge extends a key's lease when fewer
 	// than B/2 of it are left, ahead of use; after a crash it refuses every
@@ -96,6 +102,9 @@ func (o *Options) fill() {
 	}
 	if o.FlushInterval <= 0 {
 		o.FlushInterval = time.Second
+	}
+	if o.CommitDelay == 0 {
+		o.CommitDelay = DefaultCommitDelay
 	}
 	if o.LeaseBlock == 0 {
 		o.LeaseBlock = DefaultLeaseBlock
@@ -415,6 +424,14 @@ func (e *Edge) Twins(zone string) []*twin.Document {
 		}
 	}
 	return out
+}
+
+// CommitCounts reports the store transactions the group committer has
+// written and the changes they carried (state changes, commands, counter
+// windows, twins due): changes over transactions is how many share each
+// transaction's fsyncs.
+func (e *Edge) CommitCounts() (transactions, changes uint64) {
+	return e.com.transactions.Load(), e.com.changes.Load()
 }
 
 // Close stops accepting commits, writes everything queued (including

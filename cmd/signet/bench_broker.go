@@ -168,6 +168,10 @@ verified alone counting as a batch of one). The floor assumes batches of
 maximum rate (mean_batch_at_max in the JSON) explains strict's
 verification CPU, and the one at half load (mean_batch_at_half_load) what
 a lighter load pays.
+Changes per commit is the group committer's counterpart: changes per store
+transaction (signet_store_changes_total over
+signet_store_transactions_total), each transaction paying bbolt's fsyncs
+once for all it carries (commit_delay in the broker's config).
 A last table shows what each Go broker's runtime did in each window
 (runtime/metrics; max_runtime and half_load_runtime in the JSON): the
 garbage collections completed, the CPU goroutines spent assisting the

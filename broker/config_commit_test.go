@@ -1,0 +1,46 @@
+package broker
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestCommitDelayConfig(t *testing.T) {
+	c, err := LoadConfig("testdata/signet.example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.CommitDelay.option() != 2*time.Millisecond {
+		t.Errorf("example commit_delay = %v, want 2ms", c.CommitDelay.option())
+	}
+	for _, tc := range []struct {
+		yaml    string
+		want    time.Duration // devices.Options.CommitDelay
+		wantErr string
+	}{
+		{"durability: strict\n", 0, ""}, // absent: the edge's default
+		{"commit_delay: 5ms\n", 5 * time.Millisecond, ""},
+		{"commit_delay: 0s\n", -1, ""}, // off
+		{"commit_delay: 21ms\n", 0, "commit_delay: 21ms is outside 0s to 20ms"},
+		{"commit_delay: -1ms\n", 0, "commit_delay: -1ms is outside"},
+		{"commit_delay: soon\n", 0, `commit_delay: "soon" is not a duration`},
+		{"commit_delay: [2]\n", 0, "commit_delay: want a duration"},
+	} {
+		path := filepath.Join(t.TempDir(), "signet.yaml")
+		if err := os.WriteFile(path, []byte(tc.yaml), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		c, err := LoadConfig(path)
+		switch {
+		case tc.wantErr == "" && err != nil:
+			t.Errorf("%q: %v", tc.yaml, err)
+		case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+			t.Errorf("%q: error %v, want one containing %q", tc.yaml, err, tc.wantErr)
+		case tc.wantErr == "" && c.CommitDelay.option() != tc.want:
+			t.Errorf("%q: commit delay option %v, want %v", tc.yaml, c.CommitDelay.option(), tc.want)
+		}
+	}
+}

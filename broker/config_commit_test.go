@@ -1,8 +1,6 @@
 package broker
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -29,11 +27,7 @@ func TestCommitDelayConfig(t *testing.T) {
 		{"commit_delay: soon\n", 0, `commit_delay: "soon" is not a duration`},
 		{"commit_delay: [2]\n", 0, "commit_delay: want a duration"},
 	} {
-		path := filepath.Join(t.TempDir(), "signet.yaml")
-		if err := os.WriteFile(path, []byte(tc.yaml), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		c, err := LoadConfig(path)
+		c, err := loadConfigText(t, tc.yaml)
 		switch {
 		case tc.wantErr == "" && err != nil:
 			t.Errorf("%q: %v", tc.yaml, err)

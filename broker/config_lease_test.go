@@ -1,8 +1,6 @@
 package broker
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -24,11 +22,7 @@ func TestLeaseBlockConfig(t *testing.T) {
 		{"lease_block: -3\n", "lease_block: want a count"},
 		{"lease_block: lots\n", "lease_block: want a count"},
 	} {
-		path := filepath.Join(t.TempDir(), "signet.yaml")
-		if err := os.WriteFile(path, []byte(tc.yaml), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		_, err := LoadConfig(path)
+		_, err := loadConfigText(t, tc.yaml)
 		switch {
 		case tc.wantErr == "" && err != nil:
 			t.Errorf("%q: %v", tc.yaml, err)

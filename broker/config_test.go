@@ -15,6 +15,16 @@ import (
 	"time"
 )
 
+// loadConfigText loads text as a config file, as signet serve would.
+func loadConfigText(t *testing.T, text string) (Config, error) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "signet.yaml")
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return LoadConfig(path)
+}
+
 func TestExampleConfigLoads(t *testing.T) {
 	c, err := LoadConfig("testdata/signet.example.yaml")
 	if err != nil {

@@ -189,16 +189,22 @@ func (c *committer) run() {
 	tick := time.NewTicker(c.e.opt.FlushInterval)
 	defer tick.Stop()
 	for {
-		select {
-		case <-c.wake:
-		case <-tick.C: // dirty twins come due even when nothing is queued
-		}
-		// Once closed is seen, nothing more can be queued or marked dirty:
-		// this pass writes the rest. (close's wake is still pending if it
-		// came after this check.)
+		// A close that came during the last pass is seen here, not waited
+		// for: gather takes wakes while it waits, close's among them.
 		c.mu.Lock()
 		closing := c.closed
 		c.mu.Unlock()
+		if !closing {
+			select {
+			case <-c.wake:
+			case <-tick.C: // dirty twins come due even when nothing is queued
+			}
+			c.mu.Lock()
+			closing = c.closed
+			c.mu.Unlock()
+		}
+		// Once closed is seen, nothing more can be queued or marked dirty:
+		// this pass writes the rest.
 		c.flushDirty(closing)
 		for c.round() {
 			c.gather()
@@ -241,18 +247,8 @@ func (c *committer) gather() {
 		if len(c.queue) > 0 {
 			n = len(c.queue[0].entries) + len(c.queue[0].leases)
 		}
-		closing := c.closed
-		enough := n == 0 || n >= commitCompany || len(c.queue) > 1
+		enough := n == 0 || n >= commitCompany || len(c.queue) > 1 || c.closed
 		c.mu.Unlock()
-		if closing {
-			// The wake close sent may be the one taken below: the run loop
-			// must see it to finish.
-			select {
-			case c.wake <- struct{}{}:
-			default:
-			}
-			return
-		}
 		if enough {
 			return
 		}

@@ -147,7 +147,7 @@ func WriteReport(dir string, r *AllReport) error {
 			p("| %s | %d | %.0f | %.2fx | %.1f | %.1f | %.0f%% | %.2f | %.2f | %.0f | %.1f | %.2f | %.2f | %.2f | %.2f |", c.Name, c.Connections, c.MsgsPerSec, ratio,
 				c.CPUMicrosPerMsg, c.DriverCPUMicrosPerMsg, 100*c.MachineBusy, c.P50Ms, c.P99Ms, c.HalfMsgsPerSec, c.HalfCPUMicrosPerMsg, c.HalfP50Ms, c.HalfP99Ms, c.HalfP999Ms, c.HalfDeliveryP99Ms)
 		}
-		stagesTable(p, "Inside the broker at its maximum rate, from its own latency histograms (`signet_verify_seconds`, `signet_signature_wait_seconds`, `signet_commit_seconds`) its verifier's counters (mean batch: signatures per Ed25519 verification, one verified alone counting as a batch of one) and its group committer's (changes per commit: changes per store transaction, `signet_store_changes_total` over `signet_store_transactions_total`):",
+		stagesTable(p, "Inside the broker at its maximum rate, from its own latency histograms (`signet_verify_seconds`, `signet_signature_wait_seconds`, `signet_commit_seconds`), its verifier's counters (mean batch: signatures per Ed25519 verification, one verified alone counting as a batch of one) and its group committer's (changes per commit: changes per store transaction, `signet_store_changes_total` over `signet_store_transactions_total`):",
 			br.Configs, func(c ConfigResult) *Stages { return c.MaxStages })
 		stagesTable(p, "Inside the broker at half load:", br.Configs, func(c ConfigResult) *Stages { return c.HalfStages })
 		runtimeTable(p, br.Configs)

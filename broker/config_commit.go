@@ -17,8 +17,8 @@ const maxCommitDelay = 20 * time.Millisecond
 // share the next one (devices.Options.CommitDelay). Absent, it is
 // devices.DefaultCommitDelay; "0s" turns the wait off.
 type CommitDelay struct {
-	D   time.Duration
-	Set bool // the key was given
+	D   time.Duration `yaml:"-"`
+	Set bool          `yaml:"-"` // the key was given
 }
 
 // UnmarshalYAML reads a Go duration such as "2ms" and refuses one that is

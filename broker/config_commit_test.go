@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -36,5 +37,21 @@ func TestCommitDelayConfig(t *testing.T) {
 		case tc.wantErr == "" && c.CommitDelay.option() != tc.want:
 			t.Errorf("%q: commit delay option %v, want %v", tc.yaml, c.CommitDelay.option(), tc.want)
 		}
+	}
+}
+
+// TestCommitDelayNeedsARestart: the committer reads it once, when the
+// store opens, so a reload that changes it is refused by its key's name.
+func TestCommitDelayNeedsARestart(t *testing.T) {
+	old, err := loadConfigText(t, "commit_delay: 2ms\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	next, err := loadConfigText(t, "commit_delay: 5ms\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if keys := needRestart(old, next); !slices.Equal(keys, []string{"commit_delay"}) {
+		t.Errorf("keys needing a restart %q, want commit_delay alone", keys)
 	}
 }

@@ -95,7 +95,8 @@ func TestStageWindowBatchingOfARealBroker(t *testing.T) {
 		t.Errorf("mean batch %v, want %v (at least 1)", b.MeanBatch, want)
 	}
 	// Every device's state messages and leases are written through the
-	// committer: at least one transaction, each carrying a change or more.
+	// committer: at least one transaction, each carrying a change or more
+	// (a state change, or a lease extension).
 	if b.Transactions == 0 || b.Changes < b.Transactions || b.ChangesPerCommit != float64(b.Changes)/float64(b.Transactions) {
 		t.Errorf("%+v: want transactions, each with at least one change, and their ratio", b)
 	}

@@ -20,7 +20,7 @@ func RegisterStoreMetrics(reg prometheus.Registerer, e *devices.Edge) {
 	reg.MustRegister(
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: MetricStoreTransactions, Help: "Store transactions the group committer wrote."},
 			func() float64 { n, _ := e.CommitCounts(); return float64(n) }),
-		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: MetricStoreChanges, Help: "Changes those transactions carried (state changes, commands, counter windows, twins due)."},
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: MetricStoreChanges, Help: "Changes those transactions carried (state changes, commands, lease extensions, counter windows, twins due)."},
 			func() float64 { _, n := e.CommitCounts(); return float64(n) }),
 	)
 }

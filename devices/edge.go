@@ -427,9 +427,9 @@ func (e *Edge) Twins(zone string) []*twin.Document {
 }
 
 // CommitCounts reports the store transactions the group committer has
-// written and the changes they carried (state changes, commands, counter
-// windows, twins due): changes over transactions is how many share each
-// transaction's fsyncs.
+// written and the changes they carried (state changes, commands, lease
+// extensions, counter windows, twins due): changes over transactions is how
+// many share each transaction's fsyncs.
 func (e *Edge) CommitCounts() (transactions, changes uint64) {
 	return e.com.transactions.Load(), e.com.changes.Load()
 }

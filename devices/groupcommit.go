@@ -53,6 +53,9 @@ type batch struct {
 	err     error         // set before done is closed
 }
 
+// size is how many changes b carries: its entries and lease extensions.
+func (b *batch) size() int { return len(b.entries) + len(b.leases) }
+
 // entry is one change: a key's bound (kid nil: none) and window (nil: the
 // bound alone), and a device's twin (doc nil: none), which watchers are
 // told about once it is durable.
@@ -245,7 +248,7 @@ func (c *committer) gather() {
 		c.mu.Lock()
 		n := 0
 		if len(c.queue) > 0 {
-			n = len(c.queue[0].entries) + len(c.queue[0].leases)
+			n = c.queue[0].size()
 		}
 		enough := n == 0 || n >= commitCompany || len(c.queue) > 1 || c.closed
 		c.mu.Unlock()
@@ -291,7 +294,7 @@ func (c *committer) round() bool {
 		}
 		if wrote && failure == nil {
 			c.transactions.Add(1)
-			c.changes.Add(uint64(len(b.entries)))
+			c.changes.Add(uint64(b.size()))
 		}
 	}
 	if failure != nil {

@@ -944,22 +944,32 @@ func (s *Server) processPublish(cl *Client, pk packets.Packet) error {
 		ack = s.buildAck(pk.PacketID, packets.Pubrec, 0, pk.Properties, packets.CodeSuccess) // [MQTT-3.3.4-1] [MQTT-4.3.3-8]
 	}
 
-	if ok := cl.State.Inflight.Set(ack); ok {
-		atomic.AddInt64(&s.Info.Inflight, 1)
-		s.hooks.OnQosPublish(cl, ack, ack.Created, 0)
-	}
-
-	err = cl.WritePacket(ack)
-	if err != nil {
-		return err
-	}
-
 	if pk.FixedHeader.Qos == 1 {
-		if ok := cl.State.Inflight.Delete(ack.PacketID); ok {
-			atomic.AddInt64(&s.Info.Inflight, -1)
+		// Signet patch (third_party/mochi/PATCHES.md, 1): a QoS 1 PUBACK is
+		// complete once written, so it enters the in-flight map only if the
+		// write fails, which is the one case where the map's copy is ever
+		// read (a resumed session resends it). Storing and deleting it around
+		// every write allocated a Packet per message: map values over 128
+		// bytes are kept out of line.
+		s.hooks.OnQosPublish(cl, ack, ack.Created, 0)
+		if err := cl.WritePacket(ack); err != nil {
+			if ok := cl.State.Inflight.Set(ack); ok {
+				atomic.AddInt64(&s.Info.Inflight, 1)
+			}
+			return err
 		}
 		cl.State.Inflight.IncreaseReceiveQuota()
 		s.hooks.OnQosComplete(cl, ack)
+	} else {
+		if ok := cl.State.Inflight.Set(ack); ok {
+			atomic.AddInt64(&s.Info.Inflight, 1)
+			s.hooks.OnQosPublish(cl, ack, ack.Created, 0)
+		}
+
+		err = cl.WritePacket(ack)
+		if err != nil {
+			return err
+		}
 	}
 
 	s.publishToSubscribers(pk)

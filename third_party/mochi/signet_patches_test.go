@@ -1,0 +1,90 @@
+package mqtt
+
+import (
+	"io"
+	"sync/atomic"
+	"testing"
+
+	"github.com/mochi-mqtt/server/v2/packets"
+	"github.com/stretchr/testify/require"
+)
+
+// Tests of Signet's patches to mochi (PATCHES.md): each holds the behaviour
+// the patch keeps and the allocation it removes.
+
+// qosCounter counts the QoS hooks, which the first patch must still call,
+// and the in-flight entries the client held whenever one was called.
+type qosCounter struct {
+	HookBase
+	published, completed, heldInFlight atomic.Int32
+}
+
+func (h *qosCounter) ID() string { return "qos-counter" }
+func (h *qosCounter) Provides(b byte) bool {
+	return b == OnQosPublish || b == OnQosComplete
+}
+func (h *qosCounter) OnQosPublish(cl *Client, pk packets.Packet, sent int64, resends int) {
+	h.published.Add(1)
+	h.heldInFlight.Add(int32(cl.State.Inflight.Len()))
+}
+func (h *qosCounter) OnQosComplete(cl *Client, pk packets.Packet) {
+	h.completed.Add(1)
+	h.heldInFlight.Add(int32(cl.State.Inflight.Len()))
+}
+
+// Patch 1: a QoS 1 PUBACK that is written never enters the in-flight map,
+// and the QoS hooks are called as before.
+func TestSignetQos1PubackNotHeldInFlight(t *testing.T) {
+	s := newServer()
+	hook := new(qosCounter)
+	require.NoError(t, s.AddHook(hook, nil))
+	cl, r, _ := newTestClient()
+	s.Clients.Add(cl)
+	acks := make(chan []byte, 1)
+	go func() {
+		buf := make([]byte, 4)
+		_, _ = io.ReadFull(r, buf) // a short read fails the comparison below
+		acks <- buf
+	}()
+
+	pk := *packets.TPacketData[packets.Publish].Get(packets.TPublishQos1).Packet
+	require.NoError(t, s.processPublish(cl, pk))
+	ack := <-acks
+	require.Equal(t, []byte{packets.Puback << 4, 2, byte(pk.PacketID >> 8), byte(pk.PacketID)}, ack)
+	require.Equal(t, int32(1), hook.published.Load())
+	require.Equal(t, int32(1), hook.completed.Load())
+	require.Equal(t, int32(0), hook.heldInFlight.Load())
+	require.Equal(t, 0, cl.State.Inflight.Len())
+	require.Equal(t, int64(0), atomic.LoadInt64(&s.Info.Inflight))
+	require.Equal(t, int32(10), atomic.LoadInt32(&cl.State.Inflight.receiveQuota))
+}
+
+// Patch 1: a QoS 1 PUBACK whose write fails stays in flight, as mochi had
+// it, for a resumed session to resend.
+func TestSignetQos1PubackKeptWhenItsWriteFails(t *testing.T) {
+	s := newServer()
+	cl, _, w := newTestClient()
+	s.Clients.Add(cl)
+	require.NoError(t, w.Close())
+
+	pk := *packets.TPacketData[packets.Publish].Get(packets.TPublishQos1).Packet
+	require.ErrorIs(t, s.processPublish(cl, pk), io.ErrClosedPipe)
+	held, ok := cl.State.Inflight.Get(pk.PacketID)
+	require.True(t, ok)
+	require.Equal(t, packets.Puback, held.FixedHeader.Type)
+	require.Equal(t, int64(1), atomic.LoadInt64(&s.Info.Inflight))
+}
+
+func BenchmarkSignetProcessPublishQos1(b *testing.B) {
+	s := newServer()
+	cl, r, _ := newTestClient()
+	go func() { _, _ = io.Copy(io.Discard, r) }()
+	s.Clients.Add(cl)
+	pk := *packets.TPacketData[packets.Publish].Get(packets.TPublishQos1).Packet
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := s.processPublish(cl, pk); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

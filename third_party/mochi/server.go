@@ -1725,7 +1725,9 @@ func (s *Server) clearExpiredClients(dt int64) {
 
 // clearExpiredRetainedMessage deletes retained messages from topics if they have expired.
 func (s *Server) clearExpiredRetainedMessages(now int64) {
-	for filter, pk := range s.Topics.Retained.GetAll() {
+	// Signet patch (PATCHES.md, 2): the retained messages are searched in
+	// place, not copied first.
+	expired := s.Topics.Retained.Matching(func(pk packets.Packet) bool {
 		expired := pk.ProtocolVersion == 5 && pk.Expiry > 0 && pk.Expiry < now // [MQTT-3.3.2-5]
 
 		// If the maximum message expiry interval is set (greater than 0), and the message
@@ -1733,10 +1735,11 @@ func (s *Server) clearExpiredRetainedMessages(now int64) {
 		enforced := s.Options.Capabilities.MaximumMessageExpiryInterval > 0 &&
 			now-pk.Created > s.Options.Capabilities.MaximumMessageExpiryInterval
 
-		if expired || enforced {
-			s.Topics.Retained.Delete(filter)
-			s.hooks.OnRetainedExpired(filter)
-		}
+		return expired || enforced
+	})
+	for _, filter := range expired {
+		s.Topics.Retained.Delete(filter)
+		s.hooks.OnRetainedExpired(filter)
 	}
 }
 

@@ -503,3 +503,19 @@ func TestMergeSubscription(t *testing.T) {
 	}
 	require.Equal(t, expect, sub.Merge(sub2))
 }
+
+// Signet patch 2 (PATCHES.md): Matching finds what matches and, when
+// nothing does, allocates nothing, however many packets the map holds.
+func TestSignetMatchingReadsInPlace(t *testing.T) {
+	p := NewPackets()
+	for i := 0; i < 100; i++ {
+		p.Add(fmt.Sprintf("a/%d", i), Packet{Created: int64(i)})
+	}
+	require.ElementsMatch(t, []string{"a/7", "a/42"}, p.Matching(func(pk Packet) bool { return pk.Created == 7 || pk.Created == 42 }))
+	allocs := testing.AllocsPerRun(10, func() {
+		if ids := p.Matching(func(pk Packet) bool { return pk.Created < 0 }); ids != nil {
+			t.Fatal(ids)
+		}
+	})
+	require.Equal(t, 0.0, allocs)
+}

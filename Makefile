@@ -2,7 +2,7 @@
 GO ?= go
 FUZZTIME ?= 10s
 
-.PHONY: test deps vet unit fuzz-smoke fuzz bench demo install
+.PHONY: test deps vet unit fuzz-smoke fuzz bench demo install mochi-test
 
 test: deps vet unit fuzz-smoke
 
@@ -16,6 +16,12 @@ vet:
 
 unit:
 	GORACE=atexit_sleep_ms=0 $(GO) test -race -count=1 -timeout 20m ./...
+	cd third_party/mochi && GORACE=atexit_sleep_ms=0 $(GO) test -race -count=1 -run '^TestSignet' . ./packets/
+
+# Upstream mochi's whole suite on Signet's copy (third_party/mochi/PATCHES.md):
+# run it when a patch changes or upstream is merged.
+mochi-test:
+	cd third_party/mochi && $(GO) test -race -count=1 ./...
 
 # A short run of every fuzz target: CI's smoke. "make fuzz FUZZTIME=10m" for a real run.
 # FUZZ_TARGETS lists "package:target" for every parser of untrusted input.

@@ -1,6 +1,7 @@
 package mqtt
 
 import (
+	"fmt"
 	"io"
 	"sync/atomic"
 	"testing"
@@ -87,4 +88,36 @@ func BenchmarkSignetProcessPublishQos1(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// Patch 3: finding the subscribers of a topic copies no subscription map and
+// makes a map only for a kind of subscriber it found.
+func TestSignetSubscribersMadeOnlyForMatches(t *testing.T) {
+	index := NewTopicsIndex()
+	for i := 0; i < 50; i++ {
+		index.Subscribe(fmt.Sprintf("cl%d", i), packets.Subscription{Filter: "city/z1/#"})
+	}
+	index.Subscribe("ops", packets.Subscription{Filter: "$share/ops/city/+/+/tele/power"})
+
+	none := index.Subscribers("city/z2/d1/state")
+	require.Empty(t, none.Subscriptions)
+	require.Empty(t, none.Shared)
+	require.Empty(t, none.InlineSubscriptions)
+	require.LessOrEqual(t, testing.AllocsPerRun(10, func() { index.Subscribers("elsewhere/d1/tele/power") }), 1.0,
+		"at most the Subscribers itself for a topic no one reads")
+
+	some := index.Subscribers("city/z1/d1/tele/power")
+	require.Len(t, some.Subscriptions, 50)
+	require.Len(t, some.Shared, 1)
+	require.Contains(t, some.Shared["$share/ops/city/+/+/tele/power"], "ops")
+	require.Nil(t, some.InlineSubscriptions)
+	some.SelectShared()
+	some.MergeSharedSelected()
+	require.Len(t, some.Subscriptions, 51)
+
+	shared := index.Subscribers("city/z2/d1/tele/power")
+	require.Empty(t, shared.Subscriptions)
+	shared.SelectShared()
+	shared.MergeSharedSelected()
+	require.Contains(t, shared.Subscriptions, "ops", "a shared member merges into a nil map")
 }

@@ -309,6 +309,9 @@ type InlineSubscription struct {
 }
 
 // Subscribers contains the shared and non-shared subscribers matching a topic.
+// A Signet patch (third_party/mochi/PATCHES.md, 3): a map with no members may
+// be nil, as TopicsIndex.Subscribers creates each only when it has one to
+// hold; read them freely, but check before adding to one.
 type Subscribers struct {
 	Shared              map[string]map[string]packets.Subscription
 	SharedSelected      map[string]packets.Subscription
@@ -337,6 +340,9 @@ func (s *Subscribers) SelectShared() {
 // due to have both types of subscription matching the same filter.
 func (s *Subscribers) MergeSharedSelected() {
 	for client, sub := range s.SharedSelected {
+		if s.Subscriptions == nil { // Signet patch 3
+			s.Subscriptions = map[string]packets.Subscription{}
+		}
 		cls, ok := s.Subscriptions[client]
 		if !ok {
 			cls = sub
@@ -581,12 +587,9 @@ func (x *TopicsIndex) scanMessages(filter string, d int, n *particle, pks []pack
 // Subscribers returns a map of clients who are subscribed to matching filters,
 // their subscription ids and highest qos.
 func (x *TopicsIndex) Subscribers(topic string) *Subscribers {
-	return x.scanSubscribers(topic, 0, nil, &Subscribers{
-		Shared:              map[string]map[string]packets.Subscription{},
-		SharedSelected:      map[string]packets.Subscription{},
-		Subscriptions:       map[string]packets.Subscription{},
-		InlineSubscriptions: map[int]InlineSubscription{},
-	})
+	// Signet patch (PATCHES.md, 3): no maps until there is a member to hold,
+	// since most publishes at the city edge match no one or one client.
+	return x.scanSubscribers(topic, 0, nil, &Subscribers{})
 }
 
 // scanSubscribers returns a list of client subscriptions matching an indexed topic address.
@@ -629,15 +632,18 @@ func (x *TopicsIndex) scanSubscribers(topic string, d int, n *particle, subs *Su
 
 // gatherSubscriptions collects any matching subscriptions, and gathers any identifiers or highest qos values.
 func (x *TopicsIndex) gatherSubscriptions(topic string, particle *particle, subs *Subscribers) {
-	if subs.Subscriptions == nil {
-		subs.Subscriptions = map[string]packets.Subscription{}
-	}
-
-	for client, sub := range particle.subscriptions.GetAll() {
+	// Signet patch (PATCHES.md, 3): the particle's subscriptions are read in
+	// place, not copied, and the map is made for the first match.
+	particle.subscriptions.RLock()
+	defer particle.subscriptions.RUnlock()
+	for client, sub := range particle.subscriptions.internal {
 		if len(sub.Filter) > 0 && topic[0] == '$' && (sub.Filter[0] == '+' || sub.Filter[0] == '#') { // don't match $ topics with top level wildcards [MQTT-4.7.1-1] [MQTT-4.7.1-2]
 			continue
 		}
 
+		if subs.Subscriptions == nil {
+			subs.Subscriptions = map[string]packets.Subscription{}
+		}
 		cls, ok := subs.Subscriptions[client]
 		if !ok {
 			cls = sub
@@ -649,12 +655,14 @@ func (x *TopicsIndex) gatherSubscriptions(topic string, particle *particle, subs
 
 // gatherSharedSubscriptions gathers all shared subscriptions for a particle.
 func (x *TopicsIndex) gatherSharedSubscriptions(particle *particle, subs *Subscribers) {
-	if subs.Shared == nil {
-		subs.Shared = map[string]map[string]packets.Subscription{}
-	}
-
-	for _, shares := range particle.shared.GetAll() {
+	// Signet patch (PATCHES.md, 3): read in place, maps made when needed.
+	particle.shared.RLock()
+	defer particle.shared.RUnlock()
+	for _, shares := range particle.shared.internal {
 		for client, sub := range shares {
+			if subs.Shared == nil {
+				subs.Shared = map[string]map[string]packets.Subscription{}
+			}
 			if _, ok := subs.Shared[sub.Filter]; !ok {
 				subs.Shared[sub.Filter] = map[string]packets.Subscription{}
 			}
@@ -666,11 +674,13 @@ func (x *TopicsIndex) gatherSharedSubscriptions(particle *particle, subs *Subscr
 
 // gatherSharedSubscriptions gathers all inline subscriptions for a particle.
 func (x *TopicsIndex) gatherInlineSubscriptions(particle *particle, subs *Subscribers) {
-	if subs.InlineSubscriptions == nil {
-		subs.InlineSubscriptions = map[int]InlineSubscription{}
-	}
-
-	for id, inline := range particle.inlineSubscriptions.GetAll() {
+	// Signet patch (PATCHES.md, 3): read in place, the map made when needed.
+	particle.inlineSubscriptions.RLock()
+	defer particle.inlineSubscriptions.RUnlock()
+	for id, inline := range particle.inlineSubscriptions.internal {
+		if subs.InlineSubscriptions == nil {
+			subs.InlineSubscriptions = map[int]InlineSubscription{}
+		}
 		subs.InlineSubscriptions[id] = inline
 	}
 }

@@ -44,7 +44,7 @@ func TestRebootedDeviceNeverRepeatsACounter(t *testing.T) {
 		if err := d.Publish(ctx, cl, model.Publication{Class: "state", Payload: []byte(`{"on":true}`), QoS: 1}); err != nil {
 			t.Fatalf("boot %d: publish: %v", boot, err)
 		}
-		cl.Disconnect(0) // the device dies
+		runtime.Disconnect(cl) // the device dies
 		cancel()
 	}
 	doc, _ := srv.Edge().Twin("sl-1")

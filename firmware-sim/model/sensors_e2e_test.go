@@ -49,7 +49,7 @@ func TestSensorsThroughARealBroker(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer cl.Disconnect(0)
+		defer runtime.Disconnect(cl)
 		m, err := model.New(specs[i].Kind, nil, uint64(i+1))
 		if err != nil {
 			t.Fatal(err)

@@ -44,7 +44,7 @@ func TestSignalControllerThroughARealBroker(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer cl.Disconnect(0)
+	defer runtime.Disconnect(cl)
 
 	clock := time.Now().Add(-time.Hour)
 	run := func(c *model.Controller, seconds int) {

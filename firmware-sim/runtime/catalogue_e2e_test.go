@@ -577,7 +577,7 @@ func TestTwinShowsRefusedExpiredAndCancelledCommands(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { aq.Disconnect(0) })
+	t.Cleanup(func() { runtime.Disconnect(aq) })
 	acks := k.watchAcks(t, connect(t, srv.MQTTAddr(), "console", "admin", "pw"))
 	alice := connect(t, srv.MQTTAddr(), "alice-console", "alice", "pw")
 	status := func(name, want string, ctr uint64) func(*twin.Document) bool {

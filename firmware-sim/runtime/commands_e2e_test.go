@@ -137,7 +137,7 @@ func connect(t *testing.T, addr, id, user, password string) paho.Client {
 	if err := tok.Error(); err != nil {
 		t.Fatalf("%s: %v", id, err)
 	}
-	t.Cleanup(func() { cl.Disconnect(0) })
+	t.Cleanup(func() { runtime.Disconnect(cl) })
 	return cl
 }
 

@@ -88,6 +88,13 @@ func (d *Device) TokenFor(clientID string) ([]byte, error) {
 	return signing.Sign(d.Key, signing.Header{KID: d.KID, Counter: ctr, IssuedAt: &now}, []byte(clientID), ConnectTopic)
 }
 
+// Disconnect ends cl's session and returns once paho has stopped the client
+// (within 250 ms). paho's Disconnect(0) can return before its own goroutine
+// has marked the client disconnecting, and a connection lost in between is
+// then reconnected, signing a token and writing the counter file, after the
+// caller believed the device gone.
+func Disconnect(cl paho.Client) { cl.Disconnect(250) }
+
 // Connect opens the MQTT session. Reconnects (with paho's backoff, doubling
 // up to 10 s) sign a new token each time, since a token is single-use. Every (re)connect
 // subscribes to the device's commands if it takes them. A first connection
@@ -124,7 +131,7 @@ func (d *Device) Connect(ctx context.Context) (paho.Client, error) {
 		// (and writing the counter file) after Run has returned (seen as the
 		// demo's temporary folder left behind after Ctrl-C).
 		tok.WaitTimeout(15 * time.Second)
-		cl.Disconnect(0)
+		Disconnect(cl)
 		return nil, ctx.Err()
 	}
 	if err := tok.Error(); err != nil {
@@ -139,7 +146,7 @@ func (d *Device) Run(ctx context.Context, interval time.Duration) error {
 	if err != nil {
 		return err
 	}
-	defer cl.Disconnect(250)
+	defer Disconnect(cl)
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	for {

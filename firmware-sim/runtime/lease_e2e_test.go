@@ -70,7 +70,7 @@ func TestDeviceAfterBrokerCrash(t *testing.T) {
 	if err := os.WriteFile(crashed, data, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cl.Disconnect(0)
+	runtime.Disconnect(cl)
 	first.Shutdown(ctx)
 
 	second := brokertest.Start(t, crashed)
@@ -80,7 +80,7 @@ func TestDeviceAfterBrokerCrash(t *testing.T) {
 	if err != nil {
 		t.Fatalf("honest device reconnecting after the crash: %v", err)
 	}
-	defer cl.Disconnect(0)
+	defer runtime.Disconnect(cl)
 	if err := d.Publish(ctx, cl, tele); err != nil {
 		t.Fatal(err)
 	}

@@ -2,7 +2,6 @@ package broker
 
 import (
 	"context"
-	"encoding/json"
 	"log/slog"
 	"strconv"
 
@@ -67,34 +66,18 @@ type twinMessage struct {
 // alone still says which version it belongs to. Each part is encoded once
 // and its bytes shared by the document and the part's own message.
 func twinMessages(zone string, doc *twin.Document) ([]twinMessage, error) {
-	values := map[string]any{
-		"reported": doc.Reported,
-		"desired":  doc.Desired,
-		"delta":    doc.Delta,
-		"meta":     doc.Meta,
-	}
-	version := strconv.FormatUint(doc.Version, 10)
-	head, err := json.Marshal(struct {
-		Device string `json:"device"`
-		Zone   string `json:"zone"`
-		Kind   string `json:"kind"`
-	}{doc.Device, zone, doc.Kind})
+	parts, err := doc.Parts()
 	if err != nil {
 		return nil, err
 	}
-	whole := append(head[:len(head)-1:len(head)-1], `,"version":`+version...)
-	out := []twinMessage{{topic: topic.TwinDocument(zone, doc.Device)}}
-	for _, part := range topic.TwinParts {
-		b, err := json.Marshal(values[part])
-		if err != nil {
-			return nil, err
-		}
-		member := `"` + part + `":`
-		whole = append(append(append(whole, ','), member...), b...)
-		body := make([]byte, 0, len(`{"version":,}`)+len(version)+len(member)+len(b))
-		body = append(append(append(append(append(body, `{"version":`...), version...), ','), member...), b...)
-		out = append(out, twinMessage{topic.Twin(zone, doc.Device, part), append(body, '}')})
+	whole := twin.AppendParts(doc.AppendHead(nil, zone), parts)
+	out := []twinMessage{{topic.TwinDocument(zone, doc.Device), append(whole, '}')}}
+	version := strconv.FormatUint(doc.Version, 10)
+	for _, part := range parts.List() {
+		body := make([]byte, 0, len(`{"version":,"":}`)+len(version)+len(part.Name)+len(part.JSON))
+		body = append(append(append(body, `{"version":`...), version...), `,"`...)
+		body = append(append(append(body, part.Name...), `":`...), part.JSON...)
+		out = append(out, twinMessage{topic.Twin(zone, doc.Device, part.Name), append(body, '}')})
 	}
-	out[0].body = append(whole, '}')
 	return out, nil
 }

@@ -1,9 +1,11 @@
 package broker
 
 import (
+	"bytes"
 	"encoding/json"
 	"reflect"
 	"testing"
+	"time"
 
 	"github.com/signet-city/signet/devices/topic"
 	"github.com/signet-city/signet/devices/twin"
@@ -15,7 +17,7 @@ import (
 func TestTwinMessagesEncoding(t *testing.T) {
 	doc := &twin.Document{
 		Device: "tl-1", Zone: "z1", Kind: "traffic_signal", Version: 42,
-		Reported: map[string]any{"mode": "normal", "groups": map[string]any{"2": map[string]any{"state": "green"}}},
+		Reported: map[string]any{"mode": "normal", "note": "<&>\u2028", "groups": map[string]any{"2": map[string]any{"state": "green"}}},
 		Desired:  map[string]any{"plan": "weekday-am"},
 		Delta:    nil,
 	}
@@ -25,6 +27,22 @@ func TestTwinMessagesEncoding(t *testing.T) {
 	}
 	if len(msgs) != 1+len(topic.TwinParts) || msgs[0].topic != "$twin/z1/tl-1" {
 		t.Fatalf("messages %+v", msgs)
+	}
+	exact, err := json.Marshal(struct {
+		Device   string         `json:"device"`
+		Zone     string         `json:"zone"`
+		Kind     string         `json:"kind"`
+		Version  uint64         `json:"version"`
+		Reported map[string]any `json:"reported"`
+		Desired  map[string]any `json:"desired"`
+		Delta    map[string]any `json:"delta"`
+		Meta     twin.Meta      `json:"meta"`
+	}{doc.Device, "z1", doc.Kind, doc.Version, doc.Reported, doc.Desired, doc.Delta, doc.Meta})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(msgs[0].body, exact) {
+		t.Errorf("document\n got %s\nwant %s", msgs[0].body, exact)
 	}
 	var whole map[string]any
 	if err := json.Unmarshal(msgs[0].body, &whole); err != nil {
@@ -68,4 +86,28 @@ func roundTrip(t *testing.T, v any) map[string]any {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// BenchmarkStateChangeEncodings is what one state change encodes: the size
+// check of the change, the store's copy and the twin's retained messages.
+func BenchmarkStateChangeEncodings(b *testing.B) {
+	base := twin.New("tl-1", "z1", "traffic_signal")
+	at := twin.FieldMeta{TS: time.Unix(1700000000, 0).UTC(), KID: "a1b2", Ctr: 1}
+	if err := base.ApplyReported([]byte(`{"mode":"normal","plan":"am","groups":{"2":{"state":"green"},"4":{"state":"red"},"6":{"state":"red"}}}`), at, nil); err != nil {
+		b.Fatal(err)
+	}
+	patch := []byte(`{"groups":{"2":{"state":"yellow"}}}`)
+	b.ReportAllocs()
+	for b.Loop() {
+		d := base.Clone()
+		if err := d.ApplyReported(patch, at, nil); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := d.MarshalJSON(); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := twinMessages("z1", d); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

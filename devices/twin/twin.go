@@ -30,6 +30,8 @@ type Document struct {
 	Delta    map[string]any `json:"delta"`
 	Meta     Meta           `json:"meta"`
 	Security Security       `json:"security"`
+
+	enc *encoded // its parts' encodings, from its last change (encode.go)
 }
 
 // FieldMeta says which signed message last set a leaf of reported or
@@ -87,12 +89,6 @@ func Parse(b []byte) (*Document, error) {
 		d.Security.Rejected = map[string]uint64{}
 	}
 	return d, nil
-}
-
-// MarshalJSON encodes the document as SPEC §7 shows it.
-func (d *Document) MarshalJSON() ([]byte, error) {
-	type plain Document // no MarshalJSON: no recursion
-	return json.Marshal((*plain)(d))
 }
 
 // Clone returns a copy that shares d's maps. A Document's maps are never
@@ -207,13 +203,20 @@ func (d *Document) commit(next *Document, r Rules) error {
 	if limit <= 0 {
 		limit = DefaultMaxBytes
 	}
-	b, err := json.Marshal(next)
+	// The parts encoded here for the size check are the ones the store and
+	// the twin's topics then write (encode.go).
+	p, err := next.encodeParts()
+	if err != nil {
+		return fmt.Errorf("twin document: %w", err)
+	}
+	b, err := next.marshal(p)
 	if err != nil {
 		return fmt.Errorf("twin document: %w", err)
 	}
 	if len(b) > limit {
 		return signing.Reject(signing.ReasonInvalidState, "twin", "the twin document would be %d bytes, over its limit of %d", len(b), limit)
 	}
+	next.remember(p)
 	*d = *next
 	return nil
 }

@@ -201,3 +201,27 @@ func TestLoopDetectorParams(t *testing.T) {
 		t.Fatalf("telemetry at a cars-only site: %v", err)
 	}
 }
+
+// TestTelemetryChecksShareNoMembers: the maps telemetry is read into are
+// reused, and a reading never sees a member of the one before it.
+func TestTelemetryChecksShareNoMembers(t *testing.T) {
+	for i := range 50 {
+		if err := CheckTelemetry("air-quality", nil, nil, AirStream, []byte(`{"pm25":12,"pm10":20,"units":{"pm25":"ug/m3","pm10":"ug/m3"}}`)); err != nil {
+			t.Fatalf("round %d, with units: %v", i, err)
+		}
+		if err := CheckTelemetry("air-quality", nil, nil, AirStream, []byte(`{"pm25":12,"pm10":20}`)); signing.ReasonOf(err) != signing.ReasonInvalidState {
+			t.Fatalf("round %d, without units: %v, want refused", i, err)
+		}
+	}
+}
+
+func BenchmarkCheckTelemetryPower(b *testing.B) {
+	lit := map[string]any{"on": true, "level": 100.0}
+	payload := []byte(`{"power_w":101.5}`)
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := CheckTelemetry("streetlight", nil, lit, PowerStream, payload); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package kinds
 
 import (
 	"encoding/json"
+	"sync"
 
 	"github.com/signet-city/signet/devices/strictjson"
 )
@@ -27,11 +28,30 @@ func CheckTelemetry(kind string, params json.RawMessage, reported map[string]any
 	default:
 		return nil
 	}
-	m, err := strictjson.DecodeObject(payload, 0)
-	if err != nil {
+	m := telemetryMaps.Get().(map[string]any)
+	defer putTelemetryMap(m)
+	if err := strictjson.DecodeObjectInto(m, payload, 0); err != nil {
 		return invalid("payload", "must be one strict JSON object: %v", err)
 	}
 	return check(m)
+}
+
+// telemetryMaps are the maps telemetry is read into to be checked: one a
+// message, the most common allocation of a telemetry check, and the checks
+// only read them. A map that a message made large is not kept.
+var telemetryMaps = sync.Pool{New: func() any { return map[string]any{} }}
+
+// maxPooledMembers is the most members a map is put back in telemetryMaps
+// with: clear keeps a map's capacity, and every kind's readings fit.
+const maxPooledMembers = 32
+
+// putTelemetryMap empties m and keeps it for the next check if it is small.
+func putTelemetryMap(m map[string]any) {
+	if len(m) > maxPooledMembers {
+		return
+	}
+	clear(m)
+	telemetryMaps.Put(m)
 }
 
 // SPaTStream is the telemetry stream on which traffic signals publish

@@ -3,6 +3,7 @@ package strictjson
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"reflect"
 	"strings"
@@ -55,6 +56,10 @@ func FuzzDecodeObject(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		got, err := DecodeObject(b, 8)
+		into := map[string]any{}
+		if ierr := DecodeObjectInto(into, b, 8); fmt.Sprint(ierr) != fmt.Sprint(err) || err == nil && !identical(into, got) {
+			t.Fatalf("DecodeObjectInto: %v %#v, DecodeObject: %v %#v", ierr, into, err, got)
+		}
 		want, oerr := oracleDecodeObject(b, 8)
 		if (err == nil) != (oerr == nil) {
 			t.Fatalf("DecodeObject: %v, the oracle: %v", err, oerr)

@@ -53,11 +53,27 @@ func DecodeObject(b []byte, maxDepth int) (map[string]any, error) {
 		maxDepth = DefaultMaxDepth
 	}
 	d := decoder{src: b, maxDepth: maxDepth}
-	obj, f := d.document()
+	obj, f := d.document(map[string]any{})
 	if f != nil {
 		return nil, f.err()
 	}
 	return obj, nil
+}
+
+// DecodeObjectInto is DecodeObject reading the top object's members into
+// out, which must be empty, for a caller that reads many documents only to
+// check them and reuses one map for all (clear(out) after each). Nested
+// objects are new maps, as in DecodeObject. On error out holds part of the
+// document.
+func DecodeObjectInto(out map[string]any, b []byte, maxDepth int) error {
+	if maxDepth <= 0 {
+		maxDepth = DefaultMaxDepth
+	}
+	d := decoder{src: b, maxDepth: maxDepth}
+	if _, f := d.document(out); f != nil {
+		return f.err()
+	}
+	return nil
 }
 
 // decoder reads src from pos on.
@@ -68,8 +84,9 @@ type decoder struct {
 	buf      []byte // scratch for strings with escapes, reused
 }
 
-// document reads the whole input: one object and nothing after it.
-func (d *decoder) document() (map[string]any, *failure) {
+// document reads the whole input, one object and nothing after it, into
+// out.
+func (d *decoder) document(out map[string]any) (map[string]any, *failure) {
 	if !d.skipSpace() {
 		return nil, d.end()
 	}
@@ -87,7 +104,7 @@ func (d *decoder) document() (map[string]any, *failure) {
 		}
 		return nil, failAt(start, "must be a JSON object")
 	}
-	obj, f := d.object(1)
+	obj, f := d.objectInto(out, 1)
 	if f != nil {
 		return nil, f
 	}
@@ -126,8 +143,12 @@ func (d *decoder) tooDeep() *failure {
 // member's name, or between members, are the object's own; from the name's
 // end to its value's end they are the member's.
 func (d *decoder) object(depth int) (map[string]any, *failure) {
+	return d.objectInto(map[string]any{}, depth)
+}
+
+// objectInto is object with its members read into out.
+func (d *decoder) objectInto(out map[string]any, depth int) (map[string]any, *failure) {
 	d.pos++
-	out := map[string]any{}
 	if !d.skipSpace() {
 		return nil, d.end()
 	}

@@ -3,6 +3,7 @@ package strictjson
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"reflect"
 	"strings"
@@ -173,5 +174,19 @@ func TestDecodeObjectNumbers(t *testing.T) {
 	m, _ := DecodeObject([]byte(`{"n":-0}`), 0)
 	if f, _ := m["n"].(float64); f != 0 || !math.Signbit(f) {
 		t.Errorf("-0 decoded as %v", m["n"])
+	}
+}
+
+// TestDecodeObjectIntoAReusedMap: one map, cleared between documents,
+// reads each as DecodeObject does, accepted or refused.
+func TestDecodeObjectIntoAReusedMap(t *testing.T) {
+	reused := map[string]any{}
+	for _, doc := range fuzzSeeds {
+		want, werr := DecodeObject([]byte(doc), 8)
+		err := DecodeObjectInto(reused, []byte(doc), 8)
+		if fmt.Sprint(err) != fmt.Sprint(werr) || werr == nil && !identical(reused, want) {
+			t.Errorf("%q: %v %#v, want %v %#v", doc, err, reused, werr, want)
+		}
+		clear(reused)
 	}
 }

@@ -131,3 +131,25 @@ func (d *Document) marshal(p Parts) ([]byte, error) {
 	b = append(append(AppendParts(b, p), `,"security":`...), security...)
 	return append(b, '}'), nil
 }
+
+// size is the length of d's encoding with parts p, as marshal would write
+// it, for a size check that need not write it.
+func (d *Document) size(p Parts) (int, error) {
+	security, err := json.Marshal(d.Security)
+	if err != nil {
+		return 0, err
+	}
+	var digits [20]byte
+	n := len(`{"device":,"zone":,"kind":,"version":,"security":}`) + len(security) +
+		stringSize(d.Device) + stringSize(d.Zone) + stringSize(d.Kind) +
+		len(strconv.AppendUint(digits[:0], d.Version, 10))
+	for _, part := range p.List() {
+		n += len(`,"":`) + len(part.Name) + len(part.JSON)
+	}
+	return n, nil
+}
+
+// stringSize is the length of s as appendString encodes it.
+func stringSize(s string) int {
+	return len(appendString(nil, s))
+}

@@ -86,6 +86,10 @@ func TestMarshalJSONIsEncodingJSONs(t *testing.T) {
 		if got, _ := json.Marshal(d); !bytes.Equal(got, want) {
 			t.Errorf("%s, through json.Marshal:\n got %s\nwant %s", name, got, want)
 		}
+		p, _ := d.Parts()
+		if size, err := d.size(p); err != nil || size != len(want) {
+			t.Errorf("%s: size %d (%v), encoded %d bytes", name, size, err, len(want))
+		}
 	}
 }
 

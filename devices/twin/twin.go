@@ -209,12 +209,12 @@ func (d *Document) commit(next *Document, r Rules) error {
 	if err != nil {
 		return fmt.Errorf("twin document: %w", err)
 	}
-	b, err := next.marshal(p)
+	size, err := next.size(p)
 	if err != nil {
 		return fmt.Errorf("twin document: %w", err)
 	}
-	if len(b) > limit {
-		return signing.Reject(signing.ReasonInvalidState, "twin", "the twin document would be %d bytes, over its limit of %d", len(b), limit)
+	if size > limit {
+		return signing.Reject(signing.ReasonInvalidState, "twin", "the twin document would be %d bytes, over its limit of %d", size, limit)
 	}
 	next.remember(p)
 	*d = *next

@@ -49,13 +49,9 @@ func (e *Error) Error() string {
 // float64, string, bool, nil). maxDepth ≤ 0 means DefaultMaxDepth; the top
 // object is depth 1. Every error is an *Error.
 func DecodeObject(b []byte, maxDepth int) (map[string]any, error) {
-	if maxDepth <= 0 {
-		maxDepth = DefaultMaxDepth
-	}
-	d := decoder{src: b, maxDepth: maxDepth}
-	obj, f := d.document(map[string]any{})
-	if f != nil {
-		return nil, f.err()
+	obj := map[string]any{}
+	if err := DecodeObjectInto(obj, b, maxDepth); err != nil {
+		return nil, err
 	}
 	return obj, nil
 }
@@ -70,7 +66,7 @@ func DecodeObjectInto(out map[string]any, b []byte, maxDepth int) error {
 		maxDepth = DefaultMaxDepth
 	}
 	d := decoder{src: b, maxDepth: maxDepth}
-	if _, f := d.document(out); f != nil {
+	if f := d.document(out); f != nil {
 		return f.err()
 	}
 	return nil
@@ -86,32 +82,31 @@ type decoder struct {
 
 // document reads the whole input, one object and nothing after it, into
 // out.
-func (d *decoder) document(out map[string]any) (map[string]any, *failure) {
+func (d *decoder) document(out map[string]any) *failure {
 	if !d.skipSpace() {
-		return nil, d.end()
+		return d.end()
 	}
 	start := d.pos
 	switch d.src[start] {
 	case '{':
 		// The top object is depth 1 and maxDepth is at least 1.
 	case '[':
-		return nil, failAt(start, "must be a JSON object")
+		return failAt(start, "must be a JSON object")
 	default:
 		// A scalar is read first, so that a broken one is refused for what
 		// is wrong inside it, as encoding/json would.
 		if _, f := d.scalar(); f != nil {
-			return nil, f
+			return f
 		}
-		return nil, failAt(start, "must be a JSON object")
+		return failAt(start, "must be a JSON object")
 	}
-	obj, f := d.objectInto(out, 1)
-	if f != nil {
-		return nil, f
+	if _, f := d.objectInto(out, 1); f != nil {
+		return f
 	}
 	if d.skipSpace() {
-		return nil, failAt(d.pos, "trailing data after the object")
+		return failAt(d.pos, "trailing data after the object")
 	}
-	return obj, nil
+	return nil
 }
 
 // value reads the value at d.pos (whitespace skipped, not at the end), a

@@ -22,9 +22,9 @@ func mqttConnect(n int) []byte {
 // client's Delete waiting for the write lock between the two blocks both
 // for ever. The window is narrow, so the test exercises the path rather than
 // reproducing the hang each time (it was seen once in three -race runs of
-// the bench package); a hang fails it by its timeout. (No client connects
-// during Close: mochi v2.7.9 also has a data race between Close and
-// EstablishConnection, which no wrapper can avoid.)
+// the bench package); a hang fails it by its timeout. (A client that
+// connects during Close is turned away by Signet's copy of mochi:
+// third_party/mochi/PATCHES.md, patch 4.)
 func TestCloseWhileClientsLeave(t *testing.T) {
 	for round := range 10 {
 		srv, addr := brokertest.Plain(t)

@@ -3,8 +3,10 @@ package mqtt
 import (
 	"fmt"
 	"io"
+	"net"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/mochi-mqtt/server/v2/packets"
 	"github.com/stretchr/testify/require"
@@ -83,7 +85,7 @@ func BenchmarkSignetProcessPublishQos1(b *testing.B) {
 	s.Clients.Add(cl)
 	pk := *packets.TPacketData[packets.Publish].Get(packets.TPublishQos1).Packet
 	b.ReportAllocs()
-	for b.Loop() {
+	for i := 0; i < b.N; i++ {
 		if err := s.processPublish(cl, pk); err != nil {
 			b.Fatal(err)
 		}
@@ -120,4 +122,20 @@ func TestSignetSubscribersMadeOnlyForMatches(t *testing.T) {
 	shared.SelectShared()
 	shared.MergeSharedSelected()
 	require.Contains(t, shared.Subscriptions, "ops", "a shared member merges into a nil map")
+}
+
+// Patch 4: a connection that arrives once the server has closed is turned
+// away at once and its connection closed, instead of being counted among
+// the clients Close waits for.
+func TestSignetEstablishAfterCloseIsTurnedAway(t *testing.T) {
+	s := newServer()
+	require.NoError(t, s.Serve())
+	require.NoError(t, s.Close())
+	r, w := net.Pipe()
+	// A deadline only so that an unpatched server, which would wait for
+	// a CONNECT, fails the test instead of hanging it.
+	require.NoError(t, r.SetDeadline(time.Now().Add(5*time.Second)))
+	require.ErrorIs(t, s.EstablishConnection("tcp", r), packets.ErrServerShuttingDown)
+	_, err := w.Read(make([]byte, 1))
+	require.ErrorIs(t, err, io.EOF)
 }

@@ -43,6 +43,24 @@ type Listeners struct {
 	ClientsWg sync.WaitGroup      // a waitgroup that waits for all clients in all listeners to finish.
 	internal  map[string]Listener // a map of active listeners.
 	sync.RWMutex
+
+	clientsMu sync.Mutex // orders AddClient before CloseAll's wait (Signet patch 4)
+	closing   bool       // CloseAll has begun: no client may be added
+}
+
+// AddClient counts a client in ClientsWg, unless CloseAll has begun; it
+// reports whether it did. A Signet patch (third_party/mochi/PATCHES.md, 4):
+// a connection accepted while the server closed called ClientsWg.Add from
+// zero during CloseAll's Wait, which sync.WaitGroup forbids (a data race
+// under -race, and a client Close would not wait for).
+func (l *Listeners) AddClient() bool {
+	l.clientsMu.Lock()
+	defer l.clientsMu.Unlock()
+	if l.closing {
+		return false
+	}
+	l.ClientsWg.Add(1)
+	return true
 }
 
 // New returns a new instance of Listeners.
@@ -119,6 +137,10 @@ func (l *Listeners) Close(id string, closer CloseFn) {
 
 // CloseAll iterates and closes all registered listeners.
 func (l *Listeners) CloseAll(closer CloseFn) {
+	l.clientsMu.Lock() // Signet patch 4: no client is added from here on
+	l.closing = true
+	l.clientsMu.Unlock()
+
 	l.RLock()
 	i := 0
 	ids := make([]string, len(l.internal))

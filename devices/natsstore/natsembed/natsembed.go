@@ -21,6 +21,20 @@ import (
 // leader: on a loaded machine a few seconds.
 const readyTimeout = 30 * time.Second
 
+// listenTimeout bounds how long a node may take to open its listeners.
+// One that never does lost its route port to another process (below). A
+// variable for the test that takes a port.
+var listenTimeout = 10 * time.Second
+
+// startAttempts is how many times Start picks ports for the cluster. The
+// route ports are found free and then closed before the nodes bind them,
+// so another process can take one in between; a node on a taken port never
+// becomes ready, and the cluster is started again on new ports.
+const startAttempts = 3
+
+// errPortTaken marks a node that did not open its listeners in time.
+var errPortTaken = errors.New("its listeners did not open (a port taken in the meantime?)")
+
 // Cluster is n JetStream servers routed to one another.
 type Cluster struct {
 	Servers []*server.Server
@@ -33,7 +47,19 @@ func Start(dir string, n int) (*Cluster, error) {
 	if n < 1 || n > 5 {
 		return nil, fmt.Errorf("embedded NATS cluster of %d nodes: want 1 to 5", n)
 	}
-	ports, err := freePorts(n)
+	var err error
+	for range startAttempts {
+		var c *Cluster
+		if c, err = start(dir, n); !errors.Is(err, errPortTaken) {
+			return c, err
+		}
+	}
+	return nil, err
+}
+
+// start is one attempt of Start, on ports found free now.
+func start(dir string, n int) (*Cluster, error) {
+	ports, err := pickPorts(n)
 	if err != nil {
 		return nil, err
 	}
@@ -60,9 +86,9 @@ func Start(dir string, n int) (*Cluster, error) {
 		}
 		go s.Start()
 		c.Servers = append(c.Servers, s)
-		if !s.ReadyForConnections(readyTimeout) {
+		if !s.ReadyForConnections(listenTimeout) {
 			c.Shutdown()
-			return nil, fmt.Errorf("nats node n%d: not ready within %s", i+1, readyTimeout)
+			return nil, fmt.Errorf("nats node n%d: not ready within %s: %w", i+1, listenTimeout, errPortTaken)
 		}
 	}
 	deadline := time.Now().Add(readyTimeout)
@@ -113,6 +139,9 @@ func (c *Cluster) Shutdown() {
 		s.WaitForShutdown()
 	}
 }
+
+// pickPorts is freePorts, a variable for the test that takes a port.
+var pickPorts = freePorts
 
 // freePorts asks the kernel for n free loopback ports for the routes,
 // which every node must know before any starts.

@@ -15,17 +15,22 @@ import (
 // Inflight is a map of InflightMessage keyed on packet id.
 type Inflight struct {
 	sync.RWMutex
-	internal            map[uint16]packets.Packet // internal contains the inflight packets
-	receiveQuota        int32                     // remaining inbound qos quota for flow control
-	sendQuota           int32                     // remaining outbound qos quota for flow control
-	maximumReceiveQuota int32                     // maximum allowed receive quota
-	maximumSendQuota    int32                     // maximum allowed send quota
+	internal map[uint16]packets.Packet // internal contains the inflight packets
+	// Signet patch (PATCHES.md, 5): order[id] is when the packet id entered,
+	// so that a resumed session's messages are resent in the order sent.
+	order               map[uint16]uint64
+	entered             uint64
+	receiveQuota        int32 // remaining inbound qos quota for flow control
+	sendQuota           int32 // remaining outbound qos quota for flow control
+	maximumReceiveQuota int32 // maximum allowed receive quota
+	maximumSendQuota    int32 // maximum allowed send quota
 }
 
 // NewInflights returns a new instance of an Inflight packets map.
 func NewInflights() *Inflight {
 	return &Inflight{
 		internal: map[uint16]packets.Packet{},
+		order:    map[uint16]uint64{},
 	}
 }
 
@@ -36,6 +41,12 @@ func (i *Inflight) Set(m packets.Packet) bool {
 
 	_, ok := i.internal[m.PacketID]
 	i.internal[m.PacketID] = m
+	if !ok {
+		// A packet replacing its id's entry (PUBREC by PUBREL) keeps the
+		// place of the message it continues.
+		i.entered++
+		i.order[m.PacketID] = i.entered
+	}
 	return !ok
 }
 
@@ -66,7 +77,9 @@ func (i *Inflight) Clone() *Inflight {
 	defer i.RUnlock()
 	for k, v := range i.internal {
 		c.internal[k] = v
+		c.order[k] = i.order[k]
 	}
+	c.entered = i.entered
 	return c
 }
 
@@ -82,8 +95,11 @@ func (i *Inflight) GetAll(immediate bool) []packets.Packet {
 		}
 	}
 
-	sort.Slice(m, func(i, j int) bool {
-		return uint16(m[i].Created) < uint16(m[j].Created)
+	// Signet patch (PATCHES.md, 5): upstream sorted by uint16(Created),
+	// a second's count cut to 16 bits, so packets of one second came back
+	// in map order. MQTT-4.6.0-1 asks for the order they were sent.
+	sort.Slice(m, func(a, b int) bool {
+		return i.order[m[a].PacketID] < i.order[m[b].PacketID]
 	})
 
 	return m
@@ -111,6 +127,7 @@ func (i *Inflight) Delete(id uint16) bool {
 
 	_, ok := i.internal[id]
 	delete(i.internal, id)
+	delete(i.order, id)
 
 	return ok
 }

@@ -139,3 +139,63 @@ func TestSignetEstablishAfterCloseIsTurnedAway(t *testing.T) {
 	_, err := w.Read(make([]byte, 1))
 	require.ErrorIs(t, err, io.EOF)
 }
+
+// Patch 5: in-flight packets come back in the order they entered, whatever
+// their ids and however many share a second of Created; a PUBREL replacing
+// its PUBREC keeps the message's place, and a session's clone keeps it too.
+func TestSignetInflightInOrderEntered(t *testing.T) {
+	in := NewInflights()
+	ids := []uint16{7, 3, 65535, 1, 2, 9, 4}
+	for _, id := range ids {
+		require.True(t, in.Set(packets.Packet{PacketID: id, Created: 1700000000, Expiry: -1,
+			FixedHeader: packets.FixedHeader{Type: packets.Publish, Qos: 1}}))
+	}
+	require.False(t, in.Set(packets.Packet{PacketID: 3, Created: 1700000000, Expiry: -1,
+		FixedHeader: packets.FixedHeader{Type: packets.Pubrel, Qos: 1}}))
+	require.True(t, in.Delete(1))
+	require.True(t, in.Set(packets.Packet{PacketID: 1, Created: 1700000000, Expiry: -1}))
+	want := []uint16{7, 3, 65535, 2, 9, 4, 1}
+	order := func(pks []packets.Packet) []uint16 {
+		got := make([]uint16, 0, len(pks))
+		for _, pk := range pks {
+			got = append(got, pk.PacketID)
+		}
+		return got
+	}
+	require.Equal(t, want, order(in.GetAll(false)))
+	require.Equal(t, packets.Pubrel, in.internal[3].FixedHeader.Type)
+	require.Equal(t, want, order(in.Clone().GetAll(false)))
+	first, ok := in.NextImmediate()
+	require.True(t, ok)
+	require.Equal(t, uint16(7), first.PacketID)
+
+	c := in.Clone()
+	require.True(t, c.Set(packets.Packet{PacketID: 5}))
+	require.Equal(t, append(want, 5), order(c.GetAll(false)))
+	require.Len(t, in.order, len(want), "a clone shares no order with its source")
+}
+
+// Patch 5: a resumed session's messages are written in the order they were
+// queued (MQTT-4.6.0-1), not in map order.
+func TestSignetResendInOrderQueued(t *testing.T) {
+	cl, r, _ := newTestClient()
+	ids := []uint16{9, 2, 8, 1, 7, 3, 6, 4, 5}
+	for _, id := range ids {
+		cl.State.Inflight.Set(packets.Packet{PacketID: id, TopicName: "a/b", Created: 1700000000,
+			FixedHeader: packets.FixedHeader{Type: packets.Publish, Qos: 1}})
+	}
+	written := make(chan []byte, 1)
+	go func() {
+		// A QoS 1 PUBLISH of "a/b" with no payload is 9 bytes; its id ends it.
+		buf := make([]byte, 9*len(ids))
+		_, _ = io.ReadFull(r, buf) // a short read fails the comparison below
+		written <- buf
+	}()
+	require.NoError(t, cl.ResendInflightMessages(true))
+	buf := <-written
+	got := make([]uint16, 0, len(ids))
+	for p := 0; p+9 <= len(buf); p += 9 {
+		got = append(got, uint16(buf[p+7])<<8|uint16(buf[p+8]))
+	}
+	require.Equal(t, ids, got)
+}

@@ -56,8 +56,9 @@ type VerifierConfig struct {
 // while the others were busy) and verifies it on its own goroutine as the
 // batch's leader (edbatch.Batch, cofactored,
 // so verdicts equal single verification), then wakes the other callers of
-// the batch. Otherwise it waits; when a leader finishes, it hands the
-// leadership of the next open batch to one of that batch's callers. So a
+// the batch. Otherwise it waits; when a leader finishes, it hands its
+// slot to the first waiting caller, which takes the open batch when it
+// runs, with whatever joined while it waited for a CPU. So a
 // request is never held back when the verifier is idle (a lone roadside
 // gateway is verified at once, alone), and batches grow exactly as fast as
 // requests arrive while earlier ones are verified: with load, never with a
@@ -75,8 +76,12 @@ type Verifier struct {
 	mu      sync.Mutex
 	open    []*request // the batch that gathers
 	leading int        // batches being verified now (at most Workers)
-	closed  bool
-	idle    sync.Cond // broadcast when leading drops to 0
+	// heir: a leader has handed its slot to the caller at the front of
+	// open, which takes the open batch once it runs. Until then nobody
+	// else takes from open.
+	heir   bool
+	closed bool
+	idle   sync.Cond // broadcast when leading drops to 0
 
 	batchPool sync.Pool // *edbatch.Batch, reused across leaders
 
@@ -93,9 +98,9 @@ type request struct {
 	msg, sig []byte
 	ok       bool // the verdict, once decided
 	// wake is sent once per decision or hand-off: the verdict is in, or
-	// (lead set) the caller now leads the batch lead.
+	// (lead set) the caller now leads the open batch, at whose front it is.
 	wake chan struct{}
-	lead []*request
+	lead bool
 }
 
 // requestPool recycles requests and their wake channels: two allocations
@@ -181,7 +186,7 @@ func (v *Verifier) Verify(ctx context.Context, key PublicKey, message, signature
 		} else {
 			v.leaveLead()
 		}
-	} else if v.leading < v.cfg.Workers && len(v.open) >= v.cfg.MinParallelBatch {
+	} else if v.leading < v.cfg.Workers && len(v.open) >= v.cfg.MinParallelBatch && !v.heir {
 		v.leading++
 		batch = v.take()
 	}
@@ -191,10 +196,14 @@ func (v *Verifier) Verify(ctx context.Context, key PublicKey, message, signature
 			return r.ok, nil
 		}
 		<-r.wake // happens after the verdict or the hand-off was written
-		if r.lead == nil {
+		if !r.lead {
 			return r.ok, nil
 		}
-		batch, r.lead = r.lead, nil
+		r.lead = false
+		v.mu.Lock()
+		v.heir = false
+		batch = v.take() // r is its first: nobody took from open since
+		v.mu.Unlock()
 	}
 }
 
@@ -231,21 +240,30 @@ func (v *Verifier) run(self *request, batch []*request) (selfDecided bool) {
 		}
 	}
 	v.mu.Lock()
-	var next []*request
-	// Hand on to a waiting caller if nobody else would collect the open
-	// batch, or if it is large enough to run beside the other leaders';
-	// a small one is left to join the next batch of a leader still running.
-	if len(v.open) > 0 && (v.leading == 1 || len(v.open) >= v.cfg.MinParallelBatch) {
-		next = v.take()
-	} else {
-		v.leaveLead()
-	}
+	heir := v.chooseHeir()
 	v.mu.Unlock()
-	if next != nil {
-		next[0].lead = next
-		next[0].wake <- struct{}{}
+	if heir != nil {
+		heir.lead = true
+		heir.wake <- struct{}{}
 	}
 	return selfDecided
+}
+
+// chooseHeir is a finishing leader's hand-off; v.mu is held. It hands the
+// leader's slot on to the caller at the front of the open batch if nobody
+// else would collect that batch, or if it is large enough to run beside
+// the other leaders' (a small one is left to join the next batch of a
+// leader still running), and otherwise gives the slot back. The heir takes
+// the batch when it runs, not now: on a busy machine it waits for a CPU,
+// and what arrives meanwhile joins its batch rather than the one after.
+// The caller wakes the heir it returns (nil: none).
+func (v *Verifier) chooseHeir() *request {
+	if len(v.open) > 0 && !v.heir && (v.leading == 1 || len(v.open) >= v.cfg.MinParallelBatch) {
+		v.heir = true
+		return v.open[0]
+	}
+	v.leaveLead()
+	return nil
 }
 
 // decide sets the verdict of every request of batch: one Ed25519 batch

@@ -81,7 +81,7 @@ func TestVerifierSequentialCallerIsNeverBatched(t *testing.T) {
 
 // TestVerifierBatchGrowsWhileLeadersAreBusy: requests that arrive while
 // every leader slot is taken gather into one open batch, and the leader
-// that finishes hands that whole batch to one of its callers: ten waiting
+// that finishes hands its slot to one of their callers: ten waiting
 // requests are decided by one batch verification, the bad one among them
 // found by bisection and its key quarantined.
 func TestVerifierBatchGrowsWhileLeadersAreBusy(t *testing.T) {
@@ -124,10 +124,10 @@ func TestVerifierBatchGrowsWhileLeadersAreBusy(t *testing.T) {
 		runtime.Gosched()
 	}
 	v.mu.Lock()
-	next := v.take()
+	heir := v.chooseHeir() // the busy leader finishes (run)
 	v.mu.Unlock()
-	next[0].lead = next // the busy leader's hand-off (run)
-	next[0].wake <- struct{}{}
+	heir.lead = true
+	heir.wake <- struct{}{}
 	for range 10 {
 		r := <-results
 		if r.ok != (r.i != 7) {
@@ -139,6 +139,66 @@ func TestVerifierBatchGrowsWhileLeadersAreBusy(t *testing.T) {
 	}
 	if !v.quarantined(bad.Public().(edwardsKeyed).EdwardsKey()) || v.quarantined(good.Public().(edwardsKeyed).EdwardsKey()) {
 		t.Fatal("want the bad signature's key quarantined, and only it")
+	}
+}
+
+// TestVerifierHeirTakesWhatArrivedWhileItWaited: a finishing leader hands
+// its slot to the first waiting caller, which takes the open batch only
+// when it runs: requests that arrive in between join that batch, and none
+// starts a batch of its own meanwhile, even past MinParallelBatch with a
+// leader slot free.
+func TestVerifierHeirTakesWhatArrivedWhileItWaited(t *testing.T) {
+	v := NewVerifier(VerifierConfig{Workers: 2, MinParallelBatch: 4})
+	defer v.Close()
+	v.mu.Lock()
+	v.leading = 1 // as if a leader were verifying an earlier batch
+	v.mu.Unlock()
+	k := mustKey(t, AlgEd25519)
+	results := make(chan bool, 16)
+	verify := func(i int) {
+		msg := []byte{byte(i)}
+		sig, _ := k.Sign(msg)
+		go func() {
+			ok, err := v.Verify(context.Background(), k.Public(), msg, sig)
+			if err != nil {
+				t.Error(err)
+			}
+			results <- ok
+		}()
+	}
+	waitOpen := func(n int) {
+		for {
+			v.mu.Lock()
+			got := len(v.open)
+			v.mu.Unlock()
+			if got == n || v.Stats().Signatures > 0 {
+				return
+			}
+			runtime.Gosched()
+		}
+	}
+	verify(0)
+	verify(1)
+	waitOpen(2)
+	v.mu.Lock()
+	heir := v.chooseHeir() // the busy leader finishes: the heir is not yet woken
+	v.mu.Unlock()
+	for i := 2; i < 16; i++ {
+		verify(i)
+	}
+	waitOpen(16)
+	if s := v.Stats(); s.Signatures != 0 {
+		t.Fatalf("stats %+v: a batch started while the heir was waiting to run", s)
+	}
+	heir.lead = true
+	heir.wake <- struct{}{}
+	for range 16 {
+		if !<-results {
+			t.Error("a valid signature was refused")
+		}
+	}
+	if s := v.Stats(); s.Batches != 1 || s.Signatures != 16 || s.Singles != 0 {
+		t.Fatalf("stats %+v: want one batch of all 16", s)
 	}
 }
 

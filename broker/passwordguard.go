@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -173,7 +174,18 @@ func (g *PasswordGuard) Check(ctx context.Context, remote, name, password, phc s
 // checked against the decoy, which no password matches.
 func (g *PasswordGuard) hash(remote, name, password, phc string) bool {
 	n := g.inFlight.Add(1)
-	defer g.inFlight.Add(-1)
+	defer func() {
+		if g.inFlight.Add(-1) == 0 && hashMemoryKiB(phc, g.decoy) >= collectAfterHashKiB {
+			// A hash's memory is garbage once it returns, but a collection
+			// that ran during the hash (its own allocation often starts
+			// one) found it live and set the next heap goal from it: at
+			// gc_percent 1000, eleven times 64 MiB over the broker's own
+			// heap, which the heap then grows into, fresh pages and all,
+			// before it collects again. The last hash to finish collects
+			// once, so that the goal comes from the broker's heap again.
+			runtime.GC()
+		}
+	}()
 	for p := g.peak.Load(); n > p && !g.peak.CompareAndSwap(p, n); p = g.peak.Load() {
 	}
 	g.hashes.Add(1)
@@ -187,6 +199,21 @@ func (g *PasswordGuard) hash(remote, name, password, phc string) bool {
 	}
 	CheckPassword(g.decoy, password)
 	return false
+}
+
+// collectAfterHashKiB is the hash memory from which a hash is followed by
+// a collection (hash): below it, what the hash leaves in the heap goal is
+// small beside the broker's own heap.
+const collectAfterHashKiB = 8 * 1024
+
+// hashMemoryKiB is the argon2id memory a check of phc costs (the decoy's,
+// as hash falls back to it, when phc is empty or unreadable).
+func hashMemoryKiB(phc, decoy string) uint32 {
+	if h, err := parsePHC(phc); err == nil {
+		return h.memoryKiB
+	}
+	h, _ := parsePHC(decoy)
+	return h.memoryKiB
 }
 
 // leave gives back an admitted login's place.

@@ -3,6 +3,8 @@ package broker
 import (
 	"context"
 	"errors"
+	"runtime/debug"
+	"runtime/metrics"
 	"strings"
 	"testing"
 	"time"
@@ -107,5 +109,29 @@ func TestPasswordGuardTablesStayBounded(t *testing.T) {
 	}
 	if err := g.Check(context.Background(), "10.2.0.2:1", long, "x", ""); err == nil || !strings.Contains(err.Error(), "name") {
 		t.Fatalf("the long name from another address: %v, want its name back-off", err)
+	}
+}
+
+// TestPasswordHashLeavesNoHeapGoalBehind: a login's argon2id memory (64
+// MiB) is garbage once the hash returns, and the collection that its own
+// allocation starts finds it live; the guard collects again once the hash
+// is done, so that the heap goal is not left at gc_percent times that
+// memory (which the broker's heap would then grow into).
+func TestPasswordHashLeavesNoHeapGoalBehind(t *testing.T) {
+	const percent = 1000 // the broker's default (gcpolicy.go)
+	defer debug.SetGCPercent(debug.SetGCPercent(percent))
+	phc, err := HashPassword("right")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := NewPasswordGuard(AccessLimits{}, []User{{Name: "u", PasswordHash: phc}})
+	if err := g.Check(context.Background(), "10.0.0.1:1", "u", "right", phc); err != nil {
+		t.Fatalf("login: %v", err)
+	}
+	goal := []metrics.Sample{{Name: "/gc/heap/goal:bytes"}}
+	metrics.Read(goal)
+	inflated := uint64(1+percent/100) * argonMemoryKiB << 10
+	if got := goal[0].Value.Uint64(); got >= inflated {
+		t.Fatalf("heap goal %d MiB after a login, not under %d MiB: the hash's %d MiB still counts in it", got>>20, inflated>>20, argonMemoryKiB>>10)
 	}
 }

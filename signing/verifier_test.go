@@ -142,6 +142,38 @@ func TestVerifierBatchGrowsWhileLeadersAreBusy(t *testing.T) {
 	}
 }
 
+// asyncVerifies returns verify(i), which asks v, on a goroutine of its own,
+// to verify a valid signature of message i and sends the verdict to
+// results, and waitOpen(n), which waits until n requests wait in the open
+// batch or until a batch was verified (which the caller's check of the
+// stats then reports).
+func asyncVerifies(t *testing.T, v *Verifier, results chan<- bool) (verify, waitOpen func(int)) {
+	k := mustKey(t, AlgEd25519)
+	verify = func(i int) {
+		msg := []byte{byte(i), byte(i >> 8)}
+		sig, _ := k.Sign(msg)
+		go func() {
+			ok, err := v.Verify(context.Background(), k.Public(), msg, sig)
+			if err != nil {
+				t.Error(err)
+			}
+			results <- ok
+		}()
+	}
+	waitOpen = func(n int) {
+		for {
+			v.mu.Lock()
+			got := len(v.open)
+			v.mu.Unlock()
+			if got == n || v.Stats().Signatures > 0 {
+				return
+			}
+			runtime.Gosched()
+		}
+	}
+	return verify, waitOpen
+}
+
 // TestVerifierHeirTakesWhatArrivedWhileItWaited: a finishing leader hands
 // its slot to the first waiting caller, which takes the open batch only
 // when it runs: requests that arrive in between join that batch, and none
@@ -153,30 +185,8 @@ func TestVerifierHeirTakesWhatArrivedWhileItWaited(t *testing.T) {
 	v.mu.Lock()
 	v.leading = 1 // as if a leader were verifying an earlier batch
 	v.mu.Unlock()
-	k := mustKey(t, AlgEd25519)
 	results := make(chan bool, 16)
-	verify := func(i int) {
-		msg := []byte{byte(i)}
-		sig, _ := k.Sign(msg)
-		go func() {
-			ok, err := v.Verify(context.Background(), k.Public(), msg, sig)
-			if err != nil {
-				t.Error(err)
-			}
-			results <- ok
-		}()
-	}
-	waitOpen := func(n int) {
-		for {
-			v.mu.Lock()
-			got := len(v.open)
-			v.mu.Unlock()
-			if got == n || v.Stats().Signatures > 0 {
-				return
-			}
-			runtime.Gosched()
-		}
-	}
+	verify, waitOpen := asyncVerifies(t, v, results)
 	verify(0)
 	verify(1)
 	waitOpen(2)
@@ -218,32 +228,8 @@ func TestVerifierSecondBatchOnlyPastMinParallelBatch(t *testing.T) {
 		v.mu.Unlock()
 		v.Close()
 	})
-	k := mustKey(t, AlgEd25519)
 	results := make(chan bool, minParallel)
-	verify := func(i int) {
-		msg := []byte{byte(i), byte(i >> 8)}
-		sig, _ := k.Sign(msg)
-		go func() {
-			ok, err := v.Verify(context.Background(), k.Public(), msg, sig)
-			if err != nil {
-				t.Error(err)
-			}
-			results <- ok
-		}()
-	}
-	// waitOpen waits until n requests wait, or until a batch was started
-	// beside the busy leader (which the check after it then reports).
-	waitOpen := func(n int) {
-		for {
-			v.mu.Lock()
-			got := len(v.open)
-			v.mu.Unlock()
-			if got == n || v.Stats().Signatures > 0 {
-				return
-			}
-			runtime.Gosched()
-		}
-	}
+	verify, waitOpen := asyncVerifies(t, v, results)
 	for i := range minParallel - 1 {
 		verify(i)
 	}

@@ -25,8 +25,8 @@ type outQueue struct {
 	ready chan struct{} // signalled after a push: pop may find a packet
 }
 
-func newOutQueue(max int32) *outQueue {
-	return &outQueue{max: int(max), ready: make(chan struct{}, 1)}
+func newOutQueue(bound int32) *outQueue {
+	return &outQueue{max: int(bound), ready: make(chan struct{}, 1)}
 }
 
 // push queues pk, or reports false if max packets wait already.
@@ -41,6 +41,12 @@ func (q *outQueue) push(pk *packets.Packet) bool {
 		n := copy(q.pks, q.pks[q.head:])
 		clear(q.pks[n:])
 		q.pks, q.head = q.pks[:n], 0
+	}
+	if len(q.pks) == cap(q.pks) {
+		// Grow as append would, but never past the bound.
+		grown := make([]*packets.Packet, len(q.pks), min(max(2*cap(q.pks), 4), q.max))
+		copy(grown, q.pks)
+		q.pks = grown
 	}
 	q.pks = append(q.pks, pk)
 	q.mu.Unlock()

@@ -204,17 +204,18 @@ func TestSignetResendInOrderQueued(t *testing.T) {
 // Patch 6: a client's outbound queue keeps mochi's bound and order, and
 // holds room only for what has waited in it.
 func TestSignetOutQueueBoundAndOrder(t *testing.T) {
-	q := newOutQueue(4)
+	q := newOutQueue(5)
 	require.Equal(t, 0, cap(q.pks), "a new client's queue holds no room")
 	pks := make([]*packets.Packet, 10)
 	for i := range pks {
 		pks[i] = &packets.Packet{PacketID: uint16(i + 1)}
 	}
-	for i := 0; i < 4; i++ {
+	for i := 0; i < 5; i++ {
 		require.True(t, q.push(pks[i]))
 	}
-	require.False(t, q.push(pks[4]), "a fifth packet beyond the bound of 4")
-	require.Equal(t, 4, q.len())
+	require.False(t, q.push(pks[5]), "a sixth packet beyond the bound of 5")
+	require.Equal(t, 5, q.len())
+	require.Equal(t, 5, cap(q.pks), "the queue's room past its bound")
 	next := 0 // the next packet pop must return
 	pop := func() {
 		pk, ok := q.pop()
@@ -225,15 +226,14 @@ func TestSignetOutQueueBoundAndOrder(t *testing.T) {
 	pop()
 	pop()
 	// Two written: two more fit, in the room of the two written.
-	room := cap(q.pks)
-	require.True(t, q.push(pks[4]))
 	require.True(t, q.push(pks[5]))
-	require.False(t, q.push(pks[6]))
-	require.Equal(t, room, cap(q.pks), "the queue grew instead of reusing written slots")
+	require.True(t, q.push(pks[6]))
+	require.False(t, q.push(pks[7]))
+	require.Equal(t, 5, cap(q.pks), "the queue grew instead of reusing written slots")
 	for q.len() > 0 {
 		pop()
 	}
-	require.Equal(t, 6, next)
+	require.Equal(t, 7, next)
 	_, ok := q.pop()
 	require.False(t, ok)
 	for _, pk := range q.pks[:cap(q.pks)] {

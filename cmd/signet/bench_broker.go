@@ -35,7 +35,7 @@ type brokerFlags struct {
 
 func (f *brokerFlags) register(cmd *cobra.Command) {
 	cmd.Flags().IntVar(&f.devices, "devices", 1000, "devices in the signed corpus (one connection each)")
-	cmd.Flags().IntVar(&f.messages, "messages", 0, "pre-signed messages per device (0: enough for --warmup + --seconds at 100k msg/s)")
+	cmd.Flags().IntVar(&f.messages, "messages", 0, "pre-signed messages per device (0: enough for --warmup + --seconds at 250k msg/s)")
 	cmd.Flags().IntVar(&f.qos, "qos", 1, "QoS of the published messages: 0 or 1")
 	cmd.Flags().Float64Var(&f.seconds, "seconds", 5, "duration of each measured run")
 	cmd.Flags().Float64Var(&f.warmup, "warmup", 1, "seconds of load before each measured run, not measured")
@@ -103,8 +103,10 @@ func (f *brokerFlags) options() (bench.BrokerOptions, error) {
 	o.Warmup = time.Duration(f.warmup * float64(time.Second))
 	o.Messages = f.messages
 	if o.Messages == 0 {
-		// Enough that no device runs out in a closed-loop run at 100k msg/s (plain mochi with gateways reached 70k here).
-		o.Messages = max(20, int(100_000*(f.warmup+f.seconds))/f.devices+1)
+		// Enough that no device runs out in a closed-loop run at 250k msg/s:
+		// plain mochi with gateways reached 205k here, and a run whose
+		// connections run out measures plain too low.
+		o.Messages = max(20, int(250_000*(f.warmup+f.seconds))/f.devices+1)
 	}
 	o.CorpusFile, o.ProfileDir, o.TraceDir, o.Rounds, o.Rate = f.corpus, f.profileDir, f.traceDir, f.rounds, f.rate
 	o.TargetCommand = []string{exe, "bench", "target"}

@@ -12,7 +12,7 @@ import (
 // (Signet patch, PATCHES.md, 6). mochi used a channel of
 // MaximumClientWritesPending slots per client, 8 KiB of pointers made at
 // connect and scanned by every garbage collection however empty it was:
-// most of a broker's live heap with a thousand connections. This queue
+// about a third of a broker's live heap with a thousand connections. This queue
 // holds the same bound but only the room the client's largest backlog so
 // far has needed: a device that is sent a packet now and then keeps a few
 // slots, a busy subscriber the room of its bursts (kept, so that its next

@@ -236,19 +236,20 @@ func TestPersistentSessionGetsQueuedMessages(t *testing.T) {
 			// (MQTT-4.6.0-1): a twin viewer must not end on an old state.
 			// z2's messages, had they been queued, would have been resent
 			// among z1's, before the last of them.
-			sentinel := "city/z1/sl-1/tele/power " + string(c.devs["sl-1"].sign(t, "city/z1/sl-1/tele/power", []byte(`{"w":1}`)))
-			publish(t, z1, "city/z1/sl-1/tele/power", 1, []byte(sentinel[strings.IndexByte(sentinel, ' ')+1:]))
+			live := c.devs["sl-1"].sign(t, "city/z1/sl-1/tele/power", []byte(`{"w":1}`))
+			publish(t, z1, "city/z1/sl-1/tele/power", 1, live)
+			sentinel := "city/z1/sl-1/tele/power " + string(live)
 			var queued []string
-			for live := false; !live || len(queued) < len(want); {
+			for seen := false; !seen || len(queued) < len(want); {
 				var m string
 				select {
 				case m = <-got:
 				case <-time.After(20 * time.Second):
-					t.Fatalf("%d of %d queued z1 messages arrived (live one: %v)", len(queued), len(want), live)
+					t.Fatalf("%d of %d queued z1 messages arrived (live one: %v)", len(queued), len(want), seen)
 				}
 				switch {
-				case m == sentinel && !live:
-					live = true
+				case m == sentinel && !seen:
+					seen = true
 				case slices.Contains(want, m) && !slices.Contains(queued, m):
 					queued = append(queued, m)
 				default:

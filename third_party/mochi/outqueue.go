@@ -12,9 +12,9 @@ import (
 // (Signet patch, PATCHES.md, 6). mochi used a channel of
 // MaximumClientWritesPending slots per client, 8 KiB of pointers made at
 // connect and scanned by every garbage collection however empty it was:
-// about a third of a broker's live heap with a thousand connections. This queue
-// holds the same bound but only the room the client's largest backlog so
-// far has needed: a device that is sent a packet now and then keeps a few
+// about a third of a broker's live heap with a thousand connections. This
+// queue holds the same bound but only the room the client's largest
+// backlog so far has needed: a device that is sent a packet now and then keeps a few
 // slots, a busy subscriber the room of its bursts (kept, so that its next
 // burst allocates nothing), and none more than mochi's channel had.
 type outQueue struct {

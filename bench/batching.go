@@ -1,9 +1,12 @@
 package bench
 
 import (
+	"math"
+
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/signet-city/signet/broker"
+	"github.com/signet-city/signet/signing"
 )
 
 // batchingMetrics are the counters Batching is made of.
@@ -32,6 +35,51 @@ type Batching struct {
 	Transactions     uint64  `json:"transactions"`
 	Changes          uint64  `json:"changes"`
 	ChangesPerCommit float64 `json:"changes_per_commit"`
+	// SizeClasses counts the window's verifications by size class
+	// (signing.BatchSizeClass: class 0 a signature alone, class i a batch
+	// of more than 2^(i-1) and at most 2^i signatures), from the broker's
+	// signet_verify_batch_size histogram.
+	SizeClasses sizeClasses `json:"size_classes"`
+}
+
+// sizeClasses are verifications counted by size class.
+type sizeClasses [signing.BatchSizeClasses]uint64
+
+// minus is what c counted that b had not.
+func (c sizeClasses) minus(b sizeClasses) sizeClasses {
+	for i := range c {
+		c[i] -= min(c[i], b[i])
+	}
+	return c
+}
+
+// batchSizesOf reads the size classes from the broker's batch-size
+// histogram among families (zero without it): each bucket's upper bound
+// 2^i is class i's, and the observations past the last bucket are the
+// last class's.
+func batchSizesOf(families []*dto.MetricFamily) sizeClasses {
+	var c sizeClasses
+	for _, f := range families {
+		if f.GetName() != broker.MetricVerifyBatchSize || len(f.GetMetric()) != 1 || f.GetMetric()[0].GetHistogram() == nil {
+			continue
+		}
+		h := f.GetMetric()[0].GetHistogram()
+		var below uint64
+		for _, b := range h.GetBucket() {
+			ub := b.GetUpperBound()
+			if ub < 1 || math.IsInf(ub, 1) {
+				continue
+			}
+			i := signing.BatchSizeClass(int(ub))
+			if i >= signing.BatchSizeClasses-1 {
+				continue
+			}
+			c[i] = b.GetCumulativeCount() - min(b.GetCumulativeCount(), below)
+			below = b.GetCumulativeCount()
+		}
+		c[signing.BatchSizeClasses-1] = h.GetSampleCount() - min(h.GetSampleCount(), below)
+	}
+	return c
 }
 
 // counterValues reads the batching counters from gathered families.

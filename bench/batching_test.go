@@ -94,6 +94,15 @@ func TestStageWindowBatchingOfARealBroker(t *testing.T) {
 	if want := float64(b.Signatures) / float64(b.Batches+b.Singles); b.MeanBatch != want || b.MeanBatch < 1 {
 		t.Errorf("mean batch %v, want %v (at least 1)", b.MeanBatch, want)
 	}
+	// The batch-size histogram counts the same verifications: the singles
+	// in class 0, every batch in a class of its size.
+	var batches uint64
+	for _, n := range b.SizeClasses[1:] {
+		batches += n
+	}
+	if b.SizeClasses[0] != b.Singles || batches != b.Batches {
+		t.Errorf("size classes %v: want the %d singles in class 0 and the %d batches in the others", b.SizeClasses, b.Singles, b.Batches)
+	}
 	// Every device's state messages and leases are written through the
 	// committer: at least one transaction, each carrying a change or more
 	// (a state change, or a lease extension).

@@ -93,7 +93,15 @@ type ConfigResult struct {
 	// MachineBusy is the share of all the machine's CPUs that the broker
 	// and the driver kept busy (1: every core all the time): near 1, the
 	// maximum rate is bound by CPU.
-	MachineBusy   float64 `json:"machine_busy"`
+	MachineBusy float64 `json:"machine_busy"`
+	// OthersBusy is the share of the machine's CPUs busy at the maximum
+	// rate beyond the broker and the driver: other processes, and kernel
+	// work charged to neither (interrupts). Steal is the share the
+	// hypervisor ran something else instead (/proc/stat's steal). A run
+	// whose figures are well above those of the runs beside it was
+	// disturbed. Both 0 where /proc/stat is missing.
+	OthersBusy    float64 `json:"others_busy"`
+	Steal         float64 `json:"steal"`
 	P50Ms         float64 `json:"puback_p50_ms"`
 	P99Ms         float64 `json:"puback_p99_ms"`
 	DeliveryP99Ms float64 `json:"delivery_p99_ms"`
@@ -126,6 +134,9 @@ type ConfigResult struct {
 	// HalfStages is where a Signet broker's messages spent their time at
 	// half load, from its own metrics (nil for the others).
 	HalfStages *Stages `json:"half_load_stages,omitempty"`
+	// HalfOthersBusy and HalfSteal are OthersBusy and Steal at half load.
+	HalfOthersBusy float64 `json:"half_load_others_busy"`
+	HalfSteal      float64 `json:"half_load_steal"`
 	// HalfCPUMicrosPerMsg is the broker's CPU per message at half load:
 	// smaller verification batches and commits cost more per message.
 	HalfCPUMicrosPerMsg float64 `json:"half_load_broker_cpu_us_per_msg"`
@@ -389,6 +400,7 @@ func (b *brokerBench) measureConfig(ctx context.Context, c config, kinds []strin
 			if r.load.Seconds > 0 {
 				res.MachineBusy = (r.cpu + r.driverCPU).Seconds() / (r.load.Seconds * float64(runtime.NumCPU()))
 			}
+			res.OthersBusy, res.Steal = r.machine.others, r.machine.steal
 			res.P50Ms, res.P99Ms = millis(r.load.PubAck.Quantile(0.5)), millis(r.load.PubAck.Quantile(0.99))
 			res.DeliveryP99Ms = millis(r.load.Delivery.Quantile(0.99))
 			res.MaxStages, res.MaxRuntime = r.stages, r.runtime
@@ -405,6 +417,7 @@ func (b *brokerBench) measureConfig(ctx context.Context, c config, kinds []strin
 			res.HalfDeliveryP50Ms, res.HalfDeliveryP99Ms = millis(r.load.Delivery.Quantile(0.5)), millis(r.load.Delivery.Quantile(0.99))
 			res.HalfCPUMicrosPerMsg = cpuPerMsg
 			res.HalfStages, res.HalfRuntime = r.stages, r.runtime
+			res.HalfOthersBusy, res.HalfSteal = r.machine.others, r.machine.steal
 			if r.stages != nil {
 				res.MeanBatchAtHalfLoad = r.stages.Batching.MeanBatch
 			}
@@ -422,8 +435,27 @@ func (b *brokerBench) measureConfig(ctx context.Context, c config, kinds []strin
 	if res.Rejected > 0 {
 		notes = append(notes, fmt.Sprintf("%s%s: %d messages were refused (security events); the corpus should be all valid", prefix, c.name, res.Rejected))
 	}
+	if n := disturbedNote(prefix, res); n != "" {
+		notes = append(notes, n)
+	}
 	return res, notes, nil
 }
+
+// disturbedNote says so when the rest of the machine took disturbedShare
+// or more of it in either of a row's windows ("" otherwise).
+func disturbedNote(prefix string, res ConfigResult) string {
+	maxWin, half := res.OthersBusy+res.Steal, res.HalfOthersBusy+res.HalfSteal
+	if max(maxWin, half) < disturbedShare {
+		return ""
+	}
+	return fmt.Sprintf("%s%s: the rest of the machine took %.0f%% of its CPUs during the max-rate window and %.0f%% at half load (other processes and interrupts %.0f%% / %.0f%%, the hypervisor's steal %.0f%% / %.0f%%): compare its figures with care",
+		prefix, res.Name, 100*maxWin, 100*half, 100*res.OthersBusy, 100*res.HalfOthersBusy, 100*res.Steal, 100*res.HalfSteal)
+}
+
+// disturbedShare is how much of the machine the rest of it (other
+// processes, interrupts, steal) may take in a window before the run is
+// noted as disturbed.
+const disturbedShare = 0.10
 
 // The runs of a configuration, also the names of their profiles.
 const (
@@ -439,6 +471,7 @@ type runResult struct {
 	driverCPU time.Duration // this process's (the driver), in the same window
 	stages    *Stages       // a Signet broker's, from its metrics, in the same window
 	runtime   *RuntimeStats // a Go broker's runtime, in the same window
+	machine   machineShares // the rest of the machine, in the same window
 }
 
 // runConfig starts a fresh broker (a fresh store: the corpus's counters
@@ -487,9 +520,13 @@ func (b *brokerBench) runConfig(ctx context.Context, c config, kind string, rate
 	var mu sync.Mutex
 	stopTicker := make(chan struct{})
 	var tickers sync.WaitGroup
+	var machineStart, machineEnd machineTimes
 	lo.Started = func() {
+		var err error
+		machineStart, err = readMachineTimes()
+		cpuErr = errors.Join(cpuErr, err)
 		driverStart = processCPU()
-		cpuErr = errors.Join(p.Tell("profile start"), p.MarkCPU())
+		cpuErr = errors.Join(cpuErr, p.Tell("profile start"), p.MarkCPU())
 		start := time.Now()
 		tickers.Add(1)
 		go func() {
@@ -513,8 +550,10 @@ func (b *brokerBench) runConfig(ctx context.Context, c config, kind string, rate
 		var err, stErr error
 		cpu, err = p.CPUSince()
 		driverCPU = processCPU() - driverStart
+		var mErr error
+		machineEnd, mErr = readMachineTimes()
 		window, stErr = p.EndWindow()
-		cpuErr = errors.Join(cpuErr, err, stErr)
+		cpuErr = errors.Join(cpuErr, err, mErr, stErr)
 	}
 	load, err := RunLoad(ctx, lo)
 	close(stopTicker)
@@ -529,7 +568,8 @@ func (b *brokerBench) runConfig(ctx context.Context, c config, kind string, rate
 	if stopErr != nil {
 		o.Logger.Warn("broker under test did not stop cleanly", "config", c.name, "err", stopErr)
 	}
-	return runResult{load: load, cpu: cpu, driverCPU: driverCPU, stages: window.Stages, runtime: window.Runtime}, nil
+	machine := sharesBetween(machineStart, machineEnd, cpu, driverCPU, time.Duration(load.Seconds*float64(time.Second)), runtime.NumCPU())
+	return runResult{load: load, cpu: cpu, driverCPU: driverCPU, stages: window.Stages, runtime: window.Runtime, machine: machine}, nil
 }
 
 // loadOrGenerate reads o.CorpusFile if it exists, else signs a new corpus

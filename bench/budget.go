@@ -2,7 +2,10 @@ package bench
 
 import (
 	"fmt"
+	"math"
 	"strings"
+
+	"github.com/signet-city/signet/signing"
 )
 
 // The targets of DESIGN.md ("Targets") that the broker comparison reports
@@ -14,6 +17,13 @@ const (
 	// telemetry, and state messages (durable with their twin).
 	TargetTelemetryP99Ms = 5
 	TargetStateP99Ms     = 10
+	// TargetGatewayVsPlain: strict with --gateways connections against
+	// plain with as many; TargetPinnedVsPlain: each broker pinned to one
+	// core (--pin); TargetCPUOverFloor: strict's broker CPU per message
+	// against its floor (CPUBudget.Floor).
+	TargetGatewayVsPlain = 0.4
+	TargetPinnedVsPlain  = 0.55
+	TargetCPUOverFloor   = 1.3
 )
 
 // CPUBudget says how much CPU per message the throughput targets leave
@@ -51,6 +61,41 @@ type CPUBudget struct {
 	// ForNaive is the most strict's broker may spend for TargetVsNaive
 	// (µs; nil: no naive row). It may be below zero.
 	ForNaive *float64 `json:"strict_broker_budget_us_for_target_vs_naive,omitempty"`
+
+	// MeanBatch is strict's mean Ed25519 batch at its maximum rate, and
+	// SizeClasses its verifications there by size class (all zero from a
+	// broker without the batch-size histogram). AtBatches is one
+	// signature's share of the verifications as they formed: each class's
+	// share measured on one thread, like BatchVerify, at a batch of the
+	// class's middle size (classBatch), weighted by the signatures the
+	// class holds at that size; without the classes, at a batch of the mean
+	// size (µs; 0: not measured). Own is the rest of what strict's broker
+	// spent, StrictBroker − PlainBroker − AtBatches: Signet's own work
+	// beside mochi's and the signatures'.
+	MeanBatch   float64     `json:"mean_batch_at_max,omitempty"`
+	SizeClasses sizeClasses `json:"size_classes_at_max"`
+	AtBatches   float64     `json:"batch_verify_us_per_sig_at_batches_formed,omitempty"`
+	Own         float64     `json:"strict_broker_own_us,omitempty"`
+	// Ceilings are the ratio targets' figures were strict's broker at its
+	// floor, everything else as measured (nil until the floor is
+	// measured). A target above its ceiling cannot be met on this machine
+	// by any change to the broker alone.
+	Ceilings *Ceilings `json:"ceilings_at_floor,omitempty"`
+
+	plain, naive, gatewayPlain, gatewayStrict, pinnedPlain *ConfigResult // rows the ceilings need
+}
+
+// Ceilings are what strict's ratios would be at its floor (0: the rows
+// are missing). The shared-core ratios follow CPUBudget's model:
+// X's machine CPU per message over strict's at its floor with its own
+// driver's cost. A broker pinned to one core runs at most one core's
+// second over its CPU per message, so the pinned one is that rate at the
+// floor of pinned plain's broker, over pinned plain's measured rate.
+type Ceilings struct {
+	VsPlain  float64 `json:"ratio_vs_plain,omitempty"`
+	VsNaive  float64 `json:"ratio_vs_naive,omitempty"`
+	Gateways float64 `json:"gateway_ratio_vs_plain_gateway,omitempty"`
+	Pinned   float64 `json:"pinned_ratio_vs_plain,omitempty"`
 }
 
 // budgetOf computes the budget from one round's rows (nil without a
@@ -58,8 +103,19 @@ type CPUBudget struct {
 // and naive rows).
 func budgetOf(rows []ConfigResult) *CPUBudget {
 	byMode := map[string]ConfigResult{}
+	var b CPUBudget
 	for _, c := range rows {
-		if !c.Gateway && !c.Pinned && c.Skipped == "" && c.MsgsPerSec > 0 {
+		if c.Skipped != "" || c.MsgsPerSec <= 0 {
+			continue
+		}
+		switch {
+		case c.Gateway && c.Mode == ModePlain:
+			b.gatewayPlain = &c
+		case c.Gateway && c.Mode == ModeStrict:
+			b.gatewayStrict = &c
+		case c.Pinned && c.Mode == ModePlain:
+			b.pinnedPlain = &c
+		case !c.Gateway && !c.Pinned:
 			byMode[c.Mode] = c
 		}
 	}
@@ -67,7 +123,10 @@ func budgetOf(rows []ConfigResult) *CPUBudget {
 	if !ok {
 		return nil
 	}
-	b := &CPUBudget{StrictBroker: strict.CPUMicrosPerMsg, StrictDriver: strict.DriverCPUMicrosPerMsg}
+	b.StrictBroker, b.StrictDriver, b.MeanBatch = strict.CPUMicrosPerMsg, strict.DriverCPUMicrosPerMsg, strict.MeanBatchAtMax
+	if strict.MaxStages != nil {
+		b.SizeClasses = strict.MaxStages.Batching.SizeClasses
+	}
 	allow := func(x ConfigResult, target float64) *float64 {
 		us := (x.CPUMicrosPerMsg+x.DriverCPUMicrosPerMsg)/target - strict.DriverCPUMicrosPerMsg
 		return &us
@@ -75,14 +134,16 @@ func budgetOf(rows []ConfigResult) *CPUBudget {
 	if plain, ok := byMode[ModePlain]; ok {
 		b.ForPlain = allow(plain, TargetVsPlain)
 		b.PlainBroker = plain.CPUMicrosPerMsg
+		b.plain = &plain
 	}
 	if naive, ok := byMode[ModeNaive]; ok {
 		b.ForNaive = allow(naive, TargetVsNaive)
+		b.naive = &naive
 	}
 	if b.ForPlain == nil && b.ForNaive == nil {
 		return nil
 	}
-	return b
+	return &b
 }
 
 // Describe says the budget in one sentence, for the terminal and the
@@ -102,7 +163,103 @@ func (b *CPUBudget) Describe() string {
 		s += fmt.Sprintf("; its floor, plain's broker plus one signature's share of an Ed25519 batch of %d, is %.1f µs (%.1f + %.1f)",
 			FloorBatch, b.Floor, b.PlainBroker, b.BatchVerify)
 	}
+	if b.AtBatches > 0 {
+		s += fmt.Sprintf("; of its %.1f µs, %.1f were plain's share, %.1f its signatures' in the batches that formed (mean %.0f) and %.1f Signet's own work",
+			b.StrictBroker, b.PlainBroker, b.AtBatches, b.MeanBatch, b.Own)
+	}
 	return s
+}
+
+// DescribeBatches says how strict's signatures at its maximum rate were
+// spread over batch sizes ("" without the size classes).
+func (b *CPUBudget) DescribeBatches() string {
+	w := b.SizeClasses.signatureShares()
+	if w == nil {
+		return ""
+	}
+	var parts []string
+	small := false // classes with some signatures, under 0.5%
+	for i, share := range w {
+		switch {
+		case share >= 0.005:
+			parts = append(parts, fmt.Sprintf("%s %.0f%%", classRange(i), 100*share))
+		case share > 0:
+			small = true
+		}
+	}
+	s := "Strict's signatures at its maximum rate, by the size of the batch they were verified in: " + strings.Join(parts, ", ")
+	if small {
+		s += " (other sizes under 0.5% each)"
+	}
+	return s
+}
+
+// classRange names size class i's batch sizes.
+func classRange(i int) string {
+	switch {
+	case i == 0:
+		return "alone"
+	case i == 1:
+		return "2"
+	case i == signing.BatchSizeClasses-1:
+		return fmt.Sprintf("%d+", 1<<(i-1)+1)
+	}
+	return fmt.Sprintf("%d-%d", 1<<(i-1)+1, 1<<i)
+}
+
+// classBatch is the batch size that stands for size class i: its middle
+// (one signature alone for class 0; 2, 3, 6, 12, … for the others), at
+// most FloorBatch.
+func classBatch(i int) int {
+	switch i {
+	case 0:
+		return 1
+	case 1:
+		return 2
+	}
+	return min(3<<(i-2), FloorBatch)
+}
+
+// signatureShares is the share of the signatures in each class, each
+// class's verifications counted at classBatch signatures (nil if c
+// counted nothing).
+func (c sizeClasses) signatureShares() []float64 {
+	var total float64
+	for i, n := range c {
+		total += float64(n) * float64(classBatch(i))
+	}
+	if total == 0 {
+		return nil
+	}
+	w := make([]float64, len(c))
+	for i, n := range c {
+		w[i] = float64(n) * float64(classBatch(i)) / total
+	}
+	return w
+}
+
+// DescribeCeilings says the ceilings in one sentence beside their targets
+// ("" without them).
+func (b *CPUBudget) DescribeCeilings() string {
+	c := b.Ceilings
+	if c == nil {
+		return ""
+	}
+	var parts []string
+	add := func(what string, ceiling, target float64) {
+		if ceiling > 0 {
+			parts = append(parts, fmt.Sprintf("%.2fx %s (target %.2gx)", ceiling, what, target))
+		}
+	}
+	add("plain", c.VsPlain, TargetVsPlain)
+	add("naive", c.VsNaive, TargetVsNaive)
+	add("plain, both on gateways", c.Gateways, TargetGatewayVsPlain)
+	add("plain, both pinned", c.Pinned, TargetPinnedVsPlain)
+	if len(parts) == 0 {
+		return ""
+	}
+	return "Ceilings: were strict's broker at its floor, everything else as measured, strict would reach at most " +
+		strings.Join(parts, ", ") + "; a target above its ceiling needs more than the broker's own work cut to nothing"
 }
 
 // FloorBatch is the batch of the floor: the Verifier's largest
@@ -110,8 +267,8 @@ func (b *CPUBudget) Describe() string {
 const FloorBatch = 1024
 
 // measureFloor measures BatchVerify (the median of three batches of
-// FloorBatch distinct keys on one thread, in CPU time) and sets Floor.
-// It needs a plain row.
+// FloorBatch distinct keys on one thread, in CPU time) and sets Floor,
+// and AtBatches, Own and Ceilings with it. It needs a plain row.
 func (b *CPUBudget) measureFloor() error {
 	if b.PlainBroker <= 0 {
 		return nil
@@ -120,14 +277,73 @@ func (b *CPUBudget) measureFloor() error {
 	if err != nil {
 		return err
 	}
-	reps := make([]float64, 3)
-	for i := range reps {
-		batch := stream[i*FloorBatch : (i+1)*FloorBatch]
-		if reps[i], err = timePerSig(FloorBatch, func() error { return verifyEdbatch(batch, FloorBatch) }); err != nil {
-			return fmt.Errorf("verification floor: %w", err)
+	if b.BatchVerify, err = perSigInBatches(stream, FloorBatch); err != nil {
+		return err
+	}
+	if w := b.SizeClasses.signatureShares(); w != nil {
+		b.AtBatches = 0
+		for i, share := range w {
+			if share == 0 {
+				continue
+			}
+			us, err := perSigInBatches(stream, classBatch(i))
+			if err != nil {
+				return err
+			}
+			b.AtBatches += share * us
+		}
+	} else if mean := int(math.Round(b.MeanBatch)); mean >= 1 {
+		if b.AtBatches, err = perSigInBatches(stream, min(mean, FloorBatch)); err != nil {
+			return err
 		}
 	}
-	b.BatchVerify = median(reps) / 1e3
-	b.Floor = b.PlainBroker + b.BatchVerify
+	b.setFloor()
 	return nil
+}
+
+// perSigInBatches is one signature's share (µs, CPU time on one thread)
+// of verifying stream's three blocks of FloorBatch in batches of size: the
+// median of the three blocks.
+func perSigInBatches(stream []signed, size int) (float64, error) {
+	reps := make([]float64, 3)
+	for i := range reps {
+		block := stream[i*FloorBatch : (i+1)*FloorBatch]
+		sigs := FloorBatch / size * size
+		verify := func() error { return verifyEdbatch(block, size) }
+		if size == 1 { // as the Verifier verifies a signature alone
+			verify = func() error { return verifyEdbatchSingly(block) }
+		}
+		var err error
+		if reps[i], err = timePerSig(sigs, verify); err != nil {
+			return 0, fmt.Errorf("verification floor: %w", err)
+		}
+	}
+	return median(reps) / 1e3, nil
+}
+
+// setFloor derives Floor, Own and Ceilings from the measured shares.
+func (b *CPUBudget) setFloor() {
+	b.Floor = b.PlainBroker + b.BatchVerify
+	if b.AtBatches > 0 {
+		b.Own = b.StrictBroker - b.PlainBroker - b.AtBatches
+	}
+	// X's machine CPU per message over strict's at floor with strict's
+	// driver (the model of CPUBudget).
+	shared := func(x ConfigResult, floor, strictDriver float64) float64 {
+		return (x.CPUMicrosPerMsg + x.DriverCPUMicrosPerMsg) / (floor + strictDriver)
+	}
+	c := &Ceilings{}
+	if b.plain != nil {
+		c.VsPlain = shared(*b.plain, b.Floor, b.StrictDriver)
+	}
+	if b.naive != nil {
+		c.VsNaive = shared(*b.naive, b.Floor, b.StrictDriver)
+	}
+	if b.gatewayPlain != nil && b.gatewayStrict != nil {
+		c.Gateways = shared(*b.gatewayPlain, b.gatewayPlain.CPUMicrosPerMsg+b.BatchVerify, b.gatewayStrict.DriverCPUMicrosPerMsg)
+	}
+	if p := b.pinnedPlain; p != nil && p.CPUMicrosPerMsg > 0 {
+		c.Pinned = 1e6 / (p.CPUMicrosPerMsg + b.BatchVerify) / p.MsgsPerSec
+	}
+	b.Ceilings = c
 }

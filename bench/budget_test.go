@@ -3,6 +3,8 @@ package bench
 import (
 	"strings"
 	"testing"
+
+	"github.com/signet-city/signet/signing"
 )
 
 // cpuRow is a measured row with its broker's and the driver's CPU per
@@ -101,5 +103,123 @@ func TestMeasureFloor(t *testing.T) {
 	b = budgetOf([]ConfigResult{cpuRow(ModeNaive, 150, 36), cpuRow(ModeStrict, 140, 34)})
 	if err := b.measureFloor(); err != nil || b.Floor != 0 || b.BatchVerify != 0 {
 		t.Errorf("no plain row: floor %v, batch verify %v, err %v; want none", b.Floor, b.BatchVerify, err)
+	}
+}
+
+// TestCeilingsAtTheFloor checks the split of strict's CPU and each ratio's
+// ceiling against the arithmetic of CPUBudget's model, from shares set by
+// hand (measureFloor's are measured).
+func TestCeilingsAtTheFloor(t *testing.T) {
+	strict := cpuRow(ModeStrict, 52, 13)
+	strict.MeanBatchAtMax = 113
+	gwPlain := cpuRow(ModePlain, 6, 4)
+	gwPlain.Name, gwPlain.Gateway = "plain, 10 gateways", true
+	gwStrict := cpuRow(ModeStrict, 45, 7)
+	gwStrict.Name, gwStrict.Gateway = "strict, 10 gateways", true
+	pinPlain := cpuRow(ModePlain, 13, 11)
+	pinPlain.Name, pinPlain.Pinned, pinPlain.MsgsPerSec = "plain, pinned", true, 75000
+	b := budgetOf([]ConfigResult{cpuRow(ModePlain, 13, 10), cpuRow(ModeNaive, 70, 14), strict, gwPlain, gwStrict, pinPlain})
+	if b == nil || b.MeanBatch != 113 {
+		t.Fatalf("budget %+v, want one with strict's mean batch 113", b)
+	}
+	if b.Ceilings != nil {
+		t.Errorf("ceilings %+v before the floor is measured", b.Ceilings)
+	}
+	b.BatchVerify, b.AtBatches = 12, 19.5
+	b.setFloor()
+	if !near(b.Floor, 25) || !near(b.Own, 52-13-19.5) {
+		t.Errorf("floor %v and own work %v, want 13 + 12 and 52 − 13 − 19.5", b.Floor, b.Own)
+	}
+	c := b.Ceilings
+	want := Ceilings{
+		VsPlain:  (13.0 + 10) / (25 + 13),
+		VsNaive:  (70.0 + 14) / (25 + 13),
+		Gateways: (6.0 + 4) / (6 + 12 + 7), // plain gateway broker plus a share, and strict's gateway driver
+		Pinned:   1e6 / (13.0 + 12) / 75000,
+	}
+	if c == nil || !near(c.VsPlain, want.VsPlain) || !near(c.VsNaive, want.VsNaive) || !near(c.Gateways, want.Gateways) || !near(c.Pinned, want.Pinned) {
+		t.Fatalf("ceilings %+v, want %+v", c, want)
+	}
+	d := b.Describe()
+	if !strings.Contains(d, "13.0 were plain's share, 19.5 its signatures' in the batches that formed (mean 113) and 19.5 Signet's own work") {
+		t.Errorf("Describe() = %q, want the split of strict's 52 µs", d)
+	}
+	dc := b.DescribeCeilings()
+	for _, w := range []string{"0.61x plain (target 0.6x)", "2.21x naive (target 1.3x)", "0.40x plain, both on gateways (target 0.4x)", "0.53x plain, both pinned (target 0.55x)"} {
+		if !strings.Contains(dc, w) {
+			t.Errorf("DescribeCeilings() = %q, want it to say %q", dc, w)
+		}
+	}
+
+	// Without the gateway and pinned rows there are no ceilings for them.
+	b = budgetOf([]ConfigResult{cpuRow(ModePlain, 13, 10), strict})
+	b.BatchVerify = 12
+	b.setFloor()
+	if b.Ceilings.Gateways != 0 || b.Ceilings.Pinned != 0 || b.Ceilings.VsNaive != 0 || b.Own != 0 {
+		t.Errorf("plain and strict only: ceilings %+v, own %v; want only the plain ceiling", b.Ceilings, b.Own)
+	}
+	if dc := b.DescribeCeilings(); strings.Contains(dc, "gateways") || strings.Contains(dc, "pinned") || !strings.Contains(dc, "plain (target") {
+		t.Errorf("DescribeCeilings() = %q, want the plain ceiling alone", dc)
+	}
+}
+
+// TestMeasureFloorMeasuresTheBatchesFormed runs the real measurement,
+// from size classes and from the mean batch alone: both shares are
+// measured, and the split adds up to strict's CPU.
+func TestMeasureFloorMeasuresTheBatchesFormed(t *testing.T) {
+	for name, classes := range map[string]sizeClasses{
+		"by size class":         {0: 40, 6: 10, 8: 5},
+		"by mean, no histogram": {},
+	} {
+		strict := cpuRow(ModeStrict, 200, 13)
+		strict.MeanBatchAtMax = 37.4
+		strict.MaxStages = &Stages{Batching: Batching{SizeClasses: classes}}
+		b := budgetOf([]ConfigResult{cpuRow(ModePlain, 13, 10), strict})
+		if err := b.measureFloor(); err != nil {
+			t.Fatal(err)
+		}
+		if b.BatchVerify <= 0 || b.AtBatches <= 0 {
+			t.Fatalf("%s: shares %v (batches of %d) and %v (as formed), want both measured", name, b.BatchVerify, FloorBatch, b.AtBatches)
+		}
+		if !near(b.PlainBroker+b.AtBatches+b.Own, 200) || b.Ceilings == nil || b.Ceilings.VsPlain <= 0 {
+			t.Errorf("%s: plain %v + signatures %v + own %v, want 200; ceilings %+v", name, b.PlainBroker, b.AtBatches, b.Own, b.Ceilings)
+		}
+	}
+}
+
+// TestSignatureShares: each class's verifications count at its middle
+// size, so a class holds the signatures of its batches, not their count.
+func TestSignatureShares(t *testing.T) {
+	if w := (sizeClasses{}).signatureShares(); w != nil {
+		t.Errorf("no verification: shares %v, want none", w)
+	}
+	for i, want := range map[int]int{0: 1, 1: 2, 2: 3, 3: 6, 4: 12, 7: 96, 10: 768, 11: FloorBatch} {
+		if got := classBatch(i); got != want {
+			t.Errorf("classBatch(%d) = %d, want %d", i, got, want)
+		}
+	}
+	// 96 verifications alone and one batch of about 96 (class 7): half
+	// the signatures each.
+	w := (sizeClasses{0: 96, 7: 1}).signatureShares()
+	if !near(w[0], 0.5) || !near(w[7], 0.5) {
+		t.Errorf("shares %v, want half alone and half in class 7", w)
+	}
+	b := &CPUBudget{SizeClasses: sizeClasses{0: 96, 7: 1}}
+	if d := b.DescribeBatches(); !strings.HasSuffix(d, ": alone 50%, 65-128 50%") {
+		t.Errorf("DescribeBatches() = %q", d)
+	}
+	b.SizeClasses[3] = 1 // a batch of about 6 beside them: 3% of 198 signatures
+	if d := b.DescribeBatches(); !strings.HasSuffix(d, ": alone 48%, 5-8 3%, 65-128 48%") {
+		t.Errorf("DescribeBatches() = %q", d)
+	}
+	b.SizeClasses[3], b.SizeClasses[0] = 0, 20000 // one batch of 96 among 20096 signatures
+	if d := b.DescribeBatches(); !strings.HasSuffix(d, ": alone 100% (other sizes under 0.5% each)") {
+		t.Errorf("DescribeBatches() = %q", d)
+	}
+	if r := classRange(signing.BatchSizeClasses - 1); r != "1025+" {
+		t.Errorf("the last class's range is %q, want 1025+", r)
+	}
+	if d := (&CPUBudget{}).DescribeBatches(); d != "" {
+		t.Errorf("DescribeBatches() without classes = %q, want nothing", d)
 	}
 }

@@ -131,21 +131,29 @@ func WriteReport(dir string, r *AllReport) error {
 		if br.Budget != nil {
 			p("")
 			p("%s. The model behind it is in bench/budget.go.", br.Budget.Describe())
+			if c := br.Budget.DescribeBatches(); c != "" {
+				p("")
+				p("%s.", c)
+			}
+			if c := br.Budget.DescribeCeilings(); c != "" {
+				p("")
+				p("%s.", c)
+			}
 		}
 		p("")
-		p("| configuration | connections | msg/s | vs plain | broker CPU µs/msg | driver CPU µs/msg | machine busy | p50 ms | p99 ms | half-load msg/s | half CPU µs/msg | half p50 ms | half p99 ms | half p99.9 ms | delivery p99 ms (half) |")
-		p("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
+		p("| configuration | connections | msg/s | vs plain | broker CPU µs/msg | driver CPU µs/msg | machine busy | others | steal | p50 ms | p99 ms | half-load msg/s | half CPU µs/msg | half p50 ms | half p99 ms | half p99.9 ms | delivery p99 ms (half) |")
+		p("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
 		for _, c := range br.Configs {
 			if c.Skipped != "" {
-				p("| %s | – | skipped: %s | | | | | | | | | | | | |", c.Name, c.Skipped)
+				p("| %s | – | skipped: %s | | | | | | | | | | | | | | |", c.Name, c.Skipped)
 				continue
 			}
 			ratio := 0.0
 			if plain := br.RowFigures().PlainMsgsPerSec; plain > 0 {
 				ratio = c.MsgsPerSec / plain
 			}
-			p("| %s | %d | %.0f | %.2fx | %.1f | %.1f | %.0f%% | %.2f | %.2f | %.0f | %.1f | %.2f | %.2f | %.2f | %.2f |", c.Name, c.Connections, c.MsgsPerSec, ratio,
-				c.CPUMicrosPerMsg, c.DriverCPUMicrosPerMsg, 100*c.MachineBusy, c.P50Ms, c.P99Ms, c.HalfMsgsPerSec, c.HalfCPUMicrosPerMsg, c.HalfP50Ms, c.HalfP99Ms, c.HalfP999Ms, c.HalfDeliveryP99Ms)
+			p("| %s | %d | %.0f | %.2fx | %.1f | %.1f | %.0f%% | %.0f%% | %.0f%% | %.2f | %.2f | %.0f | %.1f | %.2f | %.2f | %.2f | %.2f |", c.Name, c.Connections, c.MsgsPerSec, ratio,
+				c.CPUMicrosPerMsg, c.DriverCPUMicrosPerMsg, 100*c.MachineBusy, 100*c.OthersBusy, 100*c.Steal, c.P50Ms, c.P99Ms, c.HalfMsgsPerSec, c.HalfCPUMicrosPerMsg, c.HalfP50Ms, c.HalfP99Ms, c.HalfP999Ms, c.HalfDeliveryP99Ms)
 		}
 		stagesTable(p, "Inside the broker at its maximum rate, from its own latency histograms (`signet_verify_seconds`, `signet_signature_wait_seconds`, `signet_commit_seconds`), its verifier's counters (mean batch: signatures per Ed25519 verification, one verified alone counting as a batch of one) and its group committer's (changes per commit: changes per store transaction, `signet_store_changes_total` over `signet_store_transactions_total`):",
 			br.Configs, func(c ConfigResult) *Stages { return c.MaxStages })

@@ -58,6 +58,7 @@ type histCounts struct {
 type stageSnapshot struct {
 	hists    map[string]histCounts
 	counters map[string]uint64
+	sizes    sizeClasses
 }
 
 // readStages reads the stage histograms and the verifier's counters from
@@ -78,7 +79,7 @@ func readStages(g prometheus.Gatherer) (stageSnapshot, error) {
 			}
 		}
 	}
-	return stageSnapshot{hists: out, counters: counterValues(families)}, nil
+	return stageSnapshot{hists: out, counters: counterValues(families), sizes: batchSizesOf(families)}, nil
 }
 
 // nativeCounts decodes the positive buckets of a native histogram: spans
@@ -115,6 +116,7 @@ func stagesBetween(before, after stageSnapshot) *Stages {
 		return nil
 	}
 	s := &Stages{Batching: batchingBetween(before.counters, after.counters)}
+	s.Batching.SizeClasses = after.sizes.minus(before.sizes)
 	for _, m := range stageMetrics {
 		a, ok := after.hists[m.name]
 		if !ok {

@@ -291,6 +291,17 @@ func verifyEdbatch(stream []signed, size int) error {
 	return nil
 }
 
+// verifyEdbatchSingly verifies each signature alone, as signing.Verifier
+// does a request it does not batch (edbatch.Verify).
+func verifyEdbatchSingly(stream []signed) error {
+	for _, s := range stream {
+		if !edbatch.Verify(s.ek, s.msg, s.sig) {
+			return fmt.Errorf("signet edbatch, alone: %w", errRefused)
+		}
+	}
+	return nil
+}
+
 // concurrentRun verifies the stream from callers goroutines, directly (cfg
 // nil) or through a Verifier, checks every verdict, and returns the
 // process's CPU ns per signature (all threads: what a loaded broker pays)

@@ -33,6 +33,10 @@ const (
 	MetricVerifySignatures = "signet_verify_signatures_total"
 	MetricVerifyBatches    = "signet_verify_batches_total"
 	MetricVerifySingles    = "signet_verify_singles_total"
+	// MetricVerifyBatchSize is a histogram of signatures per verification
+	// (a signature verified alone is a verification of one), in the
+	// Verifier's size classes: buckets at 1, 2, 4, … 1024.
+	MetricVerifyBatchSize = "signet_verify_batch_size"
 )
 
 // latencyHistogram is one of the verify path's latency histograms.
@@ -106,5 +110,30 @@ func RegisterVerifierMetrics(reg prometheus.Registerer, v *signing.Verifier) {
 		counter(MetricVerifySingles, "Signatures verified alone (idle, other algorithms, quarantined keys).", func(s signing.VerifierStats) uint64 { return s.Singles }),
 		counter("signet_verify_bisected_total", "Batches that failed and were split to find the bad signatures.", func(s signing.VerifierStats) uint64 { return s.Bisected }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "signet_verify_queue_depth", Help: "Verification requests waiting."}, func() float64 { return float64(v.Stats().Queued) }),
+		batchSizes{v: v, desc: prometheus.NewDesc(MetricVerifyBatchSize, "Signatures per verification (one verified alone counts as a verification of one): the cost per signature falls with it.", nil, nil)},
 	)
+}
+
+// batchSizes exposes the Verifier's size classes (VerifierStats.BatchSizes)
+// as a histogram whose buckets are the classes' upper bounds.
+type batchSizes struct {
+	v    *signing.Verifier
+	desc *prometheus.Desc
+}
+
+// Describe sends the histogram's one description.
+func (b batchSizes) Describe(ch chan<- *prometheus.Desc) { ch <- b.desc }
+
+// Collect sends the histogram as the Verifier counts it now.
+func (b batchSizes) Collect(ch chan<- prometheus.Metric) {
+	s := b.v.Stats()
+	buckets := make(map[float64]uint64, signing.BatchSizeClasses-1)
+	var count uint64
+	for i, n := range s.BatchSizes {
+		count += n
+		if i < signing.BatchSizeClasses-1 { // the last class is +Inf's
+			buckets[float64(uint64(1)<<i)] = count
+		}
+	}
+	ch <- prometheus.MustNewConstHistogram(b.desc, count, float64(s.Signatures), buckets)
 }

@@ -3,6 +3,7 @@ package signing
 import (
 	"context"
 	"errors"
+	"math/bits"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -90,6 +91,20 @@ type Verifier struct {
 
 	batches, signatures, singles, bisected atomic.Uint64
 	pending                                atomic.Int64 // queued or being verified
+	sizes                                  [BatchSizeClasses]atomic.Uint64
+}
+
+// BatchSizeClasses is how many classes of verifications by size the
+// Verifier counts (VerifierStats.BatchSizes): class 0 is a signature
+// verified alone, class i ≥ 1 a batch of more than 2^(i-1) and at most
+// 2^i signatures, and the last class takes every larger batch too. The
+// cost per signature depends on the size of its batch, so these, not the
+// mean batch, are what the verification CPU is made of.
+const BatchSizeClasses = 12
+
+// BatchSizeClass is the class of a verification of n ≥ 1 signatures.
+func BatchSizeClass(n int) int {
+	return min(bits.Len(uint(max(n, 1)-1)), BatchSizeClasses-1)
 }
 
 type request struct {
@@ -283,6 +298,7 @@ func (v *Verifier) decide(batch []*request) {
 	}
 	v.batches.Add(1)
 	v.signatures.Add(uint64(len(batch)))
+	v.sizes[BatchSizeClass(len(batch))].Add(1)
 	if b.Verify() {
 		for _, r := range batch {
 			r.ok = true
@@ -333,20 +349,28 @@ type VerifierStats struct {
 	Singles    uint64 // signatures verified alone (other algorithms, lone or quarantined Ed25519)
 	Bisected   uint64 // batches that failed and were split to find the bad entries
 	Queued     int    // Ed25519 requests waiting for or in a batch now
+	// BatchSizes counts the verifications by size class (BatchSizeClass):
+	// Singles in class 0, Batches in the others.
+	BatchSizes [BatchSizeClasses]uint64
 }
 
 // Stats returns the counters.
 func (v *Verifier) Stats() VerifierStats {
-	return VerifierStats{
+	s := VerifierStats{
 		Batches: v.batches.Load(), Signatures: v.signatures.Load(), Singles: v.singles.Load(),
 		Bisected: v.bisected.Load(), Queued: int(v.pending.Load()),
 	}
+	for i := range s.BatchSizes {
+		s.BatchSizes[i] = v.sizes[i].Load()
+	}
+	return s
 }
 
 // single verifies one signature alone, on the caller's goroutine.
 func (v *Verifier) single(key PublicKey, msg, sig []byte) bool {
 	v.singles.Add(1)
 	v.signatures.Add(1)
+	v.sizes[0].Add(1)
 	ok := key.Verify(msg, sig)
 	if ek, batchable := key.(edwardsKeyed); !ok && batchable {
 		v.suspect(ek.EdwardsKey())

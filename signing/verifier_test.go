@@ -75,8 +75,18 @@ func TestVerifierSequentialCallerIsNeverBatched(t *testing.T) {
 			t.Fatalf("message %d: %v %v", i, ok, err)
 		}
 	}
-	if s := v.Stats(); s.Batches != 0 || s.Singles != 50 {
-		t.Fatalf("stats %+v: want 50 singles and no batch", s)
+	if s := v.Stats(); s.Batches != 0 || s.Singles != 50 || s.BatchSizes != [BatchSizeClasses]uint64{50} {
+		t.Fatalf("stats %+v: want 50 singles, all in size class 0, and no batch", s)
+	}
+}
+
+// TestBatchSizeClass: class 0 is one signature, class i a batch of more
+// than 2^(i-1) and at most 2^i, and the last class takes the rest.
+func TestBatchSizeClass(t *testing.T) {
+	for n, want := range map[int]int{1: 0, 2: 1, 3: 2, 4: 2, 5: 3, 8: 3, 9: 4, 16: 4, 17: 5, 100: 7, 128: 7, 129: 8, 1024: 10, 1025: 11, 2048: 11, 2049: 11, 1 << 20: 11} {
+		if got := BatchSizeClass(n); got != want {
+			t.Errorf("BatchSizeClass(%d) = %d, want %d", n, got, want)
+		}
 	}
 }
 
@@ -135,8 +145,8 @@ func TestVerifierBatchGrowsWhileLeadersAreBusy(t *testing.T) {
 			t.Errorf("request %d: verdict %v", r.i, r.ok)
 		}
 	}
-	if s := v.Stats(); s.Batches != 1 || s.Signatures != 10 || s.Bisected != 1 || s.Singles != 0 {
-		t.Fatalf("stats %+v: want one batch of 10, bisected once", s)
+	if s := v.Stats(); s.Batches != 1 || s.Signatures != 10 || s.Bisected != 1 || s.Singles != 0 || s.BatchSizes != [BatchSizeClasses]uint64{4: 1} {
+		t.Fatalf("stats %+v: want one batch of 10 (size class 4), bisected once", s)
 	}
 	if !v.quarantined(bad.Public().(edwardsKeyed).EdwardsKey()) || v.quarantined(good.Public().(edwardsKeyed).EdwardsKey()) {
 		t.Fatal("want the bad signature's key quarantined, and only it")

@@ -17,13 +17,11 @@ const (
 	// telemetry, and state messages (durable with their twin).
 	TargetTelemetryP99Ms = 5
 	TargetStateP99Ms     = 10
-	// TargetGatewayVsPlain: strict with --gateways connections against
-	// plain with as many; TargetPinnedVsPlain: each broker pinned to one
-	// core (--pin); TargetCPUOverFloor: strict's broker CPU per message
-	// against its floor (CPUBudget.Floor).
+	// TargetGatewayVsPlain is for strict with --gateways connections
+	// against plain with as many; TargetPinnedVsPlain for each broker
+	// pinned to one core (--pin).
 	TargetGatewayVsPlain = 0.4
 	TargetPinnedVsPlain  = 0.55
-	TargetCPUOverFloor   = 1.3
 )
 
 // CPUBudget says how much CPU per message the throughput targets leave
@@ -76,9 +74,9 @@ type CPUBudget struct {
 	SizeClasses sizeClasses `json:"size_classes_at_max"`
 	AtBatches   float64     `json:"batch_verify_us_per_sig_at_batches_formed,omitempty"`
 	Own         float64     `json:"strict_broker_own_us,omitempty"`
-	// Ceilings are the ratio targets' figures were strict's broker at its
-	// floor, everything else as measured (nil until the floor is
-	// measured). A target above its ceiling cannot be met on this machine
+	// Ceilings are what the ratio targets' figures would be were strict's
+	// broker at its floor, everything else as measured (nil until the
+	// floor is measured). A target above its ceiling cannot be met on this machine
 	// by any change to the broker alone.
 	Ceilings *Ceilings `json:"ceilings_at_floor,omitempty"`
 
@@ -86,11 +84,12 @@ type CPUBudget struct {
 }
 
 // Ceilings are what strict's ratios would be at its floor (0: the rows
-// are missing). The shared-core ratios follow CPUBudget's model:
-// X's machine CPU per message over strict's at its floor with its own
-// driver's cost. A broker pinned to one core runs at most one core's
-// second over its CPU per message, so the pinned one is that rate at the
-// floor of pinned plain's broker, over pinned plain's measured rate.
+// are missing). The shared-core ratios follow CPUBudget's model: X's
+// machine CPU per message over strict's at its floor with its own
+// driver's cost. A broker pinned to one core handles at most one second
+// of CPU per second, so its rate is at most a second over its CPU per
+// message; the pinned ceiling is that rate at the floor of pinned plain's
+// broker, over pinned plain's measured rate.
 type Ceilings struct {
 	VsPlain  float64 `json:"ratio_vs_plain,omitempty"`
 	VsNaive  float64 `json:"ratio_vs_naive,omitempty"`

@@ -161,7 +161,8 @@ a run where others or steal took a tenth of the machine is noted as
 disturbed), and from them a CPU budget: when broker and driver keep every core
 busy, the most CPU per message strict's broker may spend to reach 0.6x
 plain and 1.3x naive, beside its floor (plain's broker plus one signature's
-share of an Ed25519 batch of 1024, measured after the runs). Strict's CPU
+share of an Ed25519 batch of 1024, measured after the runs, the least of
+five measurements). Strict's CPU
 is split into plain's share, its signatures' in the batches that formed
 (from the broker's signet_verify_batch_size histogram: each size class's
 share measured at its middle size, after the runs) and the rest, Signet's

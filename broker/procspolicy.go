@@ -7,7 +7,7 @@ import (
 
 // The scheduler policy of a broker process. A strict broker's goroutines
 // take turns on few Ps: connection goroutines that wait for their
-// verification batch and their durable commit, verifier workers that hold
+// verification batch and their durable commit, batch leaders that hold
 // a P for a whole batch, and one committer that blocks in fdatasync. With
 // one P per CPU, whatever holds a P makes the rest queue, and commits stay
 // small. With two per CPU, the kernel interleaves them instead. Measured
@@ -24,7 +24,8 @@ const DefaultProcsPerCPU = 2
 // Go's own default, which counts the CPUs this process may use, cgroup
 // limits included) and returns the value in force. The GOMAXPROCS
 // environment variable, when set, wins. Call it before starting a Server:
-// its verifier starts one worker per P.
+// its verifier takes its number of batch leaders, one per CPU and at most
+// one per P, when it is made (signing.DefaultWorkers).
 func ApplyProcsPolicy(procs int) int {
 	if os.Getenv("GOMAXPROCS") != "" {
 		return runtime.GOMAXPROCS(0)

@@ -21,7 +21,7 @@ var (
 // VerifierConfig tunes a Verifier. The zero value is the default.
 type VerifierConfig struct {
 	// Workers is how many batches may be verified at once, each on the
-	// goroutine of the caller that leads it (0: GOMAXPROCS).
+	// goroutine of the caller that leads it (0: DefaultWorkers).
 	Workers int
 	// MaxBatch caps one Ed25519 batch (0: 1024). Per-signature cost falls
 	// with batch size (edbatch.BenchmarkBatchSizes, signet bench verify),
@@ -134,10 +134,17 @@ func (r *request) recycle() {
 // edwardsKeyed is what an Ed25519 PublicKey offers the batch path.
 type edwardsKeyed interface{ EdwardsKey() *edbatch.PublicKey }
 
+// DefaultWorkers is the Workers of a zero VerifierConfig: one batch per
+// CPU, and no more than GOMAXPROCS. Batches beyond the CPUs cannot run at
+// once: a broker that runs more Ps than CPUs (broker.DefaultProcsPerCPU)
+// would only split what waits into more, smaller batches, each costing
+// more per signature (measured in docs/performance.md).
+func DefaultWorkers() int { return min(runtime.NumCPU(), runtime.GOMAXPROCS(0)) }
+
 // NewVerifier returns a Verifier; it starts no goroutine.
 func NewVerifier(cfg VerifierConfig) *Verifier {
 	if cfg.Workers <= 0 {
-		cfg.Workers = runtime.GOMAXPROCS(0)
+		cfg.Workers = DefaultWorkers()
 	}
 	if cfg.MaxBatch <= 0 {
 		cfg.MaxBatch = 1024

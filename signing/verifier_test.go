@@ -269,3 +269,22 @@ func TestVerifierSecondBatchOnlyPastMinParallelBatch(t *testing.T) {
 		t.Fatalf("stats %+v: want one batch of %d", s, minParallel)
 	}
 }
+
+// TestVerifierLeadsAtMostOneBatchPerCPU: by default no more batches are
+// verified at once than there are CPUs, even when GOMAXPROCS is higher
+// (a broker runs two Ps per CPU), nor than there are Ps.
+func TestVerifierLeadsAtMostOneBatchPerCPU(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	cpus := runtime.NumCPU()
+	runtime.GOMAXPROCS(2 * cpus)
+	if v := NewVerifier(VerifierConfig{}); v.cfg.Workers != cpus {
+		t.Errorf("GOMAXPROCS %d on %d CPUs: %d workers, want %d", 2*cpus, cpus, v.cfg.Workers, cpus)
+	}
+	runtime.GOMAXPROCS(1)
+	if v := NewVerifier(VerifierConfig{}); v.cfg.Workers != 1 {
+		t.Errorf("GOMAXPROCS 1: %d workers, want 1", v.cfg.Workers)
+	}
+	if v := NewVerifier(VerifierConfig{Workers: 7}); v.cfg.Workers != 7 {
+		t.Errorf("Workers 7 asked for: %d", v.cfg.Workers)
+	}
+}

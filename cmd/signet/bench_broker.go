@@ -158,17 +158,17 @@ The driver's own CPU per message and how busy the machine was are reported
 too (busy: broker and driver; others: the rest of the machine's busy time,
 other processes and interrupts; steal: the hypervisor's, from /proc/stat;
 a run where others or steal took a tenth of the machine is noted as
-disturbed), and from them a CPU budget: when broker and driver keep every core
-busy, the most CPU per message strict's broker may spend to reach 0.6x
-plain and 1.3x naive, beside its floor (plain's broker plus one signature's
-share of an Ed25519 batch of 1024, measured after the runs, the least of
-five measurements). Strict's CPU
-is split into plain's share, its signatures' in the batches that formed
-(from the broker's signet_verify_batch_size histogram: each size class's
-share measured at its middle size, after the runs) and the rest, Signet's
-own work; and each ratio target is set beside its
-ceiling, the ratio strict would reach at its floor with everything else as
-measured: a target above its ceiling cannot be met by the broker. For Signet's
+disturbed), and from them a CPU budget: when broker and driver keep every
+core busy, the most CPU per message strict's broker may spend to reach
+0.6x plain and 1.3x naive, beside its floor (plain's broker plus one
+signature's share of an Ed25519 batch of 1024, measured after the runs,
+the least of five measurements). Strict's CPU is split into plain's share,
+its signatures' in the batches that formed (from the broker's
+signet_verify_batch_size histogram: each size class's share measured at
+its middle size, after the runs) and the rest, Signet's own work; and each
+ratio target is set beside its ceiling, the ratio strict would reach at
+its floor with everything else as measured: a target above its ceiling
+cannot be met by the broker. For Signet's
 brokers, further tables show where messages waited inside the broker at
 its maximum rate, at half load (and at --rate): arrival to verdict, the
 signature wait and the commit wait, read from the broker's own latency

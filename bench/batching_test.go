@@ -7,6 +7,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/signet-city/signet/broker"
+	"github.com/signet-city/signet/signing"
 )
 
 func TestStageWindowCountsBatchesOfTheWindow(t *testing.T) {
@@ -119,5 +120,30 @@ func TestFiguresTakeStrictsMeanBatch(t *testing.T) {
 	r.summarize([][]ConfigResult{rows, rows, rows})
 	if r.MeanBatchAtMax != 180 || r.MeanBatchAtHalfLoad != 12 {
 		t.Errorf("mean batch at max %v, at half load %v; want strict's 180 and 12", r.MeanBatchAtMax, r.MeanBatchAtHalfLoad)
+	}
+}
+
+// TestBatchSizesOfAHistogram: cumulative buckets at 1, 2, 4, … come back
+// as the counts of each size class, and what lies past the last bucket as
+// the last class's.
+func TestBatchSizesOfAHistogram(t *testing.T) {
+	h := prometheus.NewHistogram(prometheus.HistogramOpts{Name: broker.MetricVerifyBatchSize, Help: "test", Buckets: prometheus.ExponentialBuckets(1, 2, signing.BatchSizeClasses-1)})
+	for size, n := range map[float64]int{1: 3, 2: 1, 3: 2, 100: 4, 128: 1, 129: 2, 1024: 1, 2000: 5} {
+		for range n {
+			h.Observe(size)
+		}
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(h)
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := sizeClasses{0: 3, 1: 1, 2: 2, 7: 5, 8: 2, 10: 1, 11: 5}
+	if got := batchSizesOf(families); got != want {
+		t.Errorf("classes %v, want %v", got, want)
+	}
+	if got := batchSizesOf(nil); got != (sizeClasses{}) {
+		t.Errorf("no histogram: classes %v, want none", got)
 	}
 }

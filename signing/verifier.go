@@ -89,9 +89,11 @@ type Verifier struct {
 	qmu        sync.Mutex
 	quarantine map[*edbatch.PublicKey]time.Time
 
-	batches, signatures, singles, bisected atomic.Uint64
-	pending                                atomic.Int64 // queued or being verified
-	sizes                                  [BatchSizeClasses]atomic.Uint64
+	signatures, bisected atomic.Uint64
+	pending              atomic.Int64 // queued or being verified
+	// sizes counts the verifications by size class: the singles in
+	// class 0, the batches in the others.
+	sizes [BatchSizeClasses]atomic.Uint64
 }
 
 // BatchSizeClasses is how many classes of verifications by size the
@@ -303,7 +305,6 @@ func (v *Verifier) decide(batch []*request) {
 	for _, r := range batch {
 		b.Add(r.ek, r.msg, r.sig)
 	}
-	v.batches.Add(1)
 	v.signatures.Add(uint64(len(batch)))
 	v.sizes[BatchSizeClass(len(batch))].Add(1)
 	if b.Verify() {
@@ -363,19 +364,19 @@ type VerifierStats struct {
 
 // Stats returns the counters.
 func (v *Verifier) Stats() VerifierStats {
-	s := VerifierStats{
-		Batches: v.batches.Load(), Signatures: v.signatures.Load(), Singles: v.singles.Load(),
-		Bisected: v.bisected.Load(), Queued: int(v.pending.Load()),
-	}
+	s := VerifierStats{Signatures: v.signatures.Load(), Bisected: v.bisected.Load(), Queued: int(v.pending.Load())}
 	for i := range s.BatchSizes {
 		s.BatchSizes[i] = v.sizes[i].Load()
+		if i > 0 {
+			s.Batches += s.BatchSizes[i]
+		}
 	}
+	s.Singles = s.BatchSizes[0]
 	return s
 }
 
 // single verifies one signature alone, on the caller's goroutine.
 func (v *Verifier) single(key PublicKey, msg, sig []byte) bool {
-	v.singles.Add(1)
 	v.signatures.Add(1)
 	v.sizes[0].Add(1)
 	ok := key.Verify(msg, sig)

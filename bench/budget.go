@@ -281,7 +281,6 @@ func (b *CPUBudget) measureFloor() error {
 		return err
 	}
 	if w := b.SizeClasses.signatureShares(); w != nil {
-		b.AtBatches = 0
 		for i, share := range w {
 			if share == 0 {
 				continue

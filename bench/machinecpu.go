@@ -11,9 +11,9 @@ import (
 )
 
 // machineTimes is the machine's CPU time so far, all CPUs together, from
-// the first line of /proc/stat (proc(5), in USER_HZ like /proc/PID/stat): busy is time spent on anything
-// but idle and iowait, steal the time the hypervisor ran something else
-// while this machine's CPUs wanted to run.
+// the first line of /proc/stat (proc(5), in USER_HZ like /proc/PID/stat):
+// busy is time spent on anything but idle and iowait, steal the time the
+// hypervisor ran something else while this machine's CPUs wanted to run.
 type machineTimes struct {
 	busy, steal time.Duration
 	ok          bool // read; false where /proc/stat is missing

@@ -26,8 +26,8 @@ type BrokerOptions struct {
 	QoS      byte          // 0 or 1
 	Duration time.Duration // per measured run
 	Warmup   time.Duration // load before each measured run, not measured (LoadOptions.Warmup)
-	// Modes are the brokers to measure, in order: plain, naive, relaxed,
-	// strict, mosquitto.
+	// Modes are the brokers to measure, in order: plain, naive, batch,
+	// relaxed, strict, strict-nats, mosquitto.
 	Modes []string
 	// Gateways, when positive, adds rows for plain and strict where that
 	// many gateway connections carry all the devices.
@@ -245,7 +245,7 @@ func MeasureBrokers(ctx context.Context, o BrokerOptions) (*BrokerReport, error)
 	}
 	for _, m := range o.Modes {
 		if !slices.Contains(TargetModes, m) && m != ModeMosquitto {
-			return nil, fmt.Errorf("broker bench: mode %q: want plain, naive, relaxed, strict or mosquitto", m)
+			return nil, fmt.Errorf("broker bench: mode %q: want one of %v or mosquitto", m, TargetModes)
 		}
 	}
 	dir, err := os.MkdirTemp("", "signet-bench-broker-")

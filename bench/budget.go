@@ -23,6 +23,9 @@ const (
 	// pinned to one core (--pin).
 	TargetGatewayVsPlain = 0.4
 	TargetPinnedVsPlain  = 0.55
+	// TargetFloorRatio is the most strict's broker CPU per message may be
+	// over its floor (CPUBudget.Floor).
+	TargetFloorRatio = 1.3
 )
 
 // CPUBudget says how much CPU per message the throughput targets leave
@@ -80,8 +83,32 @@ type CPUBudget struct {
 	// floor is measured). A target above its ceiling cannot be met on this machine
 	// by any change to the broker alone.
 	Ceilings *Ceilings `json:"ceilings_at_floor,omitempty"`
+	// Measured is the floor broker as it ran beside strict (nil without a
+	// batch row).
+	Measured *MeasuredFloor `json:"floor_broker,omitempty"`
 
 	plain, naive, gatewayPlain, gatewayStrict, pinnedPlain *ConfigResult // rows the ceilings need
+}
+
+// MeasuredFloor is the floor measured rather than modelled: the batch
+// broker (ModeBatch: mochi, and every signature verified by Signet's
+// Verifier, nothing else), at the batches that formed in it. A ratio
+// target it misses cannot be met on this machine by any broker that
+// verifies each message's signature this way, whatever else it leaves out.
+type MeasuredFloor struct {
+	// Broker is its broker's CPU per message at its maximum rate (µs),
+	// OverFloor that over CPUBudget.Floor (0: no floor), and MeanBatch its
+	// Verifier's mean batch there.
+	Broker    float64 `json:"broker_cpu_us_per_msg"`
+	OverFloor float64 `json:"over_floor,omitempty"`
+	MeanBatch float64 `json:"mean_batch_at_max,omitempty"`
+	// VsPlain is its msg/s over plain's (0: no plain row), PinnedVsPlain
+	// the same with both pinned (0: not pinned).
+	VsPlain       float64 `json:"ratio_vs_plain,omitempty"`
+	PinnedVsPlain float64 `json:"pinned_ratio_vs_plain,omitempty"`
+	// StrictOwn is what strict's broker spent beyond it (µs): Signet's own
+	// work, measured.
+	StrictOwn float64 `json:"strict_own_us"`
 }
 
 // Ceilings are what strict's ratios would be at its floor (0: the rows
@@ -104,6 +131,7 @@ type Ceilings struct {
 func budgetOf(rows []ConfigResult) *CPUBudget {
 	byMode := map[string]ConfigResult{}
 	var b CPUBudget
+	var pinnedBatch *ConfigResult
 	for _, c := range rows {
 		if c.Skipped != "" || c.MsgsPerSec <= 0 {
 			continue
@@ -115,6 +143,8 @@ func budgetOf(rows []ConfigResult) *CPUBudget {
 			b.gatewayStrict = &c
 		case c.Pinned && c.Mode == ModePlain:
 			b.pinnedPlain = &c
+		case c.Pinned && c.Mode == ModeBatch:
+			pinnedBatch = &c
 		case !c.Gateway && !c.Pinned:
 			byMode[c.Mode] = c
 		}
@@ -142,6 +172,16 @@ func budgetOf(rows []ConfigResult) *CPUBudget {
 	}
 	if b.ForPlain == nil && b.ForNaive == nil {
 		return nil
+	}
+	if batch, ok := byMode[ModeBatch]; ok {
+		m := &MeasuredFloor{Broker: batch.CPUMicrosPerMsg, MeanBatch: batch.MeanBatchAtMax, StrictOwn: strict.CPUMicrosPerMsg - batch.CPUMicrosPerMsg}
+		if b.plain != nil {
+			m.VsPlain = batch.MsgsPerSec / b.plain.MsgsPerSec
+		}
+		if pinnedBatch != nil && b.pinnedPlain != nil {
+			m.PinnedVsPlain = pinnedBatch.MsgsPerSec / b.pinnedPlain.MsgsPerSec
+		}
+		b.Measured = m
 	}
 	return &b
 }
@@ -262,6 +302,29 @@ func (b *CPUBudget) DescribeCeilings() string {
 		strings.Join(parts, ", ") + "; a target above its ceiling needs more than the broker's own work cut to nothing"
 }
 
+// DescribeMeasured says what the batch broker, the floor measured, spent
+// and reached beside strict ("" without a batch row).
+func (b *CPUBudget) DescribeMeasured() string {
+	m := b.Measured
+	if m == nil {
+		return ""
+	}
+	s := fmt.Sprintf("Floor broker, measured (batch: mochi and Signet's verifier, nothing else): %.1f µs per message", m.Broker)
+	if m.OverFloor > 0 {
+		s += fmt.Sprintf(" (%.2fx the floor; the target is %.1fx)", m.OverFloor, TargetFloorRatio)
+	}
+	if m.MeanBatch > 0 {
+		s += fmt.Sprintf(" at a mean batch of %.0f", m.MeanBatch)
+	}
+	if m.VsPlain > 0 {
+		s += fmt.Sprintf(", %.2fx plain (target for strict %.2gx)", m.VsPlain, TargetVsPlain)
+	}
+	if m.PinnedVsPlain > 0 {
+		s += fmt.Sprintf(", %.2fx plain both pinned (target %.2gx)", m.PinnedVsPlain, TargetPinnedVsPlain)
+	}
+	return s + fmt.Sprintf("; strict spent %.1f µs per message beyond it. A target the floor broker misses cannot be met by a broker that verifies every signature this way on this machine", m.StrictOwn)
+}
+
 // FloorBatch is the batch of the floor: the Verifier's largest
 // (signing.VerifierConfig.MaxBatch's default).
 const FloorBatch = 1024
@@ -329,6 +392,9 @@ func perSigInBatches(stream []signed, size int) (float64, error) {
 // setFloor derives Floor, Own and Ceilings from the measured shares.
 func (b *CPUBudget) setFloor() {
 	b.Floor = b.PlainBroker + b.BatchVerify
+	if b.Measured != nil {
+		b.Measured.OverFloor = b.Measured.Broker / b.Floor
+	}
 	if b.AtBatches > 0 {
 		b.Own = b.StrictBroker - b.PlainBroker - b.AtBatches
 	}

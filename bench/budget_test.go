@@ -163,6 +163,39 @@ func TestCeilingsAtTheFloor(t *testing.T) {
 	}
 }
 
+// TestMeasuredFloor reads the batch broker's rows as the floor measured:
+// its CPU over the computed floor, its ratios to plain shared and pinned,
+// and what strict spent beyond it.
+func TestMeasuredFloor(t *testing.T) {
+	plain, batch, strict := cpuRow(ModePlain, 12, 10), cpuRow(ModeBatch, 31, 11), cpuRow(ModeStrict, 49, 13)
+	plain.MsgsPerSec, batch.MsgsPerSec, batch.MeanBatchAtMax = 90000, 45000, 240
+	pinPlain, pinBatch := cpuRow(ModePlain, 13, 11), cpuRow(ModeBatch, 30, 11)
+	pinPlain.Name, pinPlain.Pinned, pinPlain.MsgsPerSec = "plain, pinned", true, 80000
+	pinBatch.Name, pinBatch.Pinned, pinBatch.MsgsPerSec = "batch, pinned", true, 32000
+	b := budgetOf([]ConfigResult{plain, batch, strict, pinPlain, pinBatch})
+	m := b.Measured
+	if m == nil {
+		t.Fatal("no measured floor from a batch row")
+	}
+	if m.Broker != 31 || m.MeanBatch != 240 || !near(m.VsPlain, 0.5) || !near(m.PinnedVsPlain, 0.4) || !near(m.StrictOwn, 18) {
+		t.Errorf("measured floor %+v, want 31 µs at batch 240, 0.5x plain, 0.4x pinned, strict 18 µs beyond", *m)
+	}
+	b.BatchVerify = 11.6
+	b.setFloor()
+	if !near(m.OverFloor, 31/23.6) {
+		t.Errorf("over the floor %v, want 31 / (12 + 11.6)", m.OverFloor)
+	}
+	d := b.DescribeMeasured()
+	for _, w := range []string{"31.0 µs per message (1.31x the floor; the target is 1.3x) at a mean batch of 240", "0.50x plain", "0.40x plain both pinned", "strict spent 18.0 µs per message beyond it"} {
+		if !strings.Contains(d, w) {
+			t.Errorf("DescribeMeasured() = %q, want it to say %q", d, w)
+		}
+	}
+	if b := budgetOf([]ConfigResult{plain, strict}); b.Measured != nil || b.DescribeMeasured() != "" {
+		t.Errorf("without a batch row: measured %+v, %q", b.Measured, b.DescribeMeasured())
+	}
+}
+
 // TestMeasureFloorMeasuresTheBatchesFormed runs the real measurement,
 // from size classes and from the mean batch alone: both shares are
 // measured, and the split adds up to strict's CPU.

@@ -46,6 +46,7 @@ func TestRunLoad(t *testing.T) {
 		{"plain qos1 closed loop", ModePlain, 1, 0, 0, anyLogin, 6},
 		{"plain qos0", ModePlain, 0, 0, 0, anyLogin, 6},
 		{"naive qos1", ModeNaive, 1, 0, 0, anyLogin, 6},
+		{"batch qos1", ModeBatch, 1, 0, 0, anyLogin, 6},
 		{"plain gateways", ModePlain, 1, 2, 0, anyLogin, 2},
 		{"plain open loop", ModePlain, 1, 0, 2000, anyLogin, 6},
 		{"strict devices", ModeStrict, 1, 0, 0, signetLogin, 6},

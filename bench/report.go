@@ -116,7 +116,7 @@ func WriteReport(dir string, r *AllReport) error {
 		p("Corpus: %d devices × %d pre-signed messages (Ed25519, telemetry and state), QoS %d, %.1f s per run after %.1f s of warm-up.", br.Devices, br.Messages, br.QoS, br.Seconds, br.Warmup)
 		p("Each configuration runs in its own process on a fresh store: first closed loop (its maximum")
 		p("rate and the broker's CPU per message, from /proc), then open loop at half that rate (latency).")
-		p("Every Go broker (plain, naive, relaxed, strict) has the mochi options, garbage collector and")
+		p("Every Go broker (plain, naive, batch, relaxed, strict) has the mochi options, garbage collector and")
 		p("scheduler policy of `signet serve` (gc_percent %d, memory_limit_mib %d, GOMAXPROCS %d per CPU,", broker.DefaultGCPercent, broker.DefaultMemoryLimitMiB, broker.DefaultProcsPerCPU)
 		p("unless GOGC, GOMEMLIMIT or GOMAXPROCS is set), so that they differ only in hooks.")
 		p("")
@@ -136,6 +136,10 @@ func WriteReport(dir string, r *AllReport) error {
 				p("%s.", c)
 			}
 			if c := br.Budget.DescribeCeilings(); c != "" {
+				p("")
+				p("%s.", c)
+			}
+			if c := br.Budget.DescribeMeasured(); c != "" {
 				p("")
 				p("%s.", c)
 			}
@@ -270,6 +274,6 @@ func stagesTable(p func(string, ...any), intro string, rows []ConfigResult, of f
 	p("| configuration | %s |", strings.Join(StageColumns, " | "))
 	p("|---%s|", strings.Repeat("|--:", len(StageColumns)))
 	for _, r := range stages {
-		p("| %s"+strings.Repeat(" | %.2f", len(StageColumns))+" |", append([]any{r.Name}, r.Stages.Cells()...)...)
+		p("| %s | %s |", r.Name, strings.Join(r.Stages.Cells(), " | "))
 	}
 }

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"fmt"
 	"math"
 	"sort"
 
@@ -112,7 +113,7 @@ func nativeCounts(h *dto.Histogram) histCounts {
 // stagesBetween is what was observed between two snapshots (nil if the
 // broker has no stage histograms).
 func stagesBetween(before, after stageSnapshot) *Stages {
-	if len(after.hists) == 0 {
+	if len(after.hists) == 0 && len(after.counters) == 0 {
 		return nil
 	}
 	s := &Stages{Batching: batchingBetween(before.counters, after.counters)}
@@ -234,7 +235,22 @@ func StageRows(rows []ConfigResult, of func(ConfigResult) *Stages) []StageRow {
 	return out
 }
 
-// Cells are the figures of StageColumns.
-func (s Stages) Cells() []any {
-	return []any{s.Verify.P50Ms, s.Verify.P99Ms, s.Signature.P50Ms, s.Signature.P99Ms, s.Commit.P50Ms, s.Commit.P99Ms, s.Batching.MeanBatch, s.Batching.ChangesPerCommit}
+// Cells are the figures of StageColumns, "-" for a stage the broker does
+// not measure (the batch broker has only a Verifier, and no store).
+func (s Stages) Cells() []string {
+	ms := func(l StageLatency, v float64) string {
+		if l.Count == 0 {
+			return "-"
+		}
+		return fmt.Sprintf("%.2f", v)
+	}
+	of := func(n uint64, v float64) string {
+		if n == 0 {
+			return "-"
+		}
+		return fmt.Sprintf("%.2f", v)
+	}
+	b := s.Batching
+	return []string{ms(s.Verify, s.Verify.P50Ms), ms(s.Verify, s.Verify.P99Ms), ms(s.Signature, s.Signature.P50Ms), ms(s.Signature, s.Signature.P99Ms),
+		ms(s.Commit, s.Commit.P50Ms), ms(s.Commit, s.Commit.P99Ms), of(b.Signatures, b.MeanBatch), of(b.Transactions, b.ChangesPerCommit)}
 }

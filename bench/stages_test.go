@@ -1,7 +1,9 @@
 package bench
 
 import (
+	"fmt"
 	"math"
+	"slices"
 	"testing"
 	"time"
 
@@ -101,7 +103,8 @@ func TestStageWindowWithoutMetrics(t *testing.T) {
 }
 
 func TestStageRows(t *testing.T) {
-	st := &Stages{Verify: StageLatency{P50Ms: 1, P99Ms: 2}, Signature: StageLatency{P50Ms: 3, P99Ms: 4}, Commit: StageLatency{P50Ms: 5, P99Ms: 6}, Batching: Batching{MeanBatch: 7, ChangesPerCommit: 8}}
+	st := &Stages{Verify: StageLatency{Count: 1, P50Ms: 1, P99Ms: 2}, Signature: StageLatency{Count: 1, P50Ms: 3, P99Ms: 4}, Commit: StageLatency{Count: 1, P50Ms: 5, P99Ms: 6},
+		Batching: Batching{Signatures: 7, MeanBatch: 7, Transactions: 1, ChangesPerCommit: 8}}
 	rows := []ConfigResult{{Name: "plain"}, {Name: "strict", HalfStages: st}, {Name: "relaxed", RateStages: st}}
 	got := StageRows(rows, func(c ConfigResult) *Stages { return c.HalfStages })
 	if len(got) != 1 || got[0].Name != "strict" {
@@ -112,8 +115,15 @@ func TestStageRows(t *testing.T) {
 		t.Fatalf("%d cells for %d columns", len(cells), len(StageColumns))
 	}
 	for i, c := range cells {
-		if c != float64(i+1) {
-			t.Errorf("cell %d (%s) = %v, want %d", i, StageColumns[i], c, i+1)
+		if want := fmt.Sprintf("%d.00", i+1); c != want {
+			t.Errorf("cell %d (%s) = %q, want %q", i, StageColumns[i], c, want)
 		}
+	}
+	// A broker with a Verifier and nothing else (batch) has a mean batch
+	// and no stage latencies or commits: those cells say so.
+	verifierOnly := Stages{Batching: Batching{Signatures: 300, Batches: 2, MeanBatch: 150}}
+	want := []string{"-", "-", "-", "-", "-", "-", "150.00", "-"}
+	if got := verifierOnly.Cells(); !slices.Equal(got, want) {
+		t.Errorf("a verifier-only broker's cells %q, want %q", got, want)
 	}
 }

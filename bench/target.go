@@ -28,6 +28,11 @@ const (
 	// crypto/ed25519.Verify it inline in OnPublish (no replay window, no
 	// store, no batching).
 	ModeNaive = "naive"
+	// ModeBatch is mochi with BatchHook: parse each envelope and verify it
+	// through Signet's batching Verifier, as strict does, and nothing else
+	// (no replay window, store, twins or limits). It is the floor broker:
+	// what strict would cost if checking a message were only its signature.
+	ModeBatch = "batch"
 	// ModeRelaxed and ModeStrict are the real Signet broker (broker.New:
 	// access, verify and twin hooks, the batching verifier, a bbolt store
 	// in a temporary directory) with relaxed or strict durability.
@@ -39,7 +44,7 @@ const (
 )
 
 // TargetModes are the modes StartTarget serves.
-var TargetModes = []string{ModePlain, ModeNaive, ModeRelaxed, ModeStrict, ModeStrictNATS}
+var TargetModes = []string{ModePlain, ModeNaive, ModeBatch, ModeRelaxed, ModeStrict, ModeStrictNATS}
 
 // The users a Signet target knows (with TargetOptions.Password): the
 // driver's subscriber logs in as the admin, gateway connections as the
@@ -72,7 +77,8 @@ type Target struct {
 // Addr is the address the broker listens on.
 func (t *Target) Addr() string { return t.addr }
 
-// Metrics gathers a Signet broker's metrics (nil for plain and naive).
+// Metrics gathers a Signet broker's metrics (for batch, only its
+// Verifier's; nil for plain and naive).
 func (t *Target) Metrics() prometheus.Gatherer { return t.metrics }
 
 // Close stops the broker and removes its temporary state.
@@ -84,7 +90,7 @@ func StartTarget(ctx context.Context, o TargetOptions) (*Target, error) {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	switch o.Mode {
-	case ModePlain, ModeNaive:
+	case ModePlain, ModeNaive, ModeBatch:
 		return startMochi(o)
 	case ModeRelaxed, ModeStrict, ModeStrictNATS:
 		return startSignet(ctx, o)
@@ -92,19 +98,33 @@ func StartTarget(ctx context.Context, o TargetOptions) (*Target, error) {
 	return nil, fmt.Errorf("target mode %q: want one of %v", o.Mode, TargetModes)
 }
 
-// startMochi serves plain mochi, with the naive hook in ModeNaive. Its
-// options are those broker.New gives mochi.
+// startMochi serves plain mochi, with the naive hook in ModeNaive and the
+// batch hook in ModeBatch. Its options are those broker.New gives mochi.
 func startMochi(o TargetOptions) (*Target, error) {
 	srv := mqtt.New(broker.MochiOptions(0, o.Logger))
 	if err := srv.AddHook(new(auth.AllowHook), nil); err != nil {
 		return nil, err
 	}
-	if o.Mode == ModeNaive {
+	var hook mqtt.Hook
+	var metrics prometheus.Gatherer
+	switch o.Mode {
+	case ModeNaive:
 		h, err := NewNaiveHook(o.Devices)
 		if err != nil {
 			return nil, err
 		}
-		if err := srv.AddHook(h, nil); err != nil {
+		hook = h
+	case ModeBatch:
+		h, err := NewBatchHook(o.Devices)
+		if err != nil {
+			return nil, err
+		}
+		reg := prometheus.NewRegistry()
+		broker.RegisterVerifierMetrics(reg, h.verifier)
+		hook, metrics = h, reg
+	}
+	if hook != nil {
+		if err := srv.AddHook(hook, nil); err != nil {
 			return nil, err
 		}
 	}
@@ -115,7 +135,7 @@ func startMochi(o TargetOptions) (*Target, error) {
 	if err := srv.Serve(); err != nil {
 		return nil, fmt.Errorf("target %s: %w", o.Mode, err)
 	}
-	return &Target{addr: tcp.Address(), close: func(context.Context) error { return srv.Close() }}, nil
+	return &Target{addr: tcp.Address(), metrics: metrics, close: func(context.Context) error { return srv.Close() }}, nil
 }
 
 // startSignet enrolls the devices in a fresh store and starts the real

@@ -39,7 +39,7 @@ func (f *brokerFlags) register(cmd *cobra.Command) {
 	cmd.Flags().IntVar(&f.qos, "qos", 1, "QoS of the published messages: 0 or 1")
 	cmd.Flags().Float64Var(&f.seconds, "seconds", 5, "duration of each measured run")
 	cmd.Flags().Float64Var(&f.warmup, "warmup", 1, "seconds of load before each measured run, not measured")
-	cmd.Flags().StringVar(&f.modes, "modes", "plain,naive,relaxed,strict,mosquitto", "brokers to measure, comma-separated")
+	cmd.Flags().StringVar(&f.modes, "modes", "plain,naive,batch,relaxed,strict,mosquitto", "brokers to measure, comma-separated")
 	cmd.Flags().IntVar(&f.gateways, "gateways", 10, "also measure plain and strict with this many gateway connections carrying all devices (0: no)")
 	cmd.Flags().IntVar(&f.inflight, "inflight", 0, "closed-loop unacknowledged messages per connection (0: 1 per device connection, 32 per gateway)")
 	cmd.Flags().Float64Var(&f.rate, "rate", 0, "also measure every configuration open loop at this many msg/s, the same for all (0: no)")
@@ -80,10 +80,10 @@ func (f *brokerFlags) options() (bench.BrokerOptions, error) {
 	for _, m := range strings.Split(f.modes, ",") {
 		m = strings.TrimSpace(m)
 		switch m {
-		case bench.ModePlain, bench.ModeNaive, bench.ModeRelaxed, bench.ModeStrict, bench.ModeMosquitto, bench.ModeStrictNATS:
+		case bench.ModePlain, bench.ModeNaive, bench.ModeBatch, bench.ModeRelaxed, bench.ModeStrict, bench.ModeMosquitto, bench.ModeStrictNATS:
 			o.Modes = append(o.Modes, m)
 		default:
-			return o, usagef("--modes: %q is not plain, naive, relaxed, strict or mosquitto", m)
+			return o, usagef("--modes: %q is not plain, naive, batch, relaxed, strict, strict-nats or mosquitto", m)
 		}
 	}
 	for _, d := range []struct{ flag, dir string }{{"--profile", f.profileDir}, {"--trace", f.traceDir}} {
@@ -128,6 +128,9 @@ loopback port, with a fresh store per run:
   plain      mochi with no Signet hooks (allow-all authentication)
   naive      mochi with a hook that parses each envelope and calls
              crypto/ed25519.Verify inline in OnPublish
+  batch      mochi with a hook that parses each envelope and verifies it
+             through Signet's batching verifier, as strict does, and does
+             nothing else: the floor broker, measured
   relaxed    the Signet broker, relaxed durability
   strict     the Signet broker, strict durability (fsync before PUBACK)
   strict-nats  strict on an embedded 3-node JetStream cluster, replicas 3 (target_nats.go)
@@ -373,6 +376,9 @@ func printBrokerTable(out io.Writer, r *bench.BrokerReport) {
 		if c := r.Budget.DescribeCeilings(); c != "" {
 			fmt.Fprintf(out, "%s\n", c)
 		}
+		if c := r.Budget.DescribeMeasured(); c != "" {
+			fmt.Fprintf(out, "%s\n", c)
+		}
 	}
 	for _, n := range r.Notes {
 		fmt.Fprintf(out, "note: %s\n", n)
@@ -428,7 +434,7 @@ func (b *benchBar) finish() {
 func newBenchTargetCmd() *cobra.Command {
 	var mode, addr, devFile, profile, traceFile string
 	cmd := &cobra.Command{
-		Use:    "target --mode plain|naive|relaxed|strict --devices FILE [--addr 127.0.0.1:0]",
+		Use:    "target --mode plain|naive|batch|relaxed|strict --devices FILE [--addr 127.0.0.1:0]",
 		Short:  "A broker under test for bench broker (internal)",
 		Hidden: true,
 		Long: `Serve one broker under test until stdin closes. Prints "ready ADDR" on stdout
@@ -468,7 +474,7 @@ $SIGNET_BENCH_PASSWORD_HASH, which saves hashing it in every child).`,
 			return errors.Join(profErr, t.Close(ctx))
 		},
 	}
-	cmd.Flags().StringVar(&mode, "mode", "", "plain, naive, relaxed or strict")
+	cmd.Flags().StringVar(&mode, "mode", "", "plain, naive, batch, relaxed or strict")
 	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:0", "MQTT listen address")
 	cmd.Flags().StringVar(&devFile, "devices", "", "devices to enrol (JSON list of registry records)")
 	cmd.Flags().StringVar(&profile, "cpuprofile", "", "write a CPU profile of the measured window (between \"profile start\" and \"profile stop\" on stdin) here")
@@ -625,7 +631,7 @@ func printStages(out io.Writer, title string, rows []bench.ConfigResult, of func
 	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(w, "configuration\t%s\t\n", strings.Join(bench.StageColumns, "\t"))
 	for _, r := range stages {
-		fmt.Fprintf(w, "%s"+strings.Repeat("\t%.2f", len(bench.StageColumns))+"\t\n", append([]any{r.Name}, r.Stages.Cells()...)...)
+		fmt.Fprintf(w, "%s\t%s\t\n", r.Name, strings.Join(r.Stages.Cells(), "\t"))
 	}
 	w.Flush()
 }

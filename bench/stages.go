@@ -111,7 +111,7 @@ func nativeCounts(h *dto.Histogram) histCounts {
 }
 
 // stagesBetween is what was observed between two snapshots (nil if the
-// broker has no stage histograms).
+// broker has neither stage histograms nor verifier counters).
 func stagesBetween(before, after stageSnapshot) *Stages {
 	if len(after.hists) == 0 && len(after.counters) == 0 {
 		return nil

@@ -176,8 +176,8 @@ too ("Floor broker, measured"; floor_broker in the JSON): the batch
 broker's CPU per message over the computed floor, its ratios to plain,
 shared and pinned, and what strict spent beyond it; a target the batch
 broker misses cannot be met by a broker that verifies every signature
-the same way. For Signet's
-brokers (and the batch broker's mean batch), further tables show where messages waited inside the broker at
+the same way. For Signet's brokers (and the batch broker's mean batch),
+further tables show where messages waited inside the broker at
 its maximum rate, at half load (and at --rate): arrival to verdict, the
 signature wait and the commit wait, read from the broker's own latency
 histograms over each window, and the mean batch: signatures per Ed25519

@@ -28,7 +28,7 @@ type BatchHook struct {
 }
 
 // NewBatchHook returns the hook for the devices' keys, with a Verifier of
-// the broker's defaults. Close releases the Verifier.
+// the broker's defaults; Stop, which mochi calls as it closes, releases it.
 func NewBatchHook(devs []devices.Device) (*BatchHook, error) {
 	h := &BatchHook{keys: map[string]signing.PublicKey{}}
 	for _, d := range devs {

@@ -357,6 +357,75 @@ const tapStream = `(() => {
   return true;
 })()`
 
+// holdReread makes the page hold the answer to its second GET
+// /api/v1/twins, the re-read after the stream's hello, from the moment it
+// arrives (window.__held) until the test sets window.__release. Once the
+// page has read that answer and done what it does with it (its promise
+// callbacks run before any timer), window.__used is set.
+const holdReread = `(() => {
+  const of = window.fetch.bind(window);
+  let twins = 0;
+  window.__held = false;
+  window.__release = false;
+  window.__used = false;
+  window.fetch = async (...a) => {
+    const r = await of(...a);
+    if (!String(a[0]).includes("/api/v1/twins") || ++twins !== 2) return r;
+    const body = await r.text();
+    window.__held = true;
+    await new Promise((resolve) => { const wait = () => window.__release ? resolve() : setTimeout(wait, 20); wait(); });
+    const held = new Response(body, { status: r.status, headers: r.headers });
+    const json = held.json.bind(held);
+    held.json = async () => { const v = await json(); setTimeout(() => { window.__used = true; }, 0); return v; };
+    return held;
+  };
+  return true;
+})()`
+
+// TestDashboardRereadKeepsNewerStreamChangesInChromium: the twins the page
+// reads again on the stream's hello were made before a device connected and
+// changed; that answer reaches the page only after the stream has told it
+// both. The page must go on showing the newer state, not the re-read's.
+func TestDashboardRereadKeepsNewerStreamChangesInChromium(t *testing.T) {
+	c := startCity(t, func(cfg *broker.Config) {
+		cfg.HTTP = "127.0.0.1:0"
+		noLoginBackoff(cfg)
+	})
+	ctx := browser(t)
+	url := "http://" + c.srv.HTTPAddr() + broker.DashboardPath
+	do(t, ctx, "open", chromedp.Navigate(url), chromedp.WaitVisible(chromedp.CSS("#login")))
+	if ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](holdReread)); err != nil || !ok {
+		t.Fatalf("holding the re-read: %v", err)
+	}
+	do(t, ctx, "sign in as viewer",
+		chromedp.SendKeys(chromedp.CSS("#user"), "viewer-z1"),
+		chromedp.SendKeys(chromedp.CSS("#password"), testPassword),
+		chromedp.Click(chromedp.CSS("#login-button")),
+	)
+	waitJS(t, ctx, "the re-read's answer", `window.__held`) // made before sl-1 connects
+
+	const row = `document.querySelector('#zones tr[data-device="sl-1"]')`
+	sl := c.connect(t, "sl-1", "")
+	const tp = "city/z1/sl-1/state"
+	publish(t, sl, tp, 1, c.devs["sl-1"].sign(t, tp, []byte(`{"on":true,"level":88}`)))
+	waitJS(t, ctx, "sl-1's change from the stream", row+` && `+row+`.textContent.includes("level=88")`)
+
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`window.__release = true`)); err != nil {
+		t.Fatal(err)
+	}
+	waitJS(t, ctx, "the re-read used", `window.__used`)
+	waitJS(t, ctx, "the stream shown live", `document.getElementById("live").textContent === "live"`)
+	// Using the answer queued a render; a frame callback queued now runs
+	// after it.
+	got, err := chromedp.Run(ctx, chromedp.Evaluate[string](`new Promise((resolve) => requestAnimationFrame(() => resolve(`+row+`.textContent)))`, chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(got, "level=88") || !strings.Contains(got, "connected since") {
+		t.Fatalf("after the re-read, sl-1's row is %q; want its state from the stream (level=88) and its connection", got)
+	}
+}
+
 // TestDashboardViewerStreamInChromium: a z1 viewer's dashboard gets z1's
 // changes live, while nothing of z2 (aq-9, which publishes first) reaches
 // the page over the stream or shows on it, and no security event either.

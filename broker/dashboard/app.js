@@ -25,6 +25,7 @@ const state = {
   next: "",                   // cursor of the next older page of events
   eventsAllowed: false,
   status: null,
+  since: null,                // devices the stream told of while a re-read was asked (reread)
 };
 let renderQueued = false;
 
@@ -65,6 +66,7 @@ function signOut(msg) {
   state.recent = [];
   state.rates = [];
   state.next = "";
+  state.since = null;
   $("password").value = "";
   $("token").value = "";
   $("main").hidden = true;
@@ -302,19 +304,21 @@ async function readStream(reader, mine, setRetry) {
 function onStream(type, msg, mine) {
   switch (type) {
   case "hello":
-    setLive("live", true);
     setStatus("");
     state.rateSeconds = msg.rate_seconds || state.rateSeconds;
     state.rates = Array.isArray(msg.rates) ? msg.rates : [];
-    // Whatever changed while no stream was open: read it again.
-    api("/api/v1/twins").then((r) => { if (mine === session && r.status === 200) setTwins(r.body); }).catch(() => {});
+    reread(mine);
     break;
   case "twin":
-    if (msg && msg.device) state.docs.set(msg.device, msg);
+    if (msg && msg.device) {
+      state.docs.set(msg.device, msg);
+      if (state.since) state.since.add(msg.device);
+    }
     break;
   case "conn": {
     const d = state.docs.get(msg.device);
     if (d) d.connection = msg.connection;
+    if (state.since) state.since.add(msg.device);
     break;
   }
   case "security": {
@@ -334,6 +338,7 @@ function onStream(type, msg, mine) {
       const d = state.docs.get(dev);
       if (!d) continue;
       d.connection = Object.assign({}, obj(d.connection) || {}, { last_seen: t });
+      if (state.since) state.since.add(dev);
       const cell = document.querySelector('#zones tr[data-device="' + CSS.escape(dev) + '"] td.seen');
       if (cell) cell.textContent = seenText(d.connection);
     }
@@ -343,6 +348,71 @@ function onStream(type, msg, mine) {
     break;
   }
   scheduleRender();
+}
+
+// reread reads the twins again once a stream is open: what changed while
+// none was open is not replayed. The stream's own changes may overtake the
+// answer, which the broker made when the request arrived, so a device the
+// stream told of meanwhile (state.since) keeps the newer of the two
+// documents. The stream is shown live once the two are merged.
+function reread(mine) {
+  const since = new Set();
+  state.since = since;
+  const current = () => mine === session && state.since === since;
+  api("/api/v1/twins").then((r) => {
+    if (!current()) return;
+    if (r.status === 200) mergeTwins(r.body, since);
+    else setStatus("The twins could not be read again (HTTP " + r.status + "): " + r.text);
+  }).catch((e) => {
+    if (current()) setStatus("The twins could not be read again: " + e.message);
+  }).finally(() => {
+    if (!current()) return;
+    state.since = null;
+    setLive("live", true);
+  });
+}
+
+// mergeTwins makes the answer of a re-read what is shown, except for the
+// devices in since, whose documents the stream updated after the request.
+function mergeTwins(list, since) {
+  const next = new Map();
+  for (const d of list || []) {
+    if (!d || !d.device) continue;
+    const cur = state.docs.get(d.device);
+    next.set(d.device, cur && since.has(d.device) ? newer(cur, d) : d);
+  }
+  for (const dev of since) { // registered after the answer was made
+    if (!next.has(dev) && state.docs.has(dev)) next.set(dev, state.docs.get(dev));
+  }
+  state.docs = next;
+  scheduleRender();
+}
+
+// newer is the more recent of two documents of one device: the version
+// counts its accepted changes, and between two changes its security counts
+// only grow. The connection is the more recent of the two's, by its
+// timestamps.
+function newer(a, b) {
+  const va = Number(a.version) || 0, vb = Number(b.version) || 0;
+  const doc = Object.assign({}, va > vb || (va === vb && tally(a) > tally(b)) ? a : b);
+  const ca = obj(a.connection) || {}, cb = obj(b.connection) || {};
+  const conn = Object.assign({}, connAt(ca) > connAt(cb) ? ca : cb);
+  const seen = Math.max(Date.parse(ca.last_seen) || 0, Date.parse(cb.last_seen) || 0);
+  if (seen) conn.last_seen = new Date(seen).toISOString();
+  doc.connection = conn;
+  return doc;
+}
+
+function tally(d) {
+  const sec = obj(d.security) || {};
+  let n = Number(sec.accepted) || 0;
+  for (const v of Object.values(obj(sec.rejected) || {})) n += Number(v) || 0;
+  return n;
+}
+
+// connAt is when a connection state last changed.
+function connAt(c) {
+  return Math.max(Date.parse(c.since) || 0, Date.parse(c.disconnected_at) || 0);
 }
 
 function scheduleRender() {

@@ -403,6 +403,7 @@ function newer(a, b) {
   return doc;
 }
 
+// tally is a document's security counts added up.
 function tally(d) {
   const sec = obj(d.security) || {};
   let n = Number(sec.accepted) || 0;

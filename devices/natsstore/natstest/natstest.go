@@ -4,32 +4,22 @@
 package natstest
 
 import (
-	"fmt"
 	"net"
-	"net/url"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+
+	"github.com/signet-city/signet/devices/natsstore/natsembed"
 )
 
-// startTimeout bounds how long a server or a cluster may take to be ready.
+// startTimeout bounds how long a server may take to be ready.
 const startTimeout = 30 * time.Second
 
-// Cluster is a JetStream cluster of real servers in this process.
-type Cluster struct {
-	Servers []*server.Server
-}
-
-// URLs is every server's client URL, comma-separated, as --store takes it.
-func (c *Cluster) URLs() string {
-	var urls []string
-	for _, s := range c.Servers {
-		urls = append(urls, s.ClientURL())
-	}
-	return strings.Join(urls, ",")
-}
+// Cluster is a JetStream cluster of real servers in this process: the
+// embedded cluster of `signet serve --dev --cluster N` (natsembed), so that
+// the tests wait for the readiness the product waits for.
+type Cluster = natsembed.Cluster
 
 // Server runs one JetStream server (replicas 1 only) until the test ends.
 func Server(t testing.TB) *server.Server {
@@ -67,35 +57,15 @@ func (s *Solo) Start(t testing.TB) {
 }
 
 // StartCluster runs n JetStream servers routed to one another on loopback
-// and returns once their meta group has a leader that every server follows.
+// and returns once their meta group has a leader that sees every node
+// online; they stop when the test ends.
 func StartCluster(t testing.TB, n int) *Cluster {
 	t.Helper()
-	ports := freePorts(t, n)
-	var routes []*url.URL
-	for _, p := range ports {
-		routes = append(routes, &url.URL{Scheme: "nats", Host: fmt.Sprintf("127.0.0.1:%d", p)})
+	c, err := natsembed.Start(t.TempDir(), n)
+	if err != nil {
+		t.Fatal(err)
 	}
-	c := &Cluster{}
-	for i := range n {
-		c.Servers = append(c.Servers, start(t, &server.Options{
-			ServerName: fmt.Sprintf("n%d", i+1), Host: "127.0.0.1", Port: -1,
-			JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true,
-			Cluster: server.ClusterOpts{Name: "signet-test", Host: "127.0.0.1", Port: ports[i]},
-			Routes:  routes,
-		}))
-	}
-	waitFor(t, "JetStream meta leader", func() bool {
-		leaders := 0
-		for _, s := range c.Servers {
-			if !s.JetStreamIsCurrent() {
-				return false
-			}
-			if s.JetStreamIsLeader() {
-				leaders++
-			}
-		}
-		return leaders == 1
-	})
+	t.Cleanup(c.Shutdown)
 	return c
 }
 
@@ -115,26 +85,6 @@ func start(t testing.TB, opts *server.Options) *server.Server {
 		s.WaitForShutdown()
 	})
 	return s
-}
-
-// freePorts asks the kernel for n free loopback ports for the cluster
-// routes, which every server must know before any starts.
-func freePorts(t testing.TB, n int) []int {
-	t.Helper()
-	var ls []net.Listener
-	var ports []int
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ls = append(ls, l)
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	for _, l := range ls {
-		l.Close()
-	}
-	return ports
 }
 
 // waitFor polls cond until it holds, failing the test after startTimeout.

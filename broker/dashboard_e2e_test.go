@@ -65,14 +65,36 @@ func browser(t *testing.T) context.Context {
 	return ctx
 }
 
-// text reads the visible text of the first element matching a CSS selector.
+// text reads the visible text (innerText) of the first element matching a
+// CSS selector; see readText.
 func text(t *testing.T, ctx context.Context, sel string) string {
 	t.Helper()
-	s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+	return readText(t, ctx, sel, "innerText")
+}
+
+// textNow reads all the text of the first element matching a CSS selector,
+// hidden parts too (textContent); see readText.
+func textNow(t *testing.T, ctx context.Context, sel string) string {
+	t.Helper()
+	return readText(t, ctx, sel, "textContent")
+}
+
+// readText reads property prop of the first element matching sel in one
+// step in the page: a live page replaces its tables on every render, so an
+// element found by one query may be gone by the next (a read of it then
+// gives ""). No element matching fails the test, so that a check that some
+// text is absent cannot pass on nothing.
+func readText(t *testing.T, ctx context.Context, sel, prop string) string {
+	t.Helper()
+	q, _ := json.Marshal(sel)
+	got, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`(() => { const e = document.querySelector(`+string(q)+`); return e ? [String(e.`+prop+` ?? "")] : []; })()`))
 	if err != nil {
 		t.Fatalf("text of %s: %v", sel, err)
 	}
-	return s
+	if len(got) != 1 {
+		t.Fatalf("text of %s: no element matches", sel)
+	}
+	return got[0]
 }
 
 // do runs browser steps, failing the test with what was being done.
@@ -205,18 +227,6 @@ func waitJS(t *testing.T, ctx context.Context, what, cond string) {
 	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](expr, chromedp.EvalAwaitPromise)); err != nil {
 		t.Fatalf("waiting for %s (%s): %v", what, cond, err)
 	}
-}
-
-// textNow reads an element's text in one step in the page (a live page
-// may replace the element between a query and a read).
-func textNow(t *testing.T, ctx context.Context, sel string) string {
-	t.Helper()
-	q, _ := json.Marshal(sel)
-	s, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(document.querySelector(`+string(q)+`) || {}).textContent || ""`))
-	if err != nil {
-		t.Fatalf("text of %s: %v", sel, err)
-	}
-	return s
 }
 
 // signInAs fills the login form with a user and the test password.

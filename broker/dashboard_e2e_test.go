@@ -349,6 +349,22 @@ func TestDashboardLiveInChromium(t *testing.T) {
 	}
 }
 
+// signInWrapped opens the dashboard, runs script (what, a wrapper of the
+// page's fetch) in it before anyone signs in, then submits the sign-in form
+// as user and returns without waiting for what follows.
+func signInWrapped(t *testing.T, ctx context.Context, url, what, script, user string) {
+	t.Helper()
+	do(t, ctx, "open", chromedp.Navigate(url), chromedp.WaitVisible(chromedp.CSS("#login")))
+	if ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](script)); err != nil || !ok {
+		t.Fatalf("%s: %v", what, err)
+	}
+	do(t, ctx, "sign in as "+user,
+		chromedp.SendKeys(chromedp.CSS("#user"), user),
+		chromedp.SendKeys(chromedp.CSS("#password"), testPassword),
+		chromedp.Click(chromedp.CSS("#login-button")),
+	)
+}
+
 // tapStream makes the page keep a copy of everything GET /api/v1/stream
 // sends it (window.__sse), by wrapping fetch before signing in.
 const tapStream = `(() => {
@@ -403,15 +419,7 @@ func TestDashboardRereadKeepsNewerStreamChangesInChromium(t *testing.T) {
 	})
 	ctx := browser(t)
 	url := "http://" + c.srv.HTTPAddr() + broker.DashboardPath
-	do(t, ctx, "open", chromedp.Navigate(url), chromedp.WaitVisible(chromedp.CSS("#login")))
-	if ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](holdReread)); err != nil || !ok {
-		t.Fatalf("holding the re-read: %v", err)
-	}
-	do(t, ctx, "sign in as viewer",
-		chromedp.SendKeys(chromedp.CSS("#user"), "viewer-z1"),
-		chromedp.SendKeys(chromedp.CSS("#password"), testPassword),
-		chromedp.Click(chromedp.CSS("#login-button")),
-	)
+	signInWrapped(t, ctx, url, "holding the re-read", holdReread, "viewer-z1")
 	waitJS(t, ctx, "the re-read's answer", `window.__held`) // made before sl-1 connects
 
 	const row = `document.querySelector('#zones tr[data-device="sl-1"]')`
@@ -448,15 +456,7 @@ func TestDashboardViewerStreamInChromium(t *testing.T) {
 	aqTwin := subscribe(t, admin, "$twin/z2/aq-9/reported")
 	ctx := browser(t)
 	url := "http://" + c.srv.HTTPAddr() + broker.DashboardPath
-	do(t, ctx, "open", chromedp.Navigate(url), chromedp.WaitVisible(chromedp.CSS("#login")))
-	if ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](tapStream)); err != nil || !ok {
-		t.Fatalf("tapping the stream: %v", err)
-	}
-	do(t, ctx, "sign in as viewer",
-		chromedp.SendKeys(chromedp.CSS("#user"), "viewer-z1"),
-		chromedp.SendKeys(chromedp.CSS("#password"), testPassword),
-		chromedp.Click(chromedp.CSS("#login-button")),
-	)
+	signInWrapped(t, ctx, url, "tapping the stream", tapStream, "viewer-z1")
 	waitJS(t, ctx, "the stream's hello", `window.__sse.includes("event: hello")`)
 
 	aq := c.connect(t, "aq-9", "")
